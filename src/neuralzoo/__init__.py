@@ -1,0 +1,26 @@
+"""neuralzoo: every classic deep-learning family, implemented correctly, trained with one command.
+
+``neuralzoo.train(...)`` trains a registered model, ``neuralzoo.load(path)`` rebuilds one from its
+checkpoint alone. Torch is imported lazily so ``neuralzoo.scratch`` (NumPy only) stays torch-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["train", "load", "list_models", "NeuralzooError", "__version__"]
+
+from .errors import NeuralzooError  # noqa: E402
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("train", "load"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "list_models":
+        from .registry import model_names
+
+        return model_names
+    raise AttributeError(f"module 'neuralzoo' has no attribute {name!r}")

@@ -1,0 +1,208 @@
+"""Typed configs: the training dataclass, and the helpers that turn any config dataclass into CLI flags,
+JSON and back.
+
+Each model's hyperparameters live in exactly one dataclass; flags, saved configs and docs derive from
+its fields (name, type, default, ``metadata["help"]``), so nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import NeuralzooError
+
+
+def param(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with help text (the CLI and docs read it)."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use a tuple for sequence defaults")
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    """How to train: shared by every model. Every field is a ``--kebab-case`` flag of ``train``."""
+
+    epochs: int = param(10, "passes over the training data")
+    batch_size: int = param(128, "global batch size (split across processes under torchrun)")
+    lr: float = param(1e-3, "peak learning rate")
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = param("adam", "optimizer")
+    momentum: float = param(0.9, "SGD/RMSprop momentum")
+    weight_decay: float = param(0.0, "weight decay (decoupled for adamw, L2 otherwise)")
+    schedule: Literal["constant", "cosine", "one-cycle"] = param("constant", "learning-rate schedule "
+                                                                 "over the whole run")
+    warmup_fraction: float = param(0.0, "fraction of steps with a linear warm-up (constant/cosine)")
+    grad_clip: float | None = param(None, "clip the global gradient norm to this value")
+    seed: int = param(0, "random seed (initialisation, shuffling, dropout)")
+    device: Literal["auto", "cpu", "cuda"] = param("auto", "auto picks cuda when available")
+    bf16: Literal["auto", "on", "off"] = param("auto", "bfloat16 autocast (auto: on where the "
+                                                "hardware computes bf16 natively)")
+    channels_last: bool = param(True, "channels-last memory format for image models")
+    compile: bool = param(False, "torch.compile the model's training step")
+    threads: int | None = param(None, "torch intra-op threads (default: torch's choice)")
+    augment: Literal["none", "shift", "affine"] = param("none", "batched image augmentation: "
+                                                        "random shifts, or rotation/scale/shift")
+    label_smoothing: float = param(0.0, "label smoothing for classifiers")
+    class_weights: Literal["none", "balanced"] = param("none", "weight the classification loss "
+                                                       "by inverse class frequency")
+    patience: int | None = param(None, "early stopping: epochs without improvement of the "
+                                 "monitored validation metric")
+    monitor: str | None = param(None, "validation metric for best checkpoint and early stopping "
+                                "(default: the model's, e.g. accuracy)")
+    max_steps: int | None = param(None, "stop after this many optimizer steps (smoke runs)")
+    log_every: int = param(50, "steps between training log lines in metrics.jsonl")
+    checkpoint_every: int | None = param(None, "also checkpoint every N steps inside an epoch")
+    eval_batch_size: int = param(1000, "batch size for validation and evaluation")
+    tensorboard: bool = param(False, "also write TensorBoard event files to RUN_DIR/tensorboard")
+    progress: bool = param(True, "show a progress bar (on terminals only)")
+
+    def __post_init__(self) -> None:
+        positive = ("epochs", "batch_size", "log_every", "eval_batch_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("max_steps", "checkpoint_every", "patience", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise NeuralzooError(f"{name} must be a positive integer, got {value}")
+        if not self.lr > 0:
+            raise NeuralzooError(f"lr must be positive, got {self.lr}")
+        if self.weight_decay < 0:
+            raise NeuralzooError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise NeuralzooError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise NeuralzooError(f"grad_clip must be positive, got {self.grad_clip}")
+        if not 0 <= self.label_smoothing < 1:
+            raise NeuralzooError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        check_choices(self)
+
+
+# ---------------------------------------------------------------- dataclass <-> dict / flags
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return tp, False
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def check_choices(obj: Any) -> None:
+    """Raise a NeuralzooError naming the field when a Literal-typed field holds another value."""
+    for name, tp in field_types(type(obj)).items():
+        base, _ = _unwrap_optional(tp)
+        value = getattr(obj, name)
+        if typing.get_origin(base) is Literal and value is not None and value not in typing.get_args(base):
+            choices = ", ".join(map(str, typing.get_args(base)))
+            raise NeuralzooError(f"{name} must be one of: {choices}; got {value!r}")
+
+
+def coerce(name: str, tp: Any, value: Any) -> Any:
+    """Convert a JSON/TOML/CLI value to the field's type, or raise naming the field."""
+    base, optional = _unwrap_optional(tp)
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
+        if optional:
+            return None
+        raise NeuralzooError(f"{name} may not be empty")
+    origin = typing.get_origin(base)
+    try:
+        if origin is tuple:
+            (item_type, *_rest) = typing.get_args(base)
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(coerce(name, item_type, v.strip() if isinstance(v, str) else v)
+                         for v in items if not (isinstance(v, str) and v.strip() == ""))
+        if origin is Literal:
+            return value
+        if base is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if base is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if base is float:
+            return float(value)
+        if base is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise NeuralzooError(f"{name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from None
+    return value
+
+
+def build(cls: type, values: dict[str, Any], where: str = "") -> Any:
+    """Instantiate a config dataclass from a dict; unknown keys raise with the valid ones."""
+    types_ = field_types(cls)
+    unknown = sorted(set(values) - set(types_))
+    if unknown:
+        place = f" in {where}" if where else ""
+        raise NeuralzooError(f"unknown field(s) {', '.join(unknown)}{place}; valid: {', '.join(types_)}")
+    return cls(**{k: coerce(k, types_[k], v) for k, v in values.items()})
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(obj).items()}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_flags(parser: argparse.ArgumentParser | Any, cls: type, title: str) -> list[str]:
+    """Add one ``--kebab-case`` flag per field; returns the field names. Defaults are SUPPRESSed so the
+    caller can tell explicit flags apart (explicit flags beat config files and presets)."""
+    group = parser.add_argument_group(title)
+    names = []
+    defaults = cls()  # validated defaults, shown in --help
+    for f in dataclasses.fields(cls):
+        tp, _ = _unwrap_optional(field_types(cls)[f.name])
+        default = getattr(defaults, f.name)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_ = f"{f.metadata.get('help', '')} (default: {shown})"
+        kw: dict[str, Any] = dict(dest=f.name, default=argparse.SUPPRESS, help=help_)
+        if tp is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            if typing.get_origin(tp) is Literal:
+                kw["choices"] = typing.get_args(tp)
+            kw["metavar"] = f.name.upper() if "choices" not in kw else None
+        group.add_argument(flag(f.name), **{k: v for k, v in kw.items() if v is not None})
+        names.append(f.name)
+    return names
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or TOML config file into a dict (sections ``model``/``train``/``data`` or flat)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NeuralzooError(f"{path}: config file not found")
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+            with path.open("rb") as f:
+                return tomllib.load(f)
+        with path.open() as f:
+            data = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise NeuralzooError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'}: "
+                             f"{str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise NeuralzooError(f"{path}: expected an object at the top level")
+    return data

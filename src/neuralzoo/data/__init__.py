@@ -1,0 +1,150 @@
+"""Data sets as tensors in memory: ``load_dataset(DataConfig(...)) -> DataSplits``.
+
+``cfg.data`` is a registered name (:data:`DATASETS`) or a path (``.npz``, ``.csv``, an image folder
+with one sub-folder per class, or a folder holding the four MNIST IDX files). Every source goes
+through the same protocol so runs are comparable: labels become indices 0..K-1 (names kept in
+``class_names``), ``limit`` caps the training part, then ``val_fraction`` of it is held out for
+validation (stratified, ``split_seed``) unless the source provides a validation split. The protocol
+actually applied is written to ``DataInfo.description``, which checkpoints keep.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from ..errors import NeuralzooError
+from .base import ArrayData, DataConfig, DataInfo, DataSplits
+from .files import SourceArrays, load_csv, load_image_folder, load_npz
+from .idx import is_mnist_folder, load_mnist, read_idx
+from .inputs import read_inputs
+
+__all__ = ["DATASETS", "ArrayData", "DataConfig", "DataInfo", "DataSplits", "NeuralzooError",
+           "encode_labels", "load_dataset", "read_idx", "read_inputs"]
+
+DATASETS: tuple[str, ...] = ("digits", "mnist")
+PATH_KINDS = ("a .npz file (keys x, y[, x_val, y_val, x_test, y_test]), a .csv file with a header, "
+              "or an image folder with one sub-folder per class")
+
+
+def load_dataset(cfg: DataConfig) -> DataSplits:
+    """Load ``cfg.data`` and split it by the protocol described in this module's docstring."""
+    return _assemble(cfg, _read_source(cfg))
+
+
+def _read_source(cfg: DataConfig) -> SourceArrays:
+    if cfg.data == "digits":
+        return _load_digits()
+    if cfg.data == "mnist":
+        return load_mnist(cfg.data_dir)
+    path = Path(cfg.data).expanduser()
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return load_mnist(str(path)) if is_mnist_folder(path) else load_image_folder(path, cfg.image_size)
+    if suffix in (".npz", ".csv"):
+        if not path.is_file():
+            raise NeuralzooError(f"{path}: no such file")
+        return load_npz(path) if suffix == ".npz" else load_csv(path, cfg.label_column)
+    why = (f"unsupported file type {suffix!r}" if path.is_file() else "no such data set, file or folder")
+    raise NeuralzooError(f"{cfg.data!r}: {why}; valid names are {', '.join(DATASETS)}, or give a path "
+                         f"to {PATH_KINDS}")
+
+
+def _load_digits() -> SourceArrays:
+    """scikit-learn's embedded 8x8 digits (1797 images, no download)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[:, None]   # pixel values are 0..16
+    y = digits.target.astype(np.int64)
+    # Fixed protocol shared with the rest of neuralzoo (baselines use the very same call): do not change.
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y,
+                                                        random_state=0)
+    return SourceArrays(
+        origin=f"scikit-learn digits ({len(x)} 8x8 images)", scaling="pixels / 16 -> [0, 1]",
+        parts={"train": (torch.from_numpy(x_train), y_train, "digits"),
+               "test": (torch.from_numpy(x_test), y_test, "digits [test]")},
+        class_names=[str(d) for d in range(10)],
+        test_rule="fixed stratified 20% split: train_test_split(test_size=0.2, stratify=y, "
+                  "random_state=0)")
+
+
+def encode_labels(labels: list[np.ndarray], source: str) -> tuple[list[np.ndarray], list[str]]:
+    """Raw labels of all splits -> int64 indices 0..K-1 and the class names, consistently.
+
+    Integers that already are exactly 0..K-1 keep their values (names "0".."K-1"); any other
+    values (e.g. 1..10, -1/1, strings) are mapped to the index of their sorted unique value.
+    """
+    labels = [np.char.decode(y) if y.dtype.kind == "S" else y for y in labels]
+    joined = np.concatenate(labels)
+    if joined.dtype.kind in "bf":
+        if not np.isfinite(joined).all() or (joined != np.round(joined)).any():
+            bad = joined[~np.isfinite(joined) | (joined != np.round(joined))][0]
+            raise NeuralzooError(f"{source}: labels must be integers or class names; found {bad!r}")
+        labels, joined = [y.astype(np.int64) for y in labels], joined.astype(np.int64)
+    if joined.dtype.kind not in "iuU":
+        raise NeuralzooError(f"{source}: labels must be integers or class names, got dtype "
+                             f"{joined.dtype}")
+    values = np.unique(joined)
+    names = [str(value) for value in values]
+    if joined.dtype.kind in "iu" and values[0] == 0 and values[-1] == len(values) - 1:
+        return [y.astype(np.int64) for y in labels], names
+    return [np.searchsorted(values, y.astype(joined.dtype)).astype(np.int64) for y in labels], names
+
+
+def _split_indices(data: ArrayData, seed: int,
+                   **sizes: float | int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Deterministic (stratified when labelled) split of ``data``'s indices; both halves sorted."""
+    index, labels = np.arange(len(data)), data.y
+    try:
+        try:
+            first, second = train_test_split(index, random_state=seed, **sizes,
+                                              stratify=None if labels is None else labels.numpy())
+            how = "random" if labels is None else "stratified"
+        except ValueError:   # a class with < 2 samples, or fewer held-out samples than classes
+            first, second = train_test_split(index, random_state=seed, **sizes)
+            how = "random (too few samples per class to stratify)"
+    except ValueError as exc:
+        raise NeuralzooError(f"{data.source}: cannot split {len(data)} training samples "
+                             f"(limit / val_fraction): {exc}") from None
+    return torch.from_numpy(np.sort(first)), torch.from_numpy(np.sort(second)), how
+
+
+def _assemble(cfg: DataConfig, source: SourceArrays) -> DataSplits:
+    parts = dict(source.parts)
+    class_names = source.class_names
+    labelled = [split for split, part in parts.items() if part[1] is not None]
+    if class_names is None and labelled:
+        encoded, class_names = encode_labels([parts[s][1] for s in labelled], parts[labelled[0]][2])
+        parts.update({s: (parts[s][0], y, parts[s][2]) for s, y in zip(labelled, encoded)})
+    data = {split: ArrayData(x, None if y is None else torch.as_tensor(np.asarray(y, np.int64)), name)
+            for split, (x, y, name) in parts.items()}
+    train, val, test = data["train"], data.get("val"), data.get("test")
+    seed, notes = cfg.split_seed, []
+    if cfg.limit is not None and cfg.limit < len(train):
+        keep, _, how = _split_indices(train, seed, train_size=cfg.limit)
+        notes.append(f"training part limited to {cfg.limit} of {len(train)} samples ({how}, "
+                     f"split_seed {seed})")
+        train = train.subset(keep)
+    if val is not None:
+        notes.append(f"val {len(val)} given by the source")
+    elif cfg.val_fraction > 0:
+        keep, held, how = _split_indices(train, seed, test_size=cfg.val_fraction)
+        notes.append(f"val {len(held)} = {cfg.val_fraction:g} of the {len(train)} training samples "
+                     f"({how}, split_seed {seed})")
+        train, val = train.subset(keep), train.subset(held)
+    else:
+        notes.append("no validation split (val_fraction 0)")
+    test_note = f"test {len(test)} ({source.test_rule})" if test is not None else "no test split"
+    present = [part for part in (train, val, test) if part is not None]
+    value_range = (0.0, 1.0) if source.scaled_to_unit else (
+        min(float(p.x.min()) for p in present), max(float(p.x.max()) for p in present))
+    description = (f"{source.origin}; train {len(train)}; {'; '.join(notes)}; {test_note}; "
+                   f"{source.scaling}; sample shape {tuple(train.x.shape[1:])}")
+    info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
+                    num_classes=None if class_names is None else len(class_names),
+                    class_names=class_names, value_range=value_range, description=description)
+    return DataSplits(train=train, val=val, test=test, info=info)

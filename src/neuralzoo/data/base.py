@@ -1,0 +1,115 @@
+"""What every data set becomes: tensors in memory plus a description of them.
+
+Loaders (``digits``, ``mnist``, ``npz``, ``csv``, image folders) all return a :class:`DataSplits`.
+Samples are float32 in a documented range (images in [0, 1]) with shape ``(N, *input_shape)``; labels
+are int64 ``(N,)``. Nothing here does per-sample Python work: batches are gathered by index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from ..errors import NeuralzooError
+
+
+@dataclass
+class DataConfig:
+    """Which data set to load and how to split it (every field is a ``--kebab-case`` CLI flag)."""
+
+    data: str = field(default="digits", metadata={"help": "data set name (digits, mnist) or a path to "
+                      ".npz / .csv / an image folder with one sub-folder per class"})
+    data_dir: str | None = field(default=None, metadata={"help": "folder holding downloaded data "
+                                 "(default: $NEURALZOO_DATA or ~/.cache/neuralzoo)"})
+    val_fraction: float = field(default=0.1, metadata={"help": "fraction of the training part held "
+                                "out (stratified) for validation; 0 disables validation"})
+    split_seed: int = field(default=0, metadata={"help": "seed of the train/validation split (fixed "
+                            "so runs with different training seeds see the same split)"})
+    limit: int | None = field(default=None, metadata={"help": "use at most this many training samples "
+                              "(smoke runs)"})
+    label_column: str | None = field(default=None, metadata={"help": "CSV: name of the label column "
+                                     "(default: 'label' if present, else the last column)"})
+    image_size: int | None = field(default=None, metadata={"help": "image folders: resize every image "
+                                   "to this square size (default: all images must share one size)"})
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise NeuralzooError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.limit is not None and self.limit < 1:
+            raise NeuralzooError(f"limit must be a positive integer, got {self.limit}")
+        if self.image_size is not None and self.image_size < 1:
+            raise NeuralzooError(f"image_size must be a positive integer, got {self.image_size}")
+
+
+@dataclass
+class DataInfo:
+    """Everything a model needs to know about its data; saved in every checkpoint."""
+
+    name: str
+    input_shape: tuple[int, ...]          # one sample, e.g. (1, 28, 28) for images or (64,) for vectors
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    value_range: tuple[float, float] = (0.0, 1.0)   # range of the stored sample values
+    description: str = ""                  # protocol: source, split, preprocessing
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.input_shape) == 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataInfo":
+        d = dict(d)
+        d["input_shape"] = tuple(d["input_shape"])
+        d["value_range"] = tuple(d.get("value_range", (0.0, 1.0)))
+        return cls(**d)
+
+
+@dataclass
+class ArrayData:
+    """One split held as tensors: ``x`` (N, *input_shape) float32, ``y`` (N,) int64 or None."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    source: str = ""   # the file(s) this came from, for error messages and protocols
+
+    def __post_init__(self) -> None:
+        if self.y is not None and len(self.y) != len(self.x):
+            raise NeuralzooError(f"{self.source or 'data'}: {len(self.x)} samples but "
+                                 f"{len(self.y)} labels")
+        if self.x.is_floating_point() and not torch.isfinite(self.x).all():
+            bad = (~torch.isfinite(self.x.reshape(len(self.x), -1))).any(1).nonzero()[0, 0].item()
+            raise NeuralzooError(f"{self.source or 'data'}: x contains NaN or infinity "
+                                 f"(first at sample {bad})")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, index: torch.Tensor) -> "ArrayData":
+        return ArrayData(self.x[index], None if self.y is None else self.y[index], self.source)
+
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch dict every model's ``loss`` takes: ``{"x": ..., "y": ...}``."""
+        out = {"x": self.x[index]}
+        if self.y is not None:
+            out["y"] = self.y[index]
+        return out
+
+
+@dataclass
+class DataSplits:
+    train: ArrayData
+    val: ArrayData | None
+    test: ArrayData | None
+    info: DataInfo
+
+    def split(self, name: str) -> ArrayData:
+        part = getattr(self, name, None) if name in ("train", "val", "test") else None
+        if part is None:
+            have = [n for n in ("train", "val", "test") if getattr(self, n) is not None]
+            raise NeuralzooError(f"data set {self.info.name!r} has no {name!r} split; it has: "
+                                 f"{', '.join(have)}")
+        return part

@@ -1,0 +1,97 @@
+"""Inputs for prediction, converted to exactly what a trained model saw during training.
+
+A model's :class:`DataInfo` fixes the sample shape; an image file, a folder of images, an ``.npz``
+(key ``x``/``X``) or a ``.csv`` table is converted to it with the training scaling (pixels / 255).
+Images are converted to grey or RGB and resized with Pillow, so a photo of any size can be
+classified; arrays are never resized silently, because their scaling is unknown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import NeuralzooError
+from .base import DataInfo
+from .files import (IMAGE_SUFFIXES, array_to_samples, list_images, numeric_matrix, read_table,
+                    stack_images)
+
+IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}   # channels -> Pillow mode
+
+
+def read_inputs(path: str, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
+    """Samples (N, *info.input_shape) float32 and their names (file names, or ``row{i}``)."""
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise NeuralzooError(f"{source}: no such file or folder")
+    if source.is_dir():
+        files = list_images(source)
+        if not files:
+            raise NeuralzooError(f"{source}: folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+        return _read_images(files, info, source), [p.name for p in files]
+    suffix = source.suffix.lower()
+    if suffix == ".npz":
+        return _read_npz(source, info)
+    if suffix == ".csv":
+        return _read_csv(source, info)
+    if suffix in IMAGE_SUFFIXES:
+        return _read_images([source], info, source), [source.name]
+    raise NeuralzooError(f"{source}: unsupported input; give an image ({', '.join(IMAGE_SUFFIXES)}), "
+                         "a folder of images, an .npz with key 'x' or a .csv table")
+
+
+def _read_images(files: list[Path], info: DataInfo, source: Path) -> torch.Tensor:
+    if not info.is_image:
+        raise NeuralzooError(f"{source}: the model takes vectors of {info.input_shape[0]} features, "
+                             f"not images; give an .npz with key 'x' of shape (N, {info.input_shape[0]})"
+                             " or a .csv table")
+    channels, height, width = info.input_shape
+    if channels not in IMAGE_MODES:
+        raise NeuralzooError(f"{source}: the model takes {channels}-channel images, which cannot be "
+                             "made from image files (1, 3 or 4 channels)")
+    return stack_images(files, IMAGE_MODES[channels], (width, height))
+
+
+def _check_shape(x: torch.Tensor, info: DataInfo, source: Path) -> torch.Tensor:
+    if tuple(x.shape[1:]) != tuple(info.input_shape):
+        raise NeuralzooError(f"{source}: samples have shape {tuple(x.shape[1:])} but the model "
+                             f"expects {tuple(info.input_shape)}")
+    return x
+
+
+def _read_npz(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            key = next((k for k in ("x", "X") if k in archive.files), None)
+            if key is None:
+                raise NeuralzooError(f"{source}: no 'x' (or 'X') array; the file has keys: "
+                                     f"{', '.join(sorted(archive.files)) or 'none'}")
+            array = archive[key]
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, NeuralzooError):
+            raise
+        raise NeuralzooError(f"{source}: cannot read .npz file ({exc})") from None
+    if not info.is_image and array.ndim == 1 and info.input_shape[0] > 1:
+        array = array[None]   # a single feature vector
+    x, _ = array_to_samples(array, str(source), key)
+    if not torch.isfinite(x).all():
+        raise NeuralzooError(f"{source}: {key!r} contains NaN or infinity")
+    return _check_shape(x, info, source), [f"row{i}" for i in range(len(x))]
+
+
+def _read_csv(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
+    if info.is_image:
+        raise NeuralzooError(f"{source}: the model takes images of shape {info.input_shape}, not a "
+                             "CSV table; give image files or an .npz")
+    header, cells = read_table(source)
+    features = info.input_shape[0]
+    if len(header) == features + 1 and "label" in header:   # a training table: drop its labels
+        keep = [i for i, name in enumerate(header) if name != "label"]
+        header, cells = [header[i] for i in keep], cells[:, keep]
+    if len(header) != features:
+        raise NeuralzooError(f"{source}: {len(header)} columns but the model expects {features} "
+                             "features")
+    x = torch.from_numpy(numeric_matrix(source, header, cells).astype(np.float32))
+    return x, [f"row{i}" for i in range(len(x))]
