@@ -1,0 +1,171 @@
+"""The Python API behind the CLI: resolve configs, train, load.
+
+Config precedence, lowest first: dataclass defaults < preset < config file < explicit arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import TrainConfig, build, read_config_file, to_dict
+from .data import DataConfig, DataInfo, load_dataset
+from .errors import NeuralzooError
+from .models.base import Model
+from .registry import get_model_class
+from .training.checkpoint import load_model_state, read_checkpoint
+from .training.loop import fit
+
+RUN_KEYS = ("model", "preset", "model_config", "train", "data", "data_info", "version")
+
+
+def split_values(model_cls: type[Model], values: dict[str, Any], where: str) -> dict[str, dict]:
+    """Route flat ``{field: value}`` pairs to the model, train or data dataclass that owns them."""
+    owners = {"model_config": model_cls.Config, "train": TrainConfig, "data": DataConfig}
+    out: dict[str, dict] = {k: {} for k in owners}
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        homes = [s for s, cls in owners.items() if key in {f.name for f in fields(cls)}]
+        if not homes:
+            valid = sorted({f.name for cls in owners.values() for f in fields(cls)})
+            raise NeuralzooError(f"unknown setting {key!r} in {where}; valid: {', '.join(valid)}")
+        out[homes[0]][key] = value
+    return out
+
+
+def resolve(model_name: str, preset: str | None = None, config_file: str | None = None,
+            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the run config dict (model name, preset, model_config, train, data)."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    file_values: dict[str, Any] = read_config_file(config_file) if config_file else {}
+    model_name = model_name or file_values.get("model")
+    if not model_name:
+        raise NeuralzooError("no model given: name one (neuralzoo list shows them)")
+    cls = get_model_class(model_name)
+    preset = preset or file_values.get("preset")
+    if preset:
+        if preset not in cls.presets:
+            raise NeuralzooError(f"unknown preset {preset!r} for model {model_name!r}; choose from: "
+                                 f"{', '.join(cls.presets) or '(none)'}")
+        p = cls.presets[preset]
+        layers.append((f"preset {preset}", {**p.get("model", {}), **p.get("train", {}),
+                                            **p.get("data", {})}))
+    if file_values:
+        flat = {k: v for k, v in file_values.items() if k not in RUN_KEYS}
+        for section in ("model_config", "train", "data"):
+            if isinstance(file_values.get(section), dict):
+                flat.update(file_values[section])
+            elif section == "data" and isinstance(file_values.get("data"), str):
+                flat["data"] = file_values["data"]
+        layers.append((str(config_file), flat))
+    layers.append(("the arguments", overrides or {}))
+    merged: dict[str, dict] = {"model_config": {}, "train": {}, "data": {}}
+    for where, values in layers:
+        for section, part in split_values(cls, values, where).items():
+            merged[section].update(part)
+    return {"model": model_name, "preset": preset,
+            "model_config": to_dict(build(cls.Config, merged["model_config"], "model config")),
+            "train": to_dict(build(TrainConfig, merged["train"], "training config")),
+            "data": to_dict(build(DataConfig, merged["data"], "data config"))}
+
+
+def build_model(run_config: dict[str, Any], info: DataInfo, seed: int = 0) -> Model:
+    cls = get_model_class(run_config["model"])
+    torch.manual_seed(seed)  # identical initial weights on every rank and every rerun
+    return cls(build(cls.Config, run_config["model_config"]), info)
+
+
+def default_run_dir(model_name: str) -> Path:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise NeuralzooError("under torchrun give --out RUN_DIR so every process writes the same run")
+    return Path("runs") / f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(model: str | None = None, *, out: str | Path | None = None, preset: str | None = None,
+          config: str | None = None, resume: str | Path | None = None, **settings: Any
+          ) -> dict[str, Any]:
+    """Train a registered model; ``settings`` are any model, training or data fields
+    (e.g. ``train("cnn", data="mnist", epochs=5, channels=(32, 64))``). Returns a summary dict."""
+    if resume is not None:
+        run_dir = Path(resume)
+        run_config = read_run_config(run_dir)
+        if model and model != run_config["model"]:
+            raise NeuralzooError(f"{run_dir} holds a {run_config['model']!r} run, not {model!r}")
+        cls = get_model_class(run_config["model"])
+        parts = split_values(cls, settings, "the arguments")
+        if parts["model_config"] or parts["data"]:
+            raise NeuralzooError("a resumed run keeps its model and data settings; only training "
+                                 f"settings may change (got {', '.join({**parts['model_config'], **parts['data']})})")
+        run_config["train"] = to_dict(build(TrainConfig, {**run_config["train"], **parts["train"]}))
+        # killed before its first checkpoint: start the same run again from step 0
+        from_checkpoint = (run_dir / "checkpoints" / "last.safetensors").exists()
+    else:
+        run_config = resolve(model or "", preset, config, settings)
+        run_dir = Path(out) if out else default_run_dir(run_config["model"])
+        from_checkpoint = False
+    train_cfg = build(TrainConfig, run_config["train"])
+    data_cfg = build(DataConfig, run_config["data"])
+    data = load_dataset(data_cfg)
+    run_config["data_info"] = data.info.to_dict()
+    from . import __version__
+
+    run_config["version"] = __version__
+    net = build_model(run_config, data.info, train_cfg.seed)
+    if int(os.environ.get("RANK", "0")) == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(run_config, indent=2) + "\n")
+    summary = fit(net, data, train_cfg, run_dir, run_config, resume=from_checkpoint)
+    summary.update(run_dir=str(run_dir), model=run_config["model"],
+                   parameters=sum(p.numel() for p in net.parameters()))
+    return summary
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise NeuralzooError(f"{run_dir}: not a neuralzoo run directory (no config.json)")
+    try:
+        config = json.loads(path.read_text())
+        get_model_class(config["model"])
+        return config
+    except (ValueError, KeyError, TypeError) as e:
+        if isinstance(e, NeuralzooError):
+            raise
+        raise NeuralzooError(f"{path}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
+
+
+def checkpoint_path(path: str | Path, which: str = "best") -> Path:
+    path = Path(path)
+    if path.is_dir():
+        ckpt = path / "checkpoints" / f"{which}.safetensors"
+        if which == "best" and not ckpt.exists():
+            ckpt = path / "checkpoints" / "last.safetensors"
+        if not ckpt.exists():
+            raise NeuralzooError(f"{path}: no checkpoint found (expected {ckpt})")
+        return ckpt
+    return path
+
+
+def load(path: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
+    """Rebuild a trained model from a checkpoint file or run directory alone (no training script).
+
+    The model comes back in eval mode with ``.config`` (its dataclass), ``.info`` (DataInfo) and
+    ``.run_config`` (everything the run was trained with)."""
+    ckpt = checkpoint_path(path, which)
+    tensors, run_config, _state = read_checkpoint(ckpt)
+    try:
+        cls = get_model_class(run_config["model"])
+        info = DataInfo.from_dict(run_config["data_info"])
+        model = cls(build(cls.Config, run_config["model_config"]), info)
+    except (KeyError, TypeError) as e:
+        raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete ({e})") from None
+    load_model_state(model, tensors, ckpt)
+    model.run_config = run_config
+    model.checkpoint = str(ckpt)
+    return model.to(device).eval()

@@ -1,0 +1,63 @@
+"""``neuralzoo`` command line: list, train, evaluate, predict, plot, demo, scratch.
+
+Bad input ends in one line on stderr and exit code 2 (``NEURALZOO_DEBUG=1`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+from ..errors import NeuralzooError
+
+COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {}
+
+
+def command(name: str, help: str) -> Callable:
+    def decorate(fn: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+        COMMANDS[name] = (help, fn)
+        return fn
+
+    return decorate
+
+
+def top_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="neuralzoo", description="Train, evaluate and use classic deep-learning models.",
+        epilog="Run 'neuralzoo COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"neuralzoo {__version__}")
+    parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND",
+                        help="; ".join(f"{name}: {help_}" for name, (help_, _) in sorted(COMMANDS.items())))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import commands, train_commands  # noqa: F401  (register the commands)
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "--version"):
+        top_parser().parse_args(argv or ["--help"])
+        return 0
+    if argv[0] not in COMMANDS:
+        top_parser().parse_args(argv[:1])  # argparse prints the valid choices and exits with 2
+    try:
+        return COMMANDS[argv[0]][1](argv[1:])
+    except NeuralzooError as e:
+        return _fail(e)
+    except (ValueError, OSError) as e:  # e.g. a file we could not read: still one line, exit 2
+        return _fail(e, f"{type(e).__name__}: ")
+    except KeyboardInterrupt:
+        print("neuralzoo: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(error: Exception, prefix: str = "") -> int:
+    if os.environ.get("NEURALZOO_DEBUG"):
+        raise error
+    message = " ".join(str(error).split())  # one line, whatever the source
+    print(f"neuralzoo: error: {prefix}{message}", file=sys.stderr)
+    return 2

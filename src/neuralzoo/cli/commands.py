@@ -1,0 +1,100 @@
+"""``list``, ``evaluate``, ``predict``, ``plot`` and ``scratch``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from ..config import add_flags
+from ..data.base import DataConfig
+from ..errors import NeuralzooError
+from . import command
+
+
+@command("list", "show the registered models")
+def list_command(argv: list[str]) -> int:
+    from ..registry import MODELS, model_names
+
+    argparse.ArgumentParser(prog="neuralzoo list", description="Show the registered models.").parse_args(argv)
+    for name in model_names():
+        cls = MODELS[name]
+        presets = f"  [presets: {', '.join(cls.presets)}]" if cls.presets else ""
+        print(f"{name:12s} {cls.summary}{presets}")
+    return 0
+
+
+def _run_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("run", metavar="RUN_DIR", help="a run directory (or a checkpoint file)")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="which checkpoint of the run (default: best)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    return parser
+
+
+@command("evaluate", "metrics of a trained run on a data split -> eval.json")
+def evaluate_command(argv: list[str]) -> int:
+    from ..evaluate import evaluate_run
+
+    parser = _run_parser("neuralzoo evaluate", "Evaluate a run; writes eval.json (+ confusion.png).")
+    parser.add_argument("--split", choices=("train", "val", "test"), default="test")
+    parser.add_argument("--out", metavar="DIR", help="where to write eval.json (default: RUN_DIR)")
+    names = add_flags(parser, DataConfig, "data (default: the run's own data set)")
+    args = vars(parser.parse_args(argv))
+    overrides = {k: args[k] for k in names if k in args}
+    result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
+                          args.get("out"))
+    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors") if k in result}
+    print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))
+    return 0
+
+
+@command("predict", "predict classes of images / an .npz array -> CSV with class probabilities")
+def predict_command(argv: list[str]) -> int:
+    from ..api import load
+    from ..data import read_inputs
+    from ..training.context import resolve_device
+
+    parser = _run_parser("neuralzoo predict", "Predict with a trained classifier.")
+    parser.add_argument("--input", required=True, help="an image file, a folder of images, or .npz")
+    parser.add_argument("--output", help="CSV path (default: RUN_DIR/predictions.csv)")
+    args = parser.parse_args(argv)
+    model = load(args.run, args.checkpoint, resolve_device(args.device))
+    if not hasattr(model, "predict_proba"):
+        raise NeuralzooError(f"model {model.name!r} does not predict classes")
+    x, names = read_inputs(args.input, model.info)
+    probs = model.predict_proba(x).numpy()
+    classes = model.info.class_names or [str(i) for i in range(probs.shape[1])]
+    run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent
+    out = Path(args.output) if args.output else run_dir / "predictions.csv"
+    with out.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["input", "predicted", *[f"prob_{c}" for c in classes]])
+        for name, p in zip(names, probs):
+            writer.writerow([name, classes[int(p.argmax())], *[f"{v:.6f}" for v in p]])
+    print(f"wrote {len(names)} predictions to {out}")
+    return 0
+
+
+@command("plot", "draw the loss and metric curves of a run -> curves.png")
+def plot_command(argv: list[str]) -> int:
+    from ..plots import save_curves
+    from ..training.logger import read_metrics
+
+    parser = argparse.ArgumentParser(prog="neuralzoo plot", description="Draw a run's curves.")
+    parser.add_argument("run", metavar="RUN_DIR")
+    parser.add_argument("--output", help="PNG path (default: RUN_DIR/curves.png)")
+    args = parser.parse_args(argv)
+    out = Path(args.output) if args.output else Path(args.run) / "curves.png"
+    save_curves(read_metrics(Path(args.run)), out, Path(args.run).name)
+    print(f"wrote {out}")
+    return 0
+
+
+@command("scratch", "the from-scratch NumPy reference (neuralzoo scratch --help)")
+def scratch_command(argv: list[str]) -> int:
+    from ..scratch.cli import main as scratch_main
+
+    return scratch_main(argv)

@@ -1,0 +1,120 @@
+"""``neuralzoo train`` (flags derived from the dataclasses) and ``neuralzoo demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..config import TrainConfig, add_flags
+from ..data.base import DataConfig
+from . import command
+
+RUN_FLAGS = ("model", "out", "config", "resume", "preset")
+
+
+def train_parser(model_cls: type | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neuralzoo train", argument_default=argparse.SUPPRESS,
+        description="Train a model. Precedence: defaults < --preset < --config file < explicit flags.",
+        epilog="Model flags appear with a model name: neuralzoo train MODEL --help.")
+    parser.add_argument("model", nargs="?", help="registered model name (neuralzoo list)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/MODEL-TIMESTAMP)")
+    run.add_argument("--config", metavar="FILE", help="JSON or TOML file of settings (flat or in "
+                     "sections model_config/train/data); a run's config.json works too")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last "
+                     "checkpoint (training flags may be changed, e.g. --epochs)")
+    presets = sorted(getattr(model_cls, "presets", {}) or {})
+    run.add_argument("--preset", metavar="NAME", choices=presets or None,
+                     help=f"named settings of the model ({', '.join(presets) or 'see MODEL --help'})")
+    add_flags(parser, DataConfig, "data")
+    add_flags(parser, TrainConfig, "training")
+    if model_cls is not None:
+        add_flags(parser, model_cls.Config, f"model {model_cls.name}: {model_cls.summary}")
+    return parser
+
+
+def _model_name(argv: list[str]) -> str | None:
+    """The model named on the command line, in the resumed run, or in the config file."""
+    from ..api import read_run_config
+    from ..config import read_config_file
+
+    if argv and not argv[0].startswith("-"):
+        return argv[0]
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--resume")
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if known.resume:
+        return read_run_config(Path(known.resume))["model"]
+    if known.config:
+        return read_config_file(known.config).get("model")
+    return None
+
+
+@command("train", "train a model (neuralzoo train MODEL --help)")
+def train_command(argv: list[str]) -> int:
+    from .. import api
+    from ..registry import get_model_class
+
+    name = _model_name(argv)
+    model_cls = get_model_class(name) if name else None
+    args = vars(train_parser(model_cls).parse_args(argv))
+    run = {k: args.pop(k) for k in RUN_FLAGS if k in args}
+    summary = api.train(run.pop("model", None), **run, **args)
+    report(summary)
+    return 0
+
+
+def report(summary: dict) -> None:
+    final = "  ".join(f"val_{k} {v:.4f}" for k, v in summary["final"].items())
+    print(f"{summary['model']}: {summary['steps']} steps, {summary['epochs']} epochs "
+          f"({summary['reason']}), {summary['train_seconds']:.1f}s training; {final or 'no validation'}"
+          f"; best {summary['monitor']} {summary['best']}; run dir {summary['run_dir']}")
+
+
+@command("demo", "train every registered model on the embedded digits data and report")
+def demo_command(argv: list[str]) -> int:
+    from .. import api
+    from ..evaluate import evaluate_run
+    from ..plots import save_curves
+    from ..registry import get_model_class, model_names
+    from ..training.logger import read_metrics
+
+    parser = argparse.ArgumentParser(prog="neuralzoo demo", description=demo_command.__doc__)
+    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    parser.add_argument("--models", default=",".join(model_names()),
+                        help="comma-separated subset of models (default: all registered)")
+    parser.add_argument("--max-steps", type=int, default=None, help="cap every model's training "
+                        "(smoke runs)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    rows = []
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        cls = get_model_class(name)
+        print(f"== {name}: {cls.summary}", flush=True)
+        settings = {"data": "digits", "progress": False, **cls.demo}
+        if args.max_steps:
+            settings["max_steps"] = args.max_steps
+        summary = api.train(name, out=out / name, **settings)
+        result = evaluate_run(out / name, split="test")
+        save_curves(read_metrics(out / name), out / name / "curves.png", f"{name} on digits")
+        metric, value = (("test accuracy", result["accuracy"]) if "accuracy" in result
+                         else ("test loss", result["metrics"].get("loss")))
+        rows.append({"model": name, "parameters": summary["parameters"], "metric": metric,
+                     "value": value, "train_seconds": round(summary["train_seconds"], 2),
+                     "epochs": summary["epochs"], "samples": result["protocol"]["samples"]})
+    table = ["| model | parameters | metric | value | epochs | training s |",
+             "|---|---|---|---|---|---|"]
+    table += [f"| {r['model']} | {r['parameters']:,} | {r['metric']} | {r['value']:.4f} | "
+              f"{r['epochs']} | {r['train_seconds']:.1f} |" for r in rows]
+    protocol = ("Protocol: scikit-learn 8x8 digits, fixed stratified 80/20 train/test split "
+                "(random_state=0), 10% of train held out for validation (split seed 0), seed 0; "
+                "test metrics on the 360 test images from the best-validation checkpoint.")
+    text = "\n".join(table) + "\n\n" + protocol + "\n"
+    print("\n" + text)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(text)
+    (out / "summary.json").write_text(json.dumps({"protocol": protocol, "models": rows}, indent=2) + "\n")
+    return 0

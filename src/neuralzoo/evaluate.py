@@ -1,0 +1,97 @@
+"""``neuralzoo evaluate``: metrics of a trained run on a named split, with the protocol beside them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .api import load
+from .config import build
+from .data import DataConfig, DataSplits, load_dataset
+from .errors import NeuralzooError
+from .models.base import Model
+from .plots import save_confusion, save_predictions
+from .training.context import StepContext, resolve_device
+from .training.loop import evaluate_metrics
+
+
+def load_eval_data(model: Model, overrides: dict[str, Any]) -> DataSplits:
+    """The run's data config, with explicit overrides (another data set, data dir, ...)."""
+    values = dict(model.run_config["data"])
+    if "data" in overrides and overrides["data"] != values.get("data"):
+        values = {"data_dir": values.get("data_dir")}  # a different data set: its own defaults
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.pop("limit", None)  # evaluate on the whole split
+    data = load_dataset(build(DataConfig, values))
+    if tuple(data.info.input_shape) != tuple(model.info.input_shape):
+        raise NeuralzooError(f"data {data.info.name!r} has samples of shape {data.info.input_shape}, "
+                             f"but the model was trained on {tuple(model.info.input_shape)}")
+    return data
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
+                 device: str = "auto", data_overrides: dict[str, Any] | None = None,
+                 out: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers)."""
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    model = load(run_dir, which, dev)
+    data = load_eval_data(model, data_overrides or {})
+    part = data.split(split)
+    out_dir = Path(out) if out else run_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_cfg = model.run_config["train"]
+    result: dict[str, Any] = {
+        "model": model.run_config["model"],
+        "checkpoint": model.checkpoint,
+        "protocol": {"data": data.info.name, "split": split, "samples": len(part),
+                     "training_seed": train_cfg["seed"], "split_seed": data.info.description and
+                     model.run_config["data"].get("split_seed"), "description": data.info.description},
+    }
+    # evaluation runs in float32 so every reported figure agrees with predict_proba to the sample
+    ctx = StepContext(loss=model.loss, device=dev, use_bf16=False)
+    result["metrics"] = evaluate_metrics(model, part, 1000, ctx)
+    if hasattr(model, "predict_proba") and part.y is not None:
+        result.update(classification_report(model, part, data.info.class_names, out_dir))
+    (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    return result
+
+
+def classification_report(model: Model, part, class_names: list[str] | None, out_dir: Path) -> dict:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    probs = model.predict_proba(part.x)
+    predicted = probs.argmax(1).numpy()
+    true = part.y.numpy()
+    k = probs.shape[1]
+    names = class_names or [str(i) for i in range(k)]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        true, predicted, labels=list(range(k)), zero_division=0)
+    matrix = confusion_matrix(true, predicted, labels=list(range(k)))
+    save_confusion(matrix, names, out_dir / "confusion.png",
+                   f"{model.run_config['model']}: accuracy {np.mean(predicted == true):.4f}")
+    if part.x.dim() == 4:  # a picture of the first 32 test images, wrong ones highlighted
+        n = min(32, len(part))
+        save_predictions(part.x[:n].float().numpy(), [names[i] for i in predicted[:n]],
+                         [names[i] for i in true[:n]], out_dir / "predictions.png")
+    return {
+        "accuracy": float(np.mean(predicted == true)),
+        "errors": int(np.sum(predicted != true)),
+        "macro_f1": float(np.mean(f1)),
+        "per_class": {names[i]: {"precision": float(precision[i]), "recall": float(recall[i]),
+                                 "f1": float(f1[i]), "support": int(support[i])} for i in range(k)},
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.generic, torch.Tensor)):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    raise TypeError(type(value).__name__)

@@ -1,0 +1,3 @@
+"""Importing this package registers every model: one import line per model file."""
+
+from . import cnn, mlp  # noqa: F401

@@ -1,0 +1,73 @@
+"""The model contract every family implements.
+
+* ``forward`` is the natural inference call (logits, reconstruction, generated image), never the loss.
+* ``loss(batch) -> dict`` returns a scalar ``"loss"`` plus any metrics (scalars).
+* ``optimizers(cfg)`` and ``train_step(batch, optimizers, ctx)`` have defaults; only models with several
+  optimizers (GANs) override them. The training loop never changes per model.
+* ``Config`` is the model's one hyperparameter dataclass; ``presets`` are named partial configs
+  (model and training fields); ``demo`` holds training overrides for ``neuralzoo demo`` on digits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..errors import NeuralzooError
+
+if TYPE_CHECKING:
+    from ..config import TrainConfig
+    from ..data.base import ArrayData, DataInfo
+    from ..training.context import StepContext
+
+
+class Model(nn.Module):
+    name: ClassVar[str] = ""               # set by @register
+    Config: ClassVar[type]                  # the hyperparameter dataclass
+    presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+    demo: ClassVar[dict[str, Any]] = {}     # TrainConfig overrides used by `neuralzoo demo`
+    monitor: ClassVar[tuple[str, str]] = ("loss", "min")   # validation metric and direction
+    summary: ClassVar[str] = ""             # one line for `neuralzoo list`
+
+    def __init__(self, config: Any, info: "DataInfo") -> None:
+        super().__init__()
+        self.config = config
+        self.info = info
+
+    # -- contract ---------------------------------------------------------------------------
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
+        """Hook run once before training with the training data (e.g. class weights)."""
+        for flag_name, off in (("class_weights", "none"), ("label_smoothing", 0.0)):
+            if getattr(cfg, flag_name) != off:
+                raise NeuralzooError(f"{flag_name} applies to classifiers only, not to {self.name!r}")
+
+    def optimizers(self, cfg: "TrainConfig") -> list[torch.optim.Optimizer]:
+        from ..training.optim import make_optimizer
+
+        return [make_optimizer(self.parameters(), cfg)]
+
+    def train_step(self, batch: dict[str, torch.Tensor], optimizers: list[torch.optim.Optimizer],
+                   ctx: "StepContext") -> dict[str, torch.Tensor]:
+        """One optimisation step. ``ctx`` supplies autocast, the (possibly distributed) loss call,
+        backward with the data-parallel scale, and gradient clipping."""
+        with ctx.autocast():
+            out = ctx.loss(batch)
+        ctx.backward(out["loss"])
+        ctx.clip(self.parameters())
+        for opt in optimizers:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        return out
+
+    # -- helpers ----------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def extra_state_for_config(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,59 @@
+"""Shared behaviour of the classifiers (MLP, CNN, later sequence classifiers).
+
+The loss is the mean cross-entropy of the logits (computed in float32 even under bf16 autocast, since
+log-softmax of bf16 logits loses about 2-3 significant digits), optionally with class weights
+(``balanced``: n_samples / (n_classes * count), scikit-learn's rule) and label smoothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import NeuralzooError
+from .base import Model
+
+if TYPE_CHECKING:
+    from ..config import TrainConfig
+    from ..data.base import ArrayData, DataInfo
+
+
+class Classifier(Model):
+    monitor = ("accuracy", "max")
+
+    def __init__(self, config, info: "DataInfo") -> None:
+        super().__init__(config, info)
+        if not info.num_classes:
+            raise NeuralzooError(f"model {self.name!r} is a classifier and needs labelled data; "
+                                 f"{info.name!r} has no labels")
+        self.num_classes = info.num_classes
+        self.register_buffer("class_weights", torch.ones(info.num_classes))
+        self.label_smoothing = 0.0
+
+    def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
+        self.label_smoothing = cfg.label_smoothing
+        if cfg.class_weights == "balanced":
+            counts = torch.bincount(train.y, minlength=self.num_classes).float()
+            weights = counts.sum() / (self.num_classes * counts.clamp(min=1))
+            self.class_weights.copy_(weights)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        logits = self(batch["x"]).float()  # (B, K)
+        y = batch["y"]
+        loss = F.cross_entropy(logits, y, weight=self.class_weights,
+                               label_smoothing=self.label_smoothing)
+        accuracy = (logits.argmax(1) == y).float().mean()
+        return {"loss": loss, "accuracy": accuracy}
+
+    @torch.no_grad()
+    def predict_proba(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Class probabilities (N, K) in float32, computed in eval mode in batches."""
+        was_training = self.training
+        self.eval()
+        device = self.device
+        out = [F.softmax(self(x[i:i + batch_size].to(device)).float(), 1).cpu()
+               for i in range(0, len(x), batch_size)]
+        self.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, self.num_classes)

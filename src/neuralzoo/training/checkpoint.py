@@ -1,0 +1,132 @@
+"""Checkpoints that run no code: one safetensors file each.
+
+Tensors: ``model.*`` (state dict), ``optim.{i}.{param}.{key}`` (optimizer state), ``rng.*`` (torch
+generator states as uint8 tensors). Metadata (strings): ``format``/``version``, ``config`` (JSON: model
+name and config, training, data, data info) and ``state`` (JSON: counters, best metric, optimizer
+param groups). Writes go to a temporary file in the same folder, are fsynced, then renamed over the
+old file, so a crash at any moment leaves either the old or the new checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from ..errors import NeuralzooError
+
+FORMAT = "neuralzoo-checkpoint"
+VERSION = "1"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:  # persist the rename itself
+        fd = os.open(path.parent, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _optimizer_tensors(i: int, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, entries in sd["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{i}.{pid}.{key}"] = value
+            else:
+                scalars[f"{pid}.{key}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Optimizer],
+                    config: dict[str, Any], state: dict[str, Any]) -> None:
+    tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model.state_dict().items()}
+    optim_meta = []
+    for i, opt in enumerate(optimizers):
+        t, meta = _optimizer_tensors(i, opt)
+        tensors.update(t)
+        optim_meta.append(meta)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for d, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{d}"] = s
+    # safetensors wants contiguous, unshared CPU tensors
+    tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
+    metadata = {"format": FORMAT, "version": VERSION, "config": json.dumps(config),
+                "state": json.dumps({**state, "optimizers": optim_meta})}
+    atomic_write(Path(path), st_save(tensors, metadata=metadata))
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(tensors, config, state) of a checkpoint file; a clear error for anything that is not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise NeuralzooError(f"{path}: checkpoint not found")
+    try:
+        raw = path.read_bytes()
+        header_len = int.from_bytes(raw[:8], "little")
+        if len(raw) < 8 or header_len > len(raw) - 8:
+            raise ValueError("bad header length")
+        meta = json.loads(raw[8:8 + header_len]).get("__metadata__") or {}
+        if meta.get("format") != FORMAT:
+            raise NeuralzooError(f"{path}: not a neuralzoo checkpoint (safetensors metadata has no "
+                                 f"'format: {FORMAT}')")
+        tensors = st_load(raw)
+        return tensors, json.loads(meta["config"]), json.loads(meta["state"])
+    except NeuralzooError:
+        raise
+    except Exception as e:  # safetensors/json errors on foreign or truncated files
+        raise NeuralzooError(f"{path}: not a readable neuralzoo checkpoint "
+                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})"
+                             ) from None
+
+
+def restore(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Optimizer],
+            restore_rng: bool = True) -> dict[str, Any]:
+    """Load model, optimizers and RNG state from a checkpoint; returns the saved training state."""
+    tensors, _config, state = read_checkpoint(path)
+    load_model_state(model, tensors, path)
+    for i, (opt, meta) in enumerate(zip(optimizers, state.get("optimizers", []))):
+        per_param: dict[int, dict[str, Any]] = {}
+        prefix = f"optim.{i}."
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                pid, name = key[len(prefix):].split(".", 1)
+                per_param.setdefault(int(pid), {})[name] = value
+        for key, value in meta["scalars"].items():
+            pid, name = key.split(".", 1)
+            per_param.setdefault(int(pid), {})[name] = value
+        opt.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+    if restore_rng:
+        torch.set_rng_state(tensors["rng.torch"])
+        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+        if cuda_states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
+    return state
+
+
+def load_model_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # shape mismatch: a checkpoint of another configuration
+        raise NeuralzooError(f"{path}: weights do not fit the model: "
+                             f"{str(e).splitlines()[-1].strip()}") from None
+    if missing or unexpected:
+        raise NeuralzooError(f"{path}: weights do not fit the model (missing: "
+                             f"{', '.join(missing[:5]) or '-'}; unexpected: "
+                             f"{', '.join(unexpected[:5]) or '-'})")

@@ -1,0 +1,101 @@
+"""MLP and CNN: architecture details and that training on digits really learns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import neuralzoo
+from neuralzoo.data import DataInfo
+from neuralzoo.errors import NeuralzooError
+from neuralzoo.evaluate import evaluate_run
+from neuralzoo.models.cnn import CNN, CNNConfig
+from neuralzoo.models.mlp import MLP, MLPConfig
+
+MNIST_INFO = DataInfo("mnist", (1, 28, 28), 10)
+
+
+def test_classic_cnn_is_the_tutorial_architecture():
+    model = CNN(CNNConfig(), MNIST_INFO)
+    assert model.padding == "valid"
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 64, 64]
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in model.features) == 2
+    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    assert [(l.in_features, l.out_features) for l in linears] == [(576, 64), (64, 10)]
+    assert sum(p.numel() for p in model.parameters()) == 93322  # Keras' summary of the same model
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_cnn_adapts_to_small_and_colour_inputs():
+    small = CNN(CNNConfig(), DataInfo("digits", (1, 8, 8), 10))
+    assert small.padding == "same" and small(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    colour = CNN(CNNConfig(), DataInfo("rgb", (3, 32, 32), 4))
+    assert colour(torch.zeros(2, 3, 32, 32)).shape == (2, 4)
+    with pytest.raises(NeuralzooError, match="needs image data"):
+        CNN(CNNConfig(), DataInfo("table", (20,), 3))
+    with pytest.raises(NeuralzooError, match="too small"):
+        CNN(CNNConfig(padding="valid"), DataInfo("digits", (1, 8, 8), 10))
+
+
+def test_strong_preset_is_the_same_model_with_other_settings():
+    from neuralzoo.api import resolve
+
+    config = resolve("cnn", "strong")
+    assert config["model"] == "cnn" and config["model_config"]["batch_norm"] is True
+    assert config["train"]["augment"] != "none"
+    model = CNN(CNNConfig(**{k: tuple(v) if isinstance(v, list) else v
+                             for k, v in config["model_config"].items()}), MNIST_INFO)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("hidden_sizes", (0,), "hidden_sizes"), ("dropout", 1.5, "dropout"),
+    ("activation", "swish", "activation must be one of")])
+def test_mlp_config_validation_names_the_field(field, value, message):
+    with pytest.raises(NeuralzooError, match=message):
+        MLPConfig(**{field: value})
+
+
+def test_cnn_config_validation_names_the_field():
+    with pytest.raises(NeuralzooError, match="pool_after"):
+        CNNConfig(pool_after=(4,))
+    with pytest.raises(NeuralzooError, match="channels"):
+        CNNConfig(channels=())
+
+
+def test_mlp_options_build():
+    model = MLP(MLPConfig(hidden_sizes=(32, 16), batch_norm=True, dropout=0.1, activation="tanh"),
+                DataInfo("v", (10,), 3))
+    kinds = [type(m).__name__ for m in model.net]
+    assert kinds == ["Flatten", "Linear", "BatchNorm1d", "Tanh", "Dropout", "Linear", "BatchNorm1d",
+                     "Tanh", "Dropout", "Linear"]
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("mlp", {"epochs": 15, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64}),
+    ("cnn", {"epochs": 6, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64}),
+])
+def test_training_on_digits_learns(name, settings, tmp_path):
+    summary = neuralzoo.train(name, data="digits", out=tmp_path / name, progress=False, **settings)
+    assert summary["final"]["accuracy"] > 0.9  # chance is 0.1
+    result = evaluate_run(tmp_path / name, split="test")
+    assert result["accuracy"] > 0.9 and result["protocol"]["samples"] == 360
+    assert set(result["per_class"]) == {str(d) for d in range(10)}
+    assert (tmp_path / name / "confusion.png").exists()
+    model = neuralzoo.load(tmp_path / name)
+    assert model.training is False and model.info.num_classes == 10
+
+
+def test_balanced_class_weights(tmp_path, digits):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from neuralzoo.config import TrainConfig
+
+    keep = torch.cat([torch.nonzero(digits.train.y == c)[: 5 + 10 * c, 0] for c in range(10)])
+    part = digits.train.subset(keep)
+    model = MLP(MLPConfig(), digits.info)
+    model.prepare(TrainConfig(class_weights="balanced"), part)
+    expected = compute_class_weight("balanced", classes=np.arange(10), y=part.y.numpy())
+    assert torch.allclose(model.class_weights, torch.tensor(expected, dtype=torch.float32))
