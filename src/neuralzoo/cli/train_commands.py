@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from ..config import TrainConfig, add_flags
@@ -63,7 +64,8 @@ def train_command(argv: list[str]) -> int:
     args = vars(train_parser(model_cls).parse_args(argv))
     run = {k: args.pop(k) for k in RUN_FLAGS if k in args}
     summary = api.train(run.pop("model", None), **run, **args)
-    report(summary)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only the first process reports
+        report(summary)
     return 0
 
 
