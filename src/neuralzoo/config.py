@@ -142,6 +142,8 @@ def coerce(name: str, tp: Any, value: Any) -> Any:
             return float(value)
         if base is str:
             return str(value)
+    except NeuralzooError:
+        raise   # an item of a tuple field: already names the field and the item type
     except (TypeError, ValueError):
         raise NeuralzooError(f"{name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from None
     return value
@@ -175,7 +177,9 @@ def add_flags(parser: argparse.ArgumentParser | Any, cls: type, title: str) -> l
         tp, _ = _unwrap_optional(field_types(cls)[f.name])
         default = getattr(defaults, f.name)
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        help_ = f"{f.metadata.get('help', '')} (default: {shown})"
+        help_ = f.metadata.get("help", "")
+        if "(default:" not in help_:   # some help texts say in words what None means
+            help_ = f"{help_} (default: {shown})"
         kw: dict[str, Any] = dict(dest=f.name, default=argparse.SUPPRESS, help=help_)
         if tp is bool:
             kw["action"] = argparse.BooleanOptionalAction
@@ -201,8 +205,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         with path.open() as f:
             data = json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
-        raise NeuralzooError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'}: "
-                             f"{str(e).splitlines()[0]}") from None
+        kind = "TOML" if path.suffix == ".toml" else "JSON (config files are .json or .toml)"
+        raise NeuralzooError(f"{path}: not valid {kind}: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise NeuralzooError(f"{path}: expected an object at the top level")
     return data

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .api import load
+from .api import load, run_dir_of
 from .config import build
-from .data import DataConfig, DataSplits, load_dataset
+from .data import ArrayData, DataConfig, DataSplits, load_dataset
 from .errors import NeuralzooError
 from .models.base import Model
 from .plots import save_confusion, save_predictions
@@ -20,17 +21,36 @@ from .training.context import StepContext, resolve_device
 from .training.loop import evaluate_metrics
 
 
-def load_eval_data(model: Model, overrides: dict[str, Any]) -> DataSplits:
+def eval_data_config(model: Model, overrides: dict[str, Any]) -> DataConfig:
     """The run's data config, with explicit overrides (another data set, data dir, ...)."""
     values = dict(model.run_config["data"])
     if "data" in overrides and overrides["data"] != values.get("data"):
         values = {"data_dir": values.get("data_dir")}  # a different data set: its own defaults
     values.update({k: v for k, v in overrides.items() if v is not None})
     values.pop("limit", None)  # evaluate on the whole split
-    data = load_dataset(build(DataConfig, values))
+    return build(DataConfig, values, "data config")
+
+
+def load_eval_data(model: Model, overrides: dict[str, Any]) -> DataSplits:
+    """The evaluation data, checked against the model: sample shape, and labels indexed by the
+    model's classes (data holding only some of the classes, e.g. digits 3 and 5, gets the model's
+    indices, not 0..K-1 of its own)."""
+    data = load_dataset(eval_data_config(model, overrides))
     if tuple(data.info.input_shape) != tuple(model.info.input_shape):
         raise NeuralzooError(f"data {data.info.name!r} has samples of shape {data.info.input_shape}, "
                              f"but the model was trained on {tuple(model.info.input_shape)}")
+    known, found = model.info.class_names, data.info.class_names
+    if known is not None and found is not None and found != known:
+        unknown = [name for name in found if name not in known]
+        if unknown:
+            raise NeuralzooError(f"data {data.info.name!r} has classes the model was not trained on: "
+                                 f"{', '.join(unknown[:10])}; the model's classes: {', '.join(known)}")
+        lookup = torch.tensor([known.index(name) for name in found])
+        for split in ("train", "val", "test"):
+            part = getattr(data, split)
+            if part is not None and part.y is not None:
+                setattr(data, split, ArrayData(part.x, lookup[part.y], part.source))
+        data.info = replace(data.info, class_names=list(known), num_classes=len(known))
     return data
 
 
@@ -43,15 +63,20 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     model = load(run_dir, which, dev)
     data = load_eval_data(model, data_overrides or {})
     part = data.split(split)
-    out_dir = Path(out) if out else run_dir
+    if part.y is None and hasattr(model, "predict_proba"):
+        raise NeuralzooError(f"{part.source or data.info.name}: the {split!r} split has no labels; "
+                             f"evaluating classifier {model.run_config['model']!r} needs labelled data "
+                             "(use predict for unlabelled inputs)")
+    out_dir = Path(out) if out else run_dir_of(run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = model.run_config["train"]
     result: dict[str, Any] = {
         "model": model.run_config["model"],
         "checkpoint": model.checkpoint,
         "protocol": {"data": data.info.name, "split": split, "samples": len(part),
-                     "training_seed": train_cfg["seed"], "split_seed": data.info.description and
-                     model.run_config["data"].get("split_seed"), "description": data.info.description},
+                     "training_seed": train_cfg["seed"],
+                     "split_seed": eval_data_config(model, data_overrides or {}).split_seed,
+                     "description": data.info.description},
     }
     # evaluation runs in float32 so every reported figure agrees with predict_proba to the sample
     ctx = StepContext(loss=model.loss, device=dev, use_bf16=False)

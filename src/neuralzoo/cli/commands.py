@@ -53,7 +53,7 @@ def evaluate_command(argv: list[str]) -> int:
 
 @command("predict", "predict classes of images / an .npz array -> CSV with class probabilities")
 def predict_command(argv: list[str]) -> int:
-    from ..api import load
+    from ..api import load, run_dir_of
     from ..data import read_inputs
     from ..training.context import resolve_device
 
@@ -67,8 +67,7 @@ def predict_command(argv: list[str]) -> int:
     x, names = read_inputs(args.input, model.info)
     probs = model.predict_proba(x).numpy()
     classes = model.info.class_names or [str(i) for i in range(probs.shape[1])]
-    run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent
-    out = Path(args.output) if args.output else run_dir / "predictions.csv"
+    out = Path(args.output) if args.output else run_dir_of(args.run) / "predictions.csv"
     with out.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["input", "predicted", *[f"prob_{c}" for c in classes]])

@@ -28,7 +28,8 @@ def train_parser(model_cls: type | None = None) -> argparse.ArgumentParser:
                      "checkpoint (training flags may be changed, e.g. --epochs)")
     presets = sorted(getattr(model_cls, "presets", {}) or {})
     run.add_argument("--preset", metavar="NAME", choices=presets or None,
-                     help=f"named settings of the model ({', '.join(presets) or 'see MODEL --help'})")
+                     help="named settings of the model "
+                          f"({', '.join(presets) or ('none' if model_cls else 'see MODEL --help')})")
     add_flags(parser, DataConfig, "data")
     add_flags(parser, TrainConfig, "training")
     if model_cls is not None:
@@ -93,11 +94,12 @@ def demo_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     rows = []
-    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        cls = get_model_class(name)
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    classes = {name: get_model_class(name) for name in names}   # a typo fails before any training
+    for name, cls in classes.items():
         print(f"== {name}: {cls.summary}", flush=True)
         settings = {"data": "digits", "progress": False, **cls.demo}
-        if args.max_steps:
+        if args.max_steps is not None:   # validated by TrainConfig (0 is an error, not "no cap")
             settings["max_steps"] = args.max_steps
         summary = api.train(name, out=out / name, **settings)
         result = evaluate_run(out / name, split="test")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from ..errors import NeuralzooError
 from .base import ArrayData, DataConfig, DataInfo, DataSplits
@@ -56,6 +55,7 @@ def _read_source(cfg: DataConfig) -> SourceArrays:
 def _load_digits() -> SourceArrays:
     """scikit-learn's embedded 8x8 digits (1797 images, no download)."""
     from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None]   # pixel values are 0..16
@@ -98,6 +98,8 @@ def encode_labels(labels: list[np.ndarray], source: str) -> tuple[list[np.ndarra
 def _split_indices(data: ArrayData, seed: int,
                    **sizes: float | int) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Deterministic (stratified when labelled) split of ``data``'s indices; both halves sorted."""
+    from sklearn.model_selection import train_test_split   # here: sklearn costs ~1 s of CLI start-up
+
     index, labels = np.arange(len(data)), data.y
     try:
         try:

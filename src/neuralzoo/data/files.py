@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,16 +76,34 @@ def array_to_samples(array: np.ndarray, source: str, key: str = "x") -> tuple[to
     return tensor, "values kept as given (float32)"
 
 
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file, never unpickling anything.
+
+    Anything that is not a readable zip of ``.npy`` arrays (random bytes, a truncated download, an
+    object array) becomes one ``NeuralzooError`` naming the file.
+    """
+    try:
+        if not zipfile.is_zipfile(path):   # else numpy guesses "pickle" and says so, confusingly
+            raise NeuralzooError(f"{path}: not an .npz file (not a zip archive; truncated or another "
+                                 "format)")
+        with np.load(path, allow_pickle=False) as archive:   # no pickles: data files must not run code
+            return {key: archive[key] for key in archive.files}
+    except NeuralzooError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise NeuralzooError(f"{path}: cannot read .npz file ({exc})") from None
+
+
+def missing_x_error(path: Path, keys) -> NeuralzooError:
+    return NeuralzooError(f"{path}: no 'x' (or 'X') array; the file has keys: "
+                          f"{', '.join(sorted(keys)) or 'none'}")
+
+
 def load_npz(path: Path) -> SourceArrays:
     """Arrays ``x``/``X`` (+ ``y``/``Y``), optionally ``x_val``/``y_val`` and ``x_test``/``y_test``."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:   # no pickles: data files must not run code
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise NeuralzooError(f"{path}: cannot read .npz file ({exc})") from None
+    arrays = read_npz(path)
     if "x" not in arrays and "X" not in arrays:
-        raise NeuralzooError(f"{path}: no 'x' (or 'X') array; the file has keys: "
-                             f"{', '.join(sorted(arrays)) or 'none'}")
+        raise missing_x_error(path, arrays)
     result = SourceArrays(origin=f"npz file {path}", scaling="")
     for split, (x_key, x_upper, y_key, y_upper) in SPLIT_KEYS.items():
         x_name = x_key if x_key in arrays else x_upper if x_upper in arrays else None
@@ -154,11 +173,11 @@ def numeric_matrix(path: Path, header: list[str], cells: np.ndarray) -> np.ndarr
         bad = np.array([[not _is_number(cell) for cell in column] for column in cells.T]).T
         row, column = np.argwhere(bad)[0]
         raise NeuralzooError(f"{path}: column {header[column]!r}, row {row + 1} (line {row + 2}): "
-                             f"{cells[row, column]!r} is not a number") from None
+                             f"{str(cells[row, column])!r} is not a number") from None
     if not np.isfinite(values).all():
         row, column = np.argwhere(~np.isfinite(values))[0]
         raise NeuralzooError(f"{path}: column {header[column]!r}, row {row + 1} (line {row + 2}): "
-                             f"value {cells[row, column]!r} is NaN or infinite")
+                             f"value {str(cells[row, column])!r} is NaN or infinite")
     return values
 
 
@@ -184,7 +203,8 @@ def load_csv(path: Path, label_column: str | None) -> SourceArrays:
         if (numbers != np.round(numbers)).any():
             row = int(np.argmax(numbers != np.round(numbers)))
             raise NeuralzooError(f"{path}: column {name!r}, row {row + 1} (line {row + 2}): label "
-                                 f"{labels[row]!r} is not an integer (labels are integers or names)")
+                                 f"{str(labels[row])!r} is not an integer (labels are integers or "
+                                 "names)")
         labels = numbers.astype(np.int64)
     tensor = torch.from_numpy(x.astype(np.float32))
     return SourceArrays(origin=f"csv file {path} (label column {name!r}, {len(features)} features)",

@@ -157,14 +157,12 @@ def download_file(name: str, folder: Path) -> str | None:
     return "; ".join(errors)
 
 
-def _read_checked(path: Path, name: str, magic: int) -> np.ndarray:
-    data = read_idx_bytes(path)
+def _check_md5(data: bytes, path: Path, name: str) -> None:
     digest = hashlib.md5(data).hexdigest()
     if digest != MNIST_MD5[name]:   # e.g. Fashion-MNIST, which uses the same file names
         raise NeuralzooError(f"{path}: md5 checksum mismatch (got {digest}, expected "
                              f"{MNIST_MD5[name]}): not the standard MNIST file; delete it to download "
                              "it again")
-    return parse_idx(data, path, magic)
 
 
 def load_mnist(data_dir: str | None) -> SourceArrays:
@@ -188,15 +186,23 @@ def load_mnist(data_dir: str | None) -> SourceArrays:
                 f"files (raw or .gz) in {folder}, or point data_dir (--data-dir) or ${DATA_ENV} at a "
                 f"folder holding them (mirrors: ${MIRROR_ENV}); download failed: {problem}")
     paths = {key: _find(folder, name) for key, name in MNIST_FILES.items()}
-    arrays = {key: _read_checked(path, MNIST_FILES[key],
-                                 MAGIC_IMAGES if key.endswith("images") else MAGIC_LABELS)
-              for key, path in paths.items()}
+    # Structural checks (gzip, magic number, size, image/label counts) come before the checksum so a
+    # damaged file is reported as what it is, not only as "not the standard MNIST file".
+    raw = {key: read_idx_bytes(path) for key, path in paths.items()}
+    arrays = {key: parse_idx(raw[key], paths[key],
+                             MAGIC_IMAGES if key.endswith("images") else MAGIC_LABELS)
+              for key in paths}
+    for split in ("train", "test"):
+        check_pair(arrays[f"{split}_images"], arrays[f"{split}_labels"], paths[f"{split}_images"],
+                   paths[f"{split}_labels"])
+    for key, data in raw.items():
+        _check_md5(data, paths[key], MNIST_FILES[key])
+    del raw
     result = SourceArrays(origin=f"MNIST IDX files in {folder} (md5-verified)",
                           scaling="uint8 pixels / 255 -> [0, 1]", class_names=[str(d) for d in range(10)],
                           test_rule="the 10k t10k files")
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        check_pair(images, labels, paths[f"{split}_images"], paths[f"{split}_labels"])
         x = torch.from_numpy(images).to(torch.float32).div_(255.0).unsqueeze(1)
         result.parts[split] = (x, labels.astype(np.int64), str(paths[f"{split}_images"]))
     return result

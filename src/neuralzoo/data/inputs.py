@@ -15,8 +15,8 @@ import torch
 
 from ..errors import NeuralzooError
 from .base import DataInfo
-from .files import (IMAGE_SUFFIXES, array_to_samples, list_images, numeric_matrix, read_table,
-                    stack_images)
+from .files import (IMAGE_SUFFIXES, array_to_samples, list_images, missing_x_error, numeric_matrix,
+                    read_npz, read_table, stack_images)
 
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}   # channels -> Pillow mode
 
@@ -62,17 +62,11 @@ def _check_shape(x: torch.Tensor, info: DataInfo, source: Path) -> torch.Tensor:
 
 
 def _read_npz(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            key = next((k for k in ("x", "X") if k in archive.files), None)
-            if key is None:
-                raise NeuralzooError(f"{source}: no 'x' (or 'X') array; the file has keys: "
-                                     f"{', '.join(sorted(archive.files)) or 'none'}")
-            array = archive[key]
-    except (OSError, ValueError, EOFError) as exc:
-        if isinstance(exc, NeuralzooError):
-            raise
-        raise NeuralzooError(f"{source}: cannot read .npz file ({exc})") from None
+    arrays = read_npz(source)
+    key = next((k for k in ("x", "X") if k in arrays), None)
+    if key is None:
+        raise missing_x_error(source, arrays)
+    array = arrays[key]
     if not info.is_image and array.ndim == 1 and info.input_shape[0] > 1:
         array = array[None]   # a single feature vector
     x, _ = array_to_samples(array, str(source), key)

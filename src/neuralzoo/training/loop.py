@@ -51,7 +51,7 @@ def evaluate_metrics(model: Model, data: ArrayData, batch_size: int, ctx: StepCo
     index = torch.arange(world.rank, len(data), world.world_size)
     sums: dict[str, torch.Tensor] = {}
     for start in range(0, len(index), batch_size):
-        batch = to_device(data.batch(index[start:start + batch_size]), ctx)
+        batch = to_device(data.batch(index[start:start + batch_size].to(data.x.device)), ctx)
         n = len(batch["x"])
         with ctx.autocast():
             out = model.loss(batch)
@@ -88,6 +88,10 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
         raise NeuralzooError(f"batch_size {cfg.batch_size} is smaller than the {world.world_size} "
                              "processes; each needs at least one sample")
     train, val = data.train, data.val
+    if device.type == "cuda":  # keep the whole data set on the GPU: no per-step host copies
+        train, val = (None if part is None else ArrayData(
+            part.x.to(device), None if part.y is None else part.y.to(device), part.source)
+            for part in (train, val))
     if cfg.patience is not None and val is None:
         raise NeuralzooError("patience (early stopping) needs a validation split: --val-fraction > 0")
     channels_last = cfg.channels_last and len(data.info.input_shape) == 3
@@ -117,6 +121,11 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
     if resume:
         logger.truncate_after(state["step"])
     monitor, mode = monitor_of(model, cfg)
+    if val is not None:  # fail now, not after an epoch, when the monitored metric does not exist
+        reported = evaluate_metrics(model, val.subset(torch.arange(min(2, len(val)))), 2, ctx)
+        if monitor not in reported:
+            raise NeuralzooError(f"monitor {monitor!r} is not a validation metric of "
+                                 f"{model.name!r}; it reports: {', '.join(sorted(reported))}")
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps:
@@ -141,7 +150,7 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
             index = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             local = index[world.rank::world.world_size]
             ctx.grad_scale = len(local) * world.world_size / len(index)
-            batch = train.batch(local)
+            batch = train.batch(local.to(train.x.device))
             if cfg.augment != "none" and batch["x"].dim() == 4:
                 batch["x"] = augment_images(batch["x"], cfg.augment)
             batch = to_device(batch, ctx)
