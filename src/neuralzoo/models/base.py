@@ -5,7 +5,7 @@
 * ``optimizers(cfg)`` and ``train_step(batch, optimizers, ctx)`` have defaults; only models with several
   optimizers (GANs) override them. The training loop never changes per model.
 * ``Config`` is the model's one hyperparameter dataclass; ``presets`` are named partial configs
-  (model and training fields); ``demo`` holds training overrides for ``neuralzoo demo`` on digits.
+  (model and training fields); ``demo`` holds the settings ``neuralzoo demo`` trains it with on digits.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class Model(nn.Module):
     name: ClassVar[str] = ""               # set by @register
     Config: ClassVar[type]                  # the hyperparameter dataclass
     presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
-    demo: ClassVar[dict[str, Any]] = {}     # TrainConfig overrides used by `neuralzoo demo`
+    demo: ClassVar[dict[str, Any]] = {}     # model and training settings for `neuralzoo demo`
     monitor: ClassVar[tuple[str, str]] = ("loss", "min")   # validation metric and direction
     summary: ClassVar[str] = ""             # one line for `neuralzoo list`
 

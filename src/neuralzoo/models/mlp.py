@@ -51,7 +51,8 @@ def dense_stack(sizes: list[int], activation: str, dropout: float, batch_norm: b
 class MLP(Classifier):
     Config = MLPConfig
     summary = "feed-forward classifier (hidden sizes, activation, dropout, batch norm)"
-    demo = {"epochs": 30, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64}
+    demo = {"epochs": 40, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 32, "batch_norm": True,
+            "dropout": 0.2}
 
     def __init__(self, config: MLPConfig, info) -> None:
         super().__init__(config, info)

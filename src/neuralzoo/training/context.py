@@ -106,3 +106,27 @@ class StepContext:
 def configure_threads(cfg: TrainConfig) -> None:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
+    keep_freed_memory()
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed activation buffers instead of unmapping them.
+
+    By default glibc serves allocations above ~128 KiB-32 MiB with mmap and returns them to the OS
+    on free, so every training step page-faults its activations and gradients in again (on the
+    classic MNIST CNN on CPU, zero-filling the max-pool gradient alone then took 43% of the step).
+    Raising the mmap threshold to its 32 MiB maximum and the trim threshold to 1 GiB keeps that
+    memory in the heap: 1.6x more samples/s in a bare training loop of that CNN (10.7k -> 16.9k at
+    batch 128); inside neuralzoo's loop the difference was within run-to-run noise (12-15k samples/s
+    either way), so it is kept as a guard, at the price of a higher resident set. This is what the
+    MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ variables do, applied at run time with mallopt.
+    Returns whether it was applied (glibc on Linux only; elsewhere nothing happens).
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, 32 << 20) and libc.mallopt(m_trim_threshold, 1 << 30))
+    except (OSError, AttributeError):
+        return False
