@@ -68,6 +68,3 @@ class Model(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
-
-    def extra_state_for_config(self) -> dict[str, Any]:
-        return {}

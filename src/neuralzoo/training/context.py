@@ -103,7 +103,8 @@ class StepContext:
             torch.nn.utils.clip_grad_norm_(list(params), self.grad_clip)
 
 
-def configure_threads(cfg: TrainConfig) -> None:
+def configure_process(cfg: TrainConfig) -> None:
+    """Process-wide settings for training: torch's thread count and the allocator (below)."""
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     keep_freed_memory()

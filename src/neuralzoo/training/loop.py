@@ -22,7 +22,7 @@ from ..errors import NeuralzooError
 from ..models.base import Model
 from .augment import augment_images
 from .checkpoint import restore, save_checkpoint
-from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_threads,
+from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
                       resolve_device)
 from .logger import RunLogger
 from .optim import lr_factor, set_lr
@@ -79,7 +79,7 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
         resume: bool = False) -> dict[str, Any]:
     """Train ``model`` on ``data``; writes metrics.jsonl and checkpoints/{last,best}.safetensors."""
     world = Distributed.from_env(cfg.device)
-    configure_threads(cfg)
+    configure_process(cfg)
     device = resolve_device(cfg.device, world.local_rank)
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
