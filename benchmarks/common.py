@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import torch
 
+from neuralzoo.training.context import bf16_enabled
+
 
 def process_age_seconds() -> float:
     """Seconds since this process started (interpreter start), from /proc; 10 ms resolution."""
@@ -59,8 +61,7 @@ def environment() -> dict[str, Any]:
         "cpu_model": cpu_model(), "cpu_flags": cpu_flags(), "logical_cpus": os.cpu_count(),
         "torch": torch.__version__, "python": platform.python_version(),
         "torch_threads": torch.get_num_threads(),
-        "mkldnn_bf16_native": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported",
-                                           lambda: False)()),
+        "bf16_native": bf16_enabled("auto", torch.device("cpu")),
         "load_average_1_5_15min_at_start": load_average(),
     }
 

@@ -15,9 +15,6 @@ Writes benchmarks/results/scratch_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -28,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
+from common import environment, write_json
 from neuralzoo import scratch
 from neuralzoo.scratch.train import digits_cnn, load_digits_split
 
@@ -133,18 +131,14 @@ def main(argv: list[str] | None = None) -> int:
                                          for name, values in accuracies.items()},
         "ratio_scratch_over_torch": round(ratio, 3),
         "max_ratio": args.max_ratio,
-        "environment": {"python": platform.python_version(), "numpy": np.__version__,
-                        "torch": torch.__version__, "machine": platform.machine(),
-                        "cpu_count": os.cpu_count(),
-                        "load_average_1min": round(os.getloadavg()[0], 2)},
+        "environment": {**environment(), "numpy": np.__version__},
     }
     for name in runners:
         print(f"{name:8s} median {median[name]:.3f} s/epoch ({samples / median[name]:8.0f} samples/s), "
               f"runs {result['seconds'][name]}, test accuracy {accuracies[name][-1]:.2%}")
     print(f"ratio scratch / torch = {ratio:.2f} (limit {args.max_ratio:g}x) "
           f"[{args.threads} thread(s), batch {args.batch_size}, {args.epochs} epoch(s)]")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output, result)
     print(f"wrote {args.output}")
     return 0 if ratio <= args.max_ratio else 1
 

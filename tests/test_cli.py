@@ -476,7 +476,9 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     table = (out / "summary.md").read_text()
     assert [row["model"] for row in summary["models"]] == model_names()
-    assert "360 test images" in summary["protocol"]
+    for row in summary["models"]:   # each row states the protocol of its own evaluation
+        assert "test 360" in row["protocol"] and "training seed 0" in row["protocol"]
+    assert "Protocol (" in table and "test 360" in table
     for name in model_names():
         assert f"| {name} |" in table and f"| {name} |" in printed
         run = out / name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,11 +30,11 @@ def eval_data_config(model: Model, overrides: dict[str, Any]) -> DataConfig:
     return build(DataConfig, values, "data config")
 
 
-def load_eval_data(model: Model, overrides: dict[str, Any]) -> DataSplits:
+def load_eval_data(model: Model, config: DataConfig) -> DataSplits:
     """The evaluation data, checked against the model: sample shape, and labels indexed by the
     model's classes (data holding only some of the classes, e.g. digits 3 and 5, gets the model's
     indices, not 0..K-1 of its own)."""
-    data = load_dataset(eval_data_config(model, overrides))
+    data = load_dataset(config)
     if tuple(data.info.input_shape) != tuple(model.info.input_shape):
         raise NeuralzooError(f"data {data.info.name!r} has samples of shape {data.info.input_shape}, "
                              f"but the model was trained on {tuple(model.info.input_shape)}")
@@ -61,7 +60,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     model = load(run_dir, which, dev)
-    data = load_eval_data(model, data_overrides or {})
+    data_config = eval_data_config(model, data_overrides or {})
+    data = load_eval_data(model, data_config)
     part = data.split(split)
     if part.y is None and hasattr(model, "predict_proba"):
         raise NeuralzooError(f"{part.source or data.info.name}: the {split!r} split has no labels; "
@@ -75,7 +75,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
         "checkpoint": model.checkpoint,
         "protocol": {"data": data.info.name, "split": split, "samples": len(part),
                      "training_seed": train_cfg["seed"],
-                     "split_seed": eval_data_config(model, data_overrides or {}).split_seed,
+                     "split_seed": data_config.split_seed,
                      "description": data.info.description},
     }
     # evaluation runs in float32 so every reported figure agrees with predict_proba to the sample
@@ -117,6 +117,4 @@ def classification_report(model: Model, part, class_names: list[str] | None, out
 def _json_default(value: Any) -> Any:
     if isinstance(value, (np.generic, torch.Tensor)):
         return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
     raise TypeError(type(value).__name__)

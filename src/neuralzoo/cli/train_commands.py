@@ -106,19 +106,24 @@ def demo_command(argv: list[str]) -> int:
         save_curves(read_metrics(out / name), out / name / "curves.png", f"{name} on digits")
         metric, value = (("test accuracy", result["accuracy"]) if "accuracy" in result
                          else ("test loss", result["metrics"].get("loss")))
+        protocol = result["protocol"]
         rows.append({"model": name, "parameters": summary["parameters"], "metric": metric,
                      "value": value, "train_seconds": round(summary["train_seconds"], 2),
-                     "epochs": summary["epochs"], "samples": result["protocol"]["samples"]})
+                     "epochs": summary["epochs"], "samples": protocol["samples"],
+                     "protocol": f"{protocol['description']}; training seed "
+                                 f"{protocol['training_seed']}; {protocol['split']} metrics from the "
+                                 "best-validation checkpoint"})
     table = ["| model | parameters | metric | value | epochs | training s |",
              "|---|---|---|---|---|---|"]
     table += [f"| {r['model']} | {r['parameters']:,} | {r['metric']} | {r['value']:.4f} | "
               f"{r['epochs']} | {r['train_seconds']:.1f} |" for r in rows]
-    protocol = ("Protocol: scikit-learn 8x8 digits, fixed stratified 80/20 train/test split "
-                "(random_state=0), 10% of train held out for validation (split seed 0), seed 0; "
-                "test metrics on the 360 test images from the best-validation checkpoint.")
-    text = "\n".join(table) + "\n\n" + protocol + "\n"
+    # each row's protocol comes from its own evaluation; models sharing one are listed once
+    protocols = {r["protocol"]: [m["model"] for m in rows if m["protocol"] == r["protocol"]]
+                 for r in rows}
+    text = "\n".join(table) + "\n\n" + "".join(
+        f"Protocol ({', '.join(models)}): {protocol}.\n" for protocol, models in protocols.items())
     print("\n" + text)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps({"protocol": protocol, "models": rows}, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps({"models": rows}, indent=2) + "\n")
     return 0

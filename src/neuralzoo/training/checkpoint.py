@@ -95,8 +95,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, di
                              ) from None
 
 
-def restore(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Optimizer],
-            restore_rng: bool = True) -> dict[str, Any]:
+def restore(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Optimizer]
+            ) -> dict[str, Any]:
     """Load model, optimizers and RNG state from a checkpoint; returns the saved training state."""
     tensors, _config, state = read_checkpoint(path)
     load_model_state(model, tensors, path)
@@ -111,11 +111,10 @@ def restore(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Opt
             pid, name = key.split(".", 1)
             per_param.setdefault(int(pid), {})[name] = value
         opt.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
-    if restore_rng:
-        torch.set_rng_state(tensors["rng.torch"])
-        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-        if cuda_states and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
     return state
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, ContextManager, Iterable
 
 import torch
@@ -88,7 +88,7 @@ class StepContext:
     # world size makes DDP's gradient average equal the single-process gradient of the global batch
     # even when the last batch splits unevenly.
     grad_scale: float = 1.0
-    extra: dict = field(default_factory=dict)
+    channels_last: bool = False   # image batches are converted to channels-last on the way in
 
     def autocast(self) -> ContextManager:
         if not self.use_bf16:

@@ -11,40 +11,49 @@ from ..errors import NeuralzooError
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, enabled: bool = True, tensorboard: bool = False) -> None:
+    """Appends one JSON line per event. The file stays open, line-buffered, so every event reaches
+    the OS as it is written (a killed run loses nothing logged) without reopening it per event."""
+
+    def __init__(self, run_dir: Path, enabled: bool = True, tensorboard: bool = False,
+                 resume_step: int | None = None) -> None:
         self.path = Path(run_dir) / "metrics.jsonl"
-        self.enabled = enabled
+        self.file = None
         self.writer = None
-        if enabled and tensorboard:
+        if not enabled:
+            return
+        if resume_step is not None:
+            self._truncate_after(resume_step)
+        if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
                 raise NeuralzooError("--tensorboard needs the tensorboard package: "
                                      "pip install 'neuralzoo[tensorboard]'") from None
-            self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+            self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), flush_secs=10)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self.path.open("a", buffering=1)
 
-    def truncate_after(self, step: int) -> None:
+    def _truncate_after(self, step: int) -> None:
         """On resume: drop events logged after the checkpoint, which the resumed run will redo."""
-        if not (self.enabled and self.path.exists()):
+        if not self.path.exists():
             return
-        keep = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step
-                and json.loads(line).get("event") != "end"]
-        self.path.write_text("".join(line + "\n" for line in keep))
+        events = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        keep = [e for e in events if e.get("step", 0) <= step and e.get("event") != "end"]
+        self.path.write_text("".join(json.dumps(e) + "\n" for e in keep))
 
     def log(self, event: str, step: int, **values: Any) -> None:
-        if not self.enabled:
+        if self.file is None:
             return
         record = {"event": event, "step": step, **{k: _clean(v) for k, v in values.items()}}
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        self.file.write(json.dumps(record) + "\n")
         if self.writer is not None:
             for key, value in record.items():
-                if isinstance(value, (int, float)) and key not in ("step",):
+                if isinstance(value, (int, float)) and key != "step":
                     self.writer.add_scalar(f"{event}/{key}", value, step)
-            self.writer.flush()
 
     def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
         if self.writer is not None:
             self.writer.close()
 

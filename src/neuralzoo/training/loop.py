@@ -41,6 +41,30 @@ def monitor_of(model: Model, cfg: TrainConfig) -> tuple[str, str]:
     return name, mode
 
 
+class MetricSums:
+    """Sample-weighted running sums of the metrics ``loss`` returns, kept as tensors so adding a
+    step costs no device sync; ``means`` reads them once (summed over ranks when given a world)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, out: dict[str, torch.Tensor], n: int) -> None:
+        for key, value in out.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value.detach().float() * n
+        self.count += n
+
+    def means(self, world: Distributed | None = None) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        keys = sorted(self.sums)
+        totals = torch.stack([self.sums[k] for k in keys])
+        totals = torch.cat([totals, totals.new_tensor([float(self.count)])])
+        if world is not None:
+            totals = world.all_reduce_sum(totals)
+        return dict(zip(keys, (totals[:-1] / totals[-1]).tolist()))
+
+
 @torch.no_grad()
 def evaluate_metrics(model: Model, data: ArrayData, batch_size: int, ctx: StepContext,
                      world: Distributed | None = None) -> dict[str, float]:
@@ -49,28 +73,18 @@ def evaluate_metrics(model: Model, data: ArrayData, batch_size: int, ctx: StepCo
     was_training = model.training
     model.eval()
     index = torch.arange(world.rank, len(data), world.world_size)
-    sums: dict[str, torch.Tensor] = {}
+    sums = MetricSums()
     for start in range(0, len(index), batch_size):
         batch = to_device(data.batch(index[start:start + batch_size].to(data.x.device)), ctx)
-        n = len(batch["x"])
         with ctx.autocast():
-            out = model.loss(batch)
-        for key, value in out.items():
-            sums[key] = sums.get(key, 0.0) + value.detach().float() * n
-        sums["_count"] = sums.get("_count", 0.0) + torch.tensor(float(n), device=ctx.device)
+            sums.add(model.loss(batch), len(batch["x"]))
     model.train(was_training)
-    if not sums:
-        return {}
-    keys = sorted(sums)
-    totals = world.all_reduce_sum(torch.stack([torch.as_tensor(sums[k], device=ctx.device)
-                                               for k in keys]).float())
-    count = totals[keys.index("_count")].item()
-    return {k: (totals[i] / count).item() for i, k in enumerate(keys) if k != "_count"}
+    return sums.means(world)
 
 
 def to_device(batch: dict[str, torch.Tensor], ctx: StepContext) -> dict[str, torch.Tensor]:
     out = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
-    if ctx.extra.get("channels_last") and out["x"].dim() == 4:
+    if ctx.channels_last and out["x"].dim() == 4:
         out["x"] = out["x"].contiguous(memory_format=torch.channels_last)
     return out
 
@@ -116,10 +130,9 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
         loss_fn = DistributedDataParallel(LossModule(model),
                                           device_ids=[device.index] if device.type == "cuda" else None)
     ctx = StepContext(loss=loss_fn, device=device, use_bf16=bf16_enabled(cfg.bf16, device),
-                      grad_clip=cfg.grad_clip, extra={"channels_last": channels_last})
-    logger = RunLogger(run_dir, world.is_main, cfg.tensorboard)
-    if resume:
-        logger.truncate_after(state["step"])
+                      grad_clip=cfg.grad_clip, channels_last=channels_last)
+    logger = RunLogger(run_dir, world.is_main, cfg.tensorboard,
+                       resume_step=state["step"] if resume else None)
     monitor, mode = monitor_of(model, cfg)
     if val is not None:  # fail now, not after an epoch, when the monitored metric does not exist
         reported = evaluate_metrics(model, val.subset(torch.arange(min(2, len(val)))), 2, ctx)
@@ -141,9 +154,8 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
     while state["epoch"] < cfg.epochs and state["step"] < total:
         epoch = state["epoch"]
         order = epoch_order(len(train), cfg.seed, epoch)
-        sums: dict[str, torch.Tensor] = {}
-        seen = 0
-        start_time = time.perf_counter()
+        sums = MetricSums()
+        mark = time.perf_counter()   # training time is added up between marks (no validation)
         bar = tqdm(total=steps_per_epoch, initial=state["batch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=None if (cfg.progress and world.is_main) else True, leave=False)
         for b in range(state["batch"], steps_per_epoch):
@@ -155,33 +167,29 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
                 batch["x"] = augment_images(batch["x"], cfg.augment)
             batch = to_device(batch, ctx)
             lr = set_lr(optimizers, lr_factor(state["step"], total, cfg))
-            out = model.train_step(batch, optimizers, ctx)
+            sums.add(model.train_step(batch, optimizers, ctx), len(local))
             state["step"] += 1
             state["batch"] = b + 1
-            for key, value in out.items():
-                sums[key] = sums.get(key, 0.0) + value.detach().float() * len(local)
-            seen += len(local)
             bar.update(1)
             if state["step"] % cfg.log_every == 0 or b + 1 == steps_per_epoch or state["step"] >= total:
-                means = {k: (v / seen).item() for k, v in sums.items()}
+                means = sums.means()
                 if not math.isfinite(means.get("loss", 0.0)):
                     raise NeuralzooError(f"training diverged: loss is {means['loss']} at step "
                                          f"{state['step']}; try a lower --lr or --grad-clip")
-                elapsed = state["train_seconds"] + time.perf_counter() - start_time
+                now = time.perf_counter()
+                state["train_seconds"] += now - mark
                 logger.log("train", state["step"], epoch=epoch + (b + 1) / steps_per_epoch, lr=lr,
-                           samples_per_s=seen * world.world_size / max(time.perf_counter() - start_time, 1e-9),
-                           train_seconds=elapsed, **means)
+                           samples_per_s=sums.count * world.world_size / max(now - mark, 1e-9),
+                           train_seconds=state["train_seconds"], **means)
                 bar.set_postfix(loss=f"{means['loss']:.4f}")
-                sums, seen = {}, 0
-                state["train_seconds"] = elapsed
-                start_time = time.perf_counter()
+                sums, mark = MetricSums(), now
             if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0 \
                     and b + 1 < steps_per_epoch:
                 save("last")
             if state["step"] >= total:
                 break
         bar.close()
-        state["train_seconds"] += time.perf_counter() - start_time
+        state["train_seconds"] += time.perf_counter() - mark
         if state["batch"] >= steps_per_epoch:
             state["epoch"], state["batch"] = epoch + 1, 0
         last_val = evaluate_metrics(model, val, cfg.eval_batch_size, ctx, world) if val else {}
