@@ -12,7 +12,7 @@ import torch
 
 from .api import load, run_dir_of
 from .config import build
-from .data import ArrayData, DataConfig, DataSplits, load_dataset
+from .data import DataConfig, DataSplits, load_dataset
 from .errors import NeuralzooError
 from .models.base import Model
 from .plots import save_confusion, save_predictions
@@ -48,7 +48,7 @@ def load_eval_data(model: Model, config: DataConfig) -> DataSplits:
         for split in ("train", "val", "test"):
             part = getattr(data, split)
             if part is not None and part.y is not None:
-                setattr(data, split, ArrayData(part.x, lookup[part.y], part.source))
+                setattr(data, split, replace(part, y=lookup[part.y]))
         data.info = replace(data.info, class_names=list(known), num_classes=len(known))
     return data
 
@@ -56,7 +56,8 @@ def load_eval_data(model: Model, config: DataConfig) -> DataSplits:
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  device: str = "auto", data_overrides: dict[str, Any] | None = None,
                  out: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers)."""
+    """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers;
+    forecasting runs add the baselines' metrics on the same windows)."""
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     model = load(run_dir, which, dev)
@@ -83,6 +84,10 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     result["metrics"] = evaluate_metrics(model, part, 1000, ctx)
     if hasattr(model, "predict_proba") and part.y is not None:
         result.update(classification_report(model, part, data.info.class_names, out_dir))
+    if data.info.task == "forecast":   # model and baselines, unscaled, on the same windows
+        from .forecasting import forecast_report
+
+        result["forecast"] = forecast_report(model, part, data.info.sequence)
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 
@@ -90,7 +95,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
 def classification_report(model: Model, part, class_names: list[str] | None, out_dir: Path) -> dict:
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    probs = model.predict_proba(part.x)
+    probs = model.predict_proba(part.x, lengths=part.lengths)
     predicted = probs.argmax(1).numpy()
     true = part.y.numpy()
     k = probs.shape[1]

@@ -10,6 +10,7 @@ actually applied is written to ``DataInfo.description``, which checkpoints keep.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +21,27 @@ from .base import ArrayData, DataConfig, DataInfo, DataSplits
 from .files import SourceArrays, load_csv, load_image_folder, load_npz
 from .idx import is_mnist_folder, load_mnist, read_idx
 from .inputs import read_inputs
+from .sequences import ROW_DATASETS, image_rows
+from .series import SERIES_DATASETS, load_series
+from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
 
 __all__ = ["DATASETS", "ArrayData", "DataConfig", "DataInfo", "DataSplits", "NeuralzooError",
            "encode_labels", "load_dataset", "read_idx", "read_inputs"]
 
-DATASETS: tuple[str, ...] = ("digits", "mnist")
-PATH_KINDS = ("a .npz file (keys x, y[, x_val, y_val, x_test, y_test]), a .csv file with a header, "
-              "or an image folder with one sub-folder per class")
+DATASETS: tuple[str, ...] = ("digits", "mnist", "digits-rows", "mnist-rows", "sunspots", "fable")
+PATH_KINDS = ("a .npz file (keys x, y[, x_val, y_val, x_test, y_test, lengths]), a .csv file with a "
+              "header (a time series with --lookback), a .txt text file, or an image folder with one "
+              "sub-folder per class")
 
 
 def load_dataset(cfg: DataConfig) -> DataSplits:
-    """Load ``cfg.data`` and split it by the protocol described in this module's docstring."""
+    """Load ``cfg.data`` and split it by the protocol described in this module's docstring (time
+    series and text: chronologically, see data/series.py and data/text.py)."""
+    path = Path(cfg.data).expanduser()
+    if cfg.data in SERIES_DATASETS or (path.suffix.lower() == ".csv" and cfg.lookback is not None):
+        return load_series(cfg)
+    if cfg.data in TEXT_DATASETS or (path.is_file() and path.suffix.lower() in TEXT_SUFFIXES):
+        return load_text(cfg)
     return _assemble(cfg, _read_source(cfg))
 
 
@@ -39,6 +50,8 @@ def _read_source(cfg: DataConfig) -> SourceArrays:
         return _load_digits()
     if cfg.data == "mnist":
         return load_mnist(cfg.data_dir)
+    if cfg.data in ROW_DATASETS:
+        return image_rows(_read_source(replace(cfg, data=ROW_DATASETS[cfg.data])))
     path = Path(cfg.data).expanduser()
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -47,7 +60,8 @@ def _read_source(cfg: DataConfig) -> SourceArrays:
         if not path.is_file():
             raise NeuralzooError(f"{path}: no such file")
         return load_npz(path) if suffix == ".npz" else load_csv(path, cfg.label_column)
-    why = (f"unsupported file type {suffix!r}" if path.is_file() else "no such data set, file or folder")
+    why = (f"unsupported file type {suffix!r} (text files for language models: "
+           f"{', '.join(TEXT_SUFFIXES)})" if path.is_file() else "no such data set, file or folder")
     raise NeuralzooError(f"{cfg.data!r}: {why}; valid names are {', '.join(DATASETS)}, or give a path "
                          f"to {PATH_KINDS}")
 
@@ -122,7 +136,8 @@ def _assemble(cfg: DataConfig, source: SourceArrays) -> DataSplits:
     if class_names is None and labelled:
         encoded, class_names = encode_labels([parts[s][1] for s in labelled], parts[labelled[0]][2])
         parts.update({s: (parts[s][0], y, parts[s][2]) for s, y in zip(labelled, encoded)})
-    data = {split: ArrayData(x, None if y is None else torch.as_tensor(np.asarray(y, np.int64)), name)
+    data = {split: ArrayData(x, None if y is None else torch.as_tensor(np.asarray(y, np.int64)), name,
+                             source.lengths.get(split))
             for split, (x, y, name) in parts.items()}
     train, val, test = data["train"], data.get("val"), data.get("test")
     seed, notes = cfg.split_seed, []

@@ -8,6 +8,7 @@ are int64 ``(N,)``. Nothing here does per-sample Python work: batches are gather
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import torch
 
@@ -32,6 +33,25 @@ class DataConfig:
                                      "(default: 'label' if present, else the last column)"})
     image_size: int | None = field(default=None, metadata={"help": "image folders: resize every image "
                                    "to this square size (default: all images must share one size)"})
+    # -- sequences (data/series.py, data/text.py): time series from a CSV, character text
+    lookback: int | None = field(default=None, metadata={"help": "time series: input window length; "
+                                 "giving it reads a .csv as a time series (default: 12 for the bundled "
+                                 "sunspots; a .csv without it is a classification table)"})
+    horizon: int = field(default=1, metadata={"help": "time series: future steps predicted at once"})
+    value_columns: tuple[str, ...] = field(default=(), metadata={"help": "time series: the value "
+                                           "column(s) (default: every column but the time column)"})
+    time_column: str | None = field(default=None, metadata={"help": "time series: the time column "
+                                    "(default: one named time, date, year, month or timestamp, if any)"})
+    missing: Literal["error", "interpolate"] = field(default="error", metadata={"help": "time series: "
+                                                     "empty or NaN values are an error, or linearly "
+                                                     "interpolated (from the past and the same split)"})
+    test_fraction: float = field(default=0.2, metadata={"help": "time series and text: final "
+                                 "(chronological) fraction held out for testing"})
+    period: int = field(default=1, metadata={"help": "time series: seasonal period of the seasonal-naive "
+                        "baseline and of the MASE scale"})
+    ar_order: int | None = field(default=None, metadata={"help": "time series: order p of the AR(p) "
+                                 "least-squares baseline (default: the lookback)"})
+    seq_len: int = field(default=64, metadata={"help": "text: characters per training window"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
@@ -40,6 +60,15 @@ class DataConfig:
             raise NeuralzooError(f"limit must be a positive integer, got {self.limit}")
         if self.image_size is not None and self.image_size < 1:
             raise NeuralzooError(f"image_size must be a positive integer, got {self.image_size}")
+        for name in ("lookback", "horizon", "period", "ar_order", "seq_len"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise NeuralzooError(f"{name} must be a positive integer, got {value}")
+        if not 0.0 <= self.test_fraction < 1.0 or self.val_fraction + self.test_fraction >= 1.0:
+            raise NeuralzooError(f"test_fraction must be in [0, 1) and leave training data beside "
+                                 f"val_fraction {self.val_fraction}, got {self.test_fraction}")
+        if self.missing not in ("error", "interpolate"):
+            raise NeuralzooError(f"missing must be one of: error, interpolate; got {self.missing!r}")
 
 
 @dataclass
@@ -52,6 +81,10 @@ class DataInfo:
     class_names: list[str] | None = None
     value_range: tuple[float, float] = (0.0, 1.0)   # range of the stored sample values
     description: str = ""                  # protocol: source, split, preprocessing
+    # what the data asks of a model: classify (x -> label), forecast (window -> future values, see
+    # data/series.py), text (characters -> next character, see data/text.py)
+    task: Literal["classify", "forecast", "text"] = "classify"
+    sequence: dict[str, Any] | None = None   # forecast: columns, scaling...; text: vocabulary
 
     @property
     def is_image(self) -> bool:
@@ -70,16 +103,24 @@ class DataInfo:
 
 @dataclass
 class ArrayData:
-    """One split held as tensors: ``x`` (N, *input_shape) float32, ``y`` (N,) int64 or None."""
+    """One split held as tensors: ``x`` (N, *input_shape) float32, ``y`` (N,) int64 or None.
+
+    Variable-length sequences add ``lengths`` (N,) int64: sample i is ``x[i, :lengths[i]]``, the rest
+    is zero padding. Forecasting windows have float ``y`` (N, horizon, F); text has int64 ``x``.
+    """
 
     x: torch.Tensor
     y: torch.Tensor | None = None
     source: str = ""   # the file(s) this came from, for error messages and protocols
+    lengths: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
             raise NeuralzooError(f"{self.source or 'data'}: {len(self.x)} samples but "
                                  f"{len(self.y)} labels")
+        if self.lengths is not None and len(self.lengths) != len(self.x):
+            raise NeuralzooError(f"{self.source or 'data'}: {len(self.x)} samples but "
+                                 f"{len(self.lengths)} lengths")
         if self.x.is_floating_point() and not torch.isfinite(self.x).all():
             bad = (~torch.isfinite(self.x.reshape(len(self.x), -1))).any(1).nonzero()[0, 0].item()
             raise NeuralzooError(f"{self.source or 'data'}: x contains NaN or infinity "
@@ -89,13 +130,20 @@ class ArrayData:
         return len(self.x)
 
     def subset(self, index: torch.Tensor) -> "ArrayData":
-        return ArrayData(self.x[index], None if self.y is None else self.y[index], self.source)
+        return ArrayData(self.x[index], None if self.y is None else self.y[index], self.source,
+                         None if self.lengths is None else self.lengths[index])
+
+    def to(self, device: torch.device | str) -> "ArrayData":
+        return ArrayData(self.x.to(device), None if self.y is None else self.y.to(device), self.source,
+                         None if self.lengths is None else self.lengths.to(device))
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The batch dict every model's ``loss`` takes: ``{"x": ..., "y": ...}``."""
+        """The batch dict every model's ``loss`` takes: ``{"x": ..., "y": ...[, "lengths": ...]}``."""
         out = {"x": self.x[index]}
         if self.y is not None:
             out["y"] = self.y[index]
+        if self.lengths is not None:
+            out["lengths"] = self.lengths[index]
         return out
 
 

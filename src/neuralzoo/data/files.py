@@ -40,6 +40,7 @@ class SourceArrays:
     class_names: list[str] | None = None   # set when labels are already indices 0..K-1
     test_rule: str = "given by the source"
     scaled_to_unit: bool = True     # values lie in [0, 1] (else the observed range is recorded)
+    lengths: dict[str, torch.Tensor] = field(default_factory=dict)   # per split: variable lengths
 
 
 def array_to_samples(array: np.ndarray, source: str, key: str = "x") -> tuple[torch.Tensor, str]:
@@ -100,7 +101,8 @@ def missing_x_error(path: Path, keys) -> NeuralzooError:
 
 
 def load_npz(path: Path) -> SourceArrays:
-    """Arrays ``x``/``X`` (+ ``y``/``Y``), optionally ``x_val``/``y_val`` and ``x_test``/``y_test``."""
+    """Arrays ``x``/``X`` (+ ``y``/``Y``), optionally ``x_val``/``y_val`` and ``x_test``/``y_test``;
+    with ``lengths`` (+ ``lengths_val``/``lengths_test``) ``x`` holds padded sequences (N, T, F)."""
     arrays = read_npz(path)
     if "x" not in arrays and "X" not in arrays:
         raise missing_x_error(path, arrays)
@@ -113,7 +115,13 @@ def load_npz(path: Path) -> SourceArrays:
                 raise NeuralzooError(f"{path}: has {y_name!r} but no {x_key!r} array")
             continue
         source = str(path) if split == "train" else f"{path} [{x_name}]"
-        x, scaling = array_to_samples(arrays[x_name], source, x_name)
+        if "lengths" in arrays:   # padded variable-length sequences (data/sequences.py)
+            from .sequences import sequence_part
+
+            x, result.lengths[split] = sequence_part(arrays, split, x_name, path)
+            scaling = "values kept as given (float32); padding after each length set to 0"
+        else:
+            x, scaling = array_to_samples(arrays[x_name], source, x_name)
         y = None if y_name is None else labels_vector(arrays[y_name], source, y_name)
         result.parts[split] = (x, y, source)
         result.scaling = result.scaling or scaling

@@ -40,7 +40,8 @@ class Classifier(Model):
             self.class_weights.copy_(weights)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        logits = self(batch["x"]).float()  # (B, K)
+        inputs = (batch["x"], batch["lengths"]) if "lengths" in batch else (batch["x"],)
+        logits = self(*inputs).float()  # (B, K); variable-length sequences also take their lengths
         y = batch["y"]
         loss = F.cross_entropy(logits, y, weight=self.class_weights,
                                label_smoothing=self.label_smoothing)
@@ -48,12 +49,18 @@ class Classifier(Model):
         return {"loss": loss, "accuracy": accuracy}
 
     @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-        """Class probabilities (N, K) in float32, computed in eval mode in batches."""
+    def predict_proba(self, x: torch.Tensor, batch_size: int = 1000,
+                      lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Class probabilities (N, K) in float32, computed in eval mode in batches (``lengths``:
+        the true lengths of padded variable-length sequences)."""
         was_training = self.training
         self.eval()
         device = self.device
-        out = [F.softmax(self(x[i:i + batch_size].to(device)).float(), 1).cpu()
-               for i in range(0, len(x), batch_size)]
+
+        def inputs(i: int) -> tuple[torch.Tensor, ...]:
+            chunk = x[i:i + batch_size].to(device)
+            return (chunk,) if lengths is None else (chunk, lengths[i:i + batch_size])
+
+        out = [F.softmax(self(*inputs(i)).float(), 1).cpu() for i in range(0, len(x), batch_size)]
         self.train(was_training)
         return torch.cat(out) if out else torch.empty(0, self.num_classes)

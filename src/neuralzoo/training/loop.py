@@ -103,9 +103,7 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
                              "processes; each needs at least one sample")
     train, val = data.train, data.val
     if device.type == "cuda":  # keep the whole data set on the GPU: no per-step host copies
-        train, val = (None if part is None else ArrayData(
-            part.x.to(device), None if part.y is None else part.y.to(device), part.source)
-            for part in (train, val))
+        train, val = (None if part is None else part.to(device) for part in (train, val))
     if cfg.patience is not None and val is None:
         raise NeuralzooError("patience (early stopping) needs a validation split: --val-fraction > 0")
     channels_last = cfg.channels_last and len(data.info.input_shape) == 3

@@ -1,0 +1,156 @@
+"""Time series from a CSV file -> forecasting windows (``DataInfo.task == "forecast"``).
+
+Protocol, in this order (written to ``DataInfo.description``):
+1. rows in file order are time steps; value column(s) (default: every column but the time column);
+   an optional time column (default: one named time/date/year/month/timestamp) labels the steps.
+2. chronological split: the last ``test_fraction`` of the steps is the test part, the
+   ``val_fraction`` before it the validation part, the rest the training part.
+3. missing values (empty cells, NaN) are an error (``missing=error``) or linearly interpolated
+   (``missing=interpolate``) using only values up to the end of the part they lie in, so no value
+   of a later part ever reaches an earlier one.
+4. scaling: each column -> (value - mean) / std with mean and std of the training part only.
+5. windows: ``lookback`` inputs followed by ``horizon`` targets, one per step. A window belongs to
+   the part its first target lies in and every target lies inside that part; its inputs may reach
+   back into earlier parts (the observed past), never forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import NeuralzooError
+from .base import ArrayData, DataConfig, DataInfo, DataSplits
+from .files import read_table
+
+BUNDLED = Path(__file__).parent / "bundled"
+SERIES_DATASETS = {"sunspots": BUNDLED / "sunspots.csv"}   # yearly sunspot numbers 1700-2008
+DEFAULT_LOOKBACK = 12
+TIME_NAMES = ("time", "date", "datetime", "timestamp", "year", "month", "day")
+MISSING = ("", "nan", "na", "n/a", "null", "none")
+
+
+@dataclass
+class Series:
+    values: np.ndarray           # (N, F) float64; NaN where the file has no value
+    times: list[str]             # N labels (the time column, or row numbers)
+    columns: list[str]
+    time_column: str | None
+    source: str
+
+
+def read_series(cfg: DataConfig) -> Series:
+    """The raw series of ``cfg.data`` (missing values still NaN)."""
+    path = SERIES_DATASETS.get(cfg.data) or Path(cfg.data).expanduser()
+    if not path.is_file():
+        raise NeuralzooError(f"{path}: no such file")
+    header, cells = read_table(path)
+    for name in (cfg.time_column, *cfg.value_columns):
+        if name is not None and name not in header:
+            raise NeuralzooError(f"{path}: no column {name!r}; columns are: {', '.join(header)}")
+    time_column = cfg.time_column or next((h for h in header if h.lower() in TIME_NAMES
+                                           and h not in cfg.value_columns), None)
+    columns = list(cfg.value_columns) or [h for h in header if h != time_column]
+    if not columns:
+        raise NeuralzooError(f"{path}: no value column besides the time column {time_column!r}")
+    picked = cells[:, [header.index(c) for c in columns]]
+    values = np.full(picked.shape, np.nan)
+    for (row, col), cell in np.ndenumerate(picked):
+        if cell.lower() in MISSING:
+            continue
+        try:
+            values[row, col] = float(cell)
+        except ValueError:
+            raise NeuralzooError(f"{path}: column {columns[col]!r}, row {row + 1} (line {row + 2}): "
+                                 f"{cell!r} is not a number") from None
+    if np.isinf(values).any():
+        row, col = np.argwhere(np.isinf(values))[0]
+        raise NeuralzooError(f"{path}: column {columns[col]!r}, row {row + 1} (line {row + 2}): "
+                             "infinite value")
+    times = (list(cells[:, header.index(time_column)]) if time_column
+             else [str(i) for i in range(len(values))])
+    return Series(values, times, columns, time_column, str(path))
+
+
+def split_points(n: int, cfg: DataConfig) -> tuple[int, int]:
+    """(end of training part, end of validation part): chronological fractions of n steps."""
+    test, val = round(n * cfg.test_fraction), round(n * cfg.val_fraction)
+    return n - test - val, n - test
+
+
+def fill_missing(series: Series, ends: tuple[int, ...], how: str) -> tuple[np.ndarray, int]:
+    """Values with gaps filled (or an error naming the first gap); returns the count filled."""
+    values = series.values
+    gaps = np.isnan(values)
+    if not gaps.any():
+        return values, 0
+    row, col = np.argwhere(gaps)[0]
+    if how == "error":
+        raise NeuralzooError(f"{series.source}: column {series.columns[col]!r}, row {row + 1} "
+                             f"(line {row + 2}): missing value ({int(gaps.sum())} in all); use "
+                             "--missing interpolate to fill gaps linearly")
+    filled, start = values.copy(), 0
+    steps = np.arange(len(values))
+    for end in ends:   # each part sees only its own values and the past, never a later part
+        for c in range(values.shape[1]):
+            known = ~np.isnan(values[:end, c])
+            if not known.any():
+                raise NeuralzooError(f"{series.source}: column {series.columns[c]!r} has no value in "
+                                     f"rows 1..{end}; nothing to interpolate from")
+            filled[start:end, c] = np.interp(steps[start:end], steps[:end][known], values[:end, c][known])
+        start = end
+    return filled, int(gaps.sum())
+
+
+def windows(scaled: torch.Tensor, start: int, end: int, lookback: int, horizon: int, source: str
+            ) -> ArrayData | None:
+    """Windows whose targets lie in [start, end): x (N, lookback, F), y (N, horizon, F)."""
+    first = max(start, lookback)   # index of the first target of the first window
+    if end - horizon < first:
+        return None
+    spans = scaled[first - lookback:end].unfold(0, lookback + horizon, 1).permute(0, 2, 1)
+    return ArrayData(spans[:, :lookback].contiguous(), spans[:, lookback:].contiguous(), source)
+
+
+def load_series(cfg: DataConfig) -> DataSplits:
+    from ..forecasting import fit_ar, mase_scale
+
+    series = read_series(cfg)
+    lookback = cfg.lookback or DEFAULT_LOOKBACK
+    n, horizon = len(series.values), cfg.horizon
+    train_end, val_end = split_points(n, cfg)
+    if train_end < lookback + horizon + 1:
+        raise NeuralzooError(f"{series.source}: the training part has {train_end} of {n} steps, too "
+                             f"few for lookback {lookback} + horizon {horizon}; lower them or the "
+                             "val/test fractions")
+    values, filled = fill_missing(series, (train_end, val_end, n), cfg.missing)
+    train_values = values[:train_end]
+    mean, std = train_values.mean(0), train_values.std(0)
+    std = np.where(std > 0, std, 1.0)
+    scaled = torch.from_numpy((values - mean) / std).float()
+    parts = {name: windows(scaled, a, b, lookback, horizon, f"{series.source} [{name}]")
+             for name, (a, b) in {"train": (0, train_end), "val": (train_end, val_end),
+                                  "test": (val_end, n)}.items()}
+    order = cfg.ar_order or lookback
+    spec = {"columns": series.columns, "time_column": series.time_column, "lookback": lookback,
+            "horizon": horizon, "mean": mean.tolist(), "std": std.tolist(), "period": cfg.period,
+            "ar_order": order, "ar": [fit_ar(train_values[:, c], order).tolist()
+                                      for c in range(values.shape[1])],
+            "mase_scale": mase_scale(train_values, cfg.period).tolist(),
+            "split": [train_end, val_end, n]}
+    counts = {k: 0 if v is None else len(v) for k, v in parts.items()}
+    t = series.times
+    description = (f"time series {series.source} ({n} steps {t[0]}..{t[-1]}, columns "
+                   f"{', '.join(series.columns)}); chronological split: train steps 1-{train_end}, "
+                   f"val {train_end + 1}-{val_end}, test {val_end + 1}-{n}; "
+                   f"{filled} missing values{' interpolated within the past of their part' if filled else ''}"
+                   f"; scaled by the training part's mean and std; windows of {lookback} inputs -> "
+                   f"{horizon} targets (train {counts['train']}, val {counts['val']}, test "
+                   f"{counts['test']}; a window belongs to the part of its targets)")
+    info = DataInfo(name=cfg.data, input_shape=(lookback, len(series.columns)),
+                    value_range=(float(scaled.min()), float(scaled.max())),
+                    description=description, task="forecast", sequence=spec)
+    return DataSplits(train=parts["train"], val=parts["val"], test=parts["test"], info=info)

@@ -1,0 +1,94 @@
+"""Forecast evaluation: baselines, metrics and the report ``evaluate`` writes for forecasting runs.
+
+Baselines (computed from the very windows the network sees, so every figure shares one protocol):
+naive (the last observed value, repeated), seasonal naive (the value one ``period`` earlier:
+y[t+h] = y[t+h-m*ceil(h/m)]), and AR(p) (least squares y[t] = c + sum_i a_i y[t-i] on the training
+part, iterated over the horizon). Metrics (Hyndman & Koehler 2006): MAE, RMSE, MASE (MAE divided by
+the in-sample MAE of the seasonal naive forecast on the training part) and sMAPE in percent
+(200 |e| / (|y| + |yhat|), 0 where both are 0). A test split evaluated this way is a rolling-origin
+evaluation with one origin per step and a model fitted once; ``backtest`` also refits AR at every origin.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def fit_ar(series: np.ndarray, order: int) -> np.ndarray:
+    """Least-squares AR(order) coefficients [c, a_1, ..., a_p] of a 1-D series."""
+    series = np.asarray(series, dtype=np.float64)
+    if len(series) <= 2 * order:
+        return np.concatenate([[series.mean()], np.zeros(order)])   # too short: the mean
+    lags = np.stack([series[order - i:len(series) - i] for i in range(1, order + 1)], 1)
+    design = np.concatenate([np.ones((len(lags), 1)), lags], 1)
+    coef, *_ = np.linalg.lstsq(design, series[order:], rcond=None)
+    return coef
+
+
+def ar_forecast(history: np.ndarray, coef: np.ndarray, horizon: int) -> np.ndarray:
+    """Iterated AR forecasts (N, horizon) from windows (N, L) with L >= order."""
+    order = len(coef) - 1
+    window = np.asarray(history, dtype=np.float64)[:, -order:] if order else history[:, :0]
+    out = []
+    for _ in range(horizon):
+        step = coef[0] + window[:, ::-1] @ coef[1:] if order else np.full(len(history), coef[0])
+        out.append(step)
+        window = np.concatenate([window[:, 1:], step[:, None]], 1) if order else window
+    return np.stack(out, 1)
+
+
+def mase_scale(train: np.ndarray, period: int) -> np.ndarray:
+    """Per column: in-sample MAE of the seasonal naive forecast on the training part."""
+    diffs = np.abs(train[period:] - train[:-period]) if len(train) > period else np.zeros((1, train.shape[1]))
+    scale = diffs.mean(0)
+    return np.where(scale > 0, scale, 1.0)
+
+
+def metrics(predicted: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, MASE, sMAPE of (N, horizon, F) forecasts in the data's units."""
+    error = predicted - truth
+    denominator = np.abs(truth) + np.abs(predicted)
+    smape = np.where(denominator > 0, 200 * np.abs(error) / np.where(denominator > 0, denominator, 1), 0)
+    return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error ** 2).mean())),
+            "mse": float((error ** 2).mean()),
+            "mase": float((np.abs(error).mean((0, 1)) / scale).mean()), "smape": float(smape.mean())}
+
+
+def baselines(history: np.ndarray, horizon: int, spec: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Baseline forecasts (N, horizon, F) from raw input windows (N, L, F)."""
+    period, (n, lookback, features) = spec["period"], history.shape
+    out = {"naive": np.repeat(history[:, -1:], horizon, 1)}
+    if period <= lookback:
+        steps = np.arange(horizon)
+        back = period * np.ceil((steps + 1) / period).astype(int) - steps   # 1..period steps back
+        out[f"seasonal_naive_{period}"] = history[:, lookback - back]
+    if spec["ar_order"] <= lookback:
+        out[f"ar_{spec['ar_order']}"] = np.stack(
+            [ar_forecast(history[..., c], np.array(spec["ar"][c]), horizon) for c in range(features)], -1)
+    return out
+
+
+@torch.no_grad()
+def forecast_report(model, part, spec: dict[str, Any]) -> dict[str, Any]:
+    """Model and baseline metrics on one split's windows, overall and per horizon step."""
+    mean, std = np.array(spec["mean"]), np.array(spec["std"])
+    was_training = model.training
+    model.eval()
+    device = model.device
+    scaled = torch.cat([model(part.x[i:i + 1000].to(device)).float().cpu()
+                        for i in range(0, len(part), 1000)]).numpy()
+    model.train(was_training)
+    history = part.x.numpy() * std + mean                  # (N, lookback, F) in the data's units
+    truth = part.y.numpy() * std + mean                    # (N, horizon, F)
+    forecasts = {"model": scaled * std + mean, **baselines(history, truth.shape[1], spec)}
+    scale = np.array(spec["mase_scale"])
+    report = {name: metrics(f, truth, scale) for name, f in forecasts.items()}
+    per_step = {name: [math.sqrt(float(((f[:, h] - truth[:, h]) ** 2).mean())) for h in range(truth.shape[1])]
+                for name, f in forecasts.items()}
+    return {"windows": len(part), "horizon": truth.shape[1], "units": "the data's own (unscaled)",
+            "mase_scale": scale.tolist(), "period": spec["period"], "metrics": report,
+            "rmse_per_step": per_step}

@@ -1,0 +1,130 @@
+"""The three heads of the recurrent models (``models/sequence.py``), one class per task.
+
+Each is mixed in front of ``rnn``/``lstm``/``gru`` when the data's ``DataInfo.task`` asks for it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import NeuralzooError
+from .classifier import Classifier
+
+
+class SequenceClassifier(Classifier):
+    """Sequence -> class logits (B, K) from the pooled sequence summary."""
+
+    def __init__(self, config, info) -> None:
+        super().__init__(config, info)
+        self.head = nn.Linear(self.features, self.num_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.summarize(x, lengths))  # (B, K) logits
+
+
+class SequenceForecaster:
+    """Lookback window (B, lookback, F), scaled -> the next ``horizon`` values (B, horizon, F),
+    scaled, all at once (the direct strategy: no feedback of errors inside the horizon)."""
+
+    monitor = ("loss", "min")
+
+    def __init__(self, config, info) -> None:
+        super().__init__(config, info)
+        spec = info.sequence
+        self.horizon, self.outputs = spec["horizon"], len(spec["columns"])
+        self.head = nn.Linear(self.features, self.horizon * self.outputs)
+        self.register_buffer("mean", torch.tensor(spec["mean"]), persistent=False)
+        self.register_buffer("std", torch.tensor(spec["std"]), persistent=False)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.summarize(x, lengths)).view(-1, self.horizon, self.outputs)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        error = self(batch["x"]).float() - batch["y"]   # (B, horizon, F), in training-scaled units
+        return {"loss": error.pow(2).mean(), "mae": error.abs().mean()}
+
+    @torch.no_grad()
+    def forecast(self, history: torch.Tensor, steps: int) -> torch.Tensor:
+        """The next ``steps`` values (steps, F) in the data's units after ``history`` (L >= lookback,
+        F) in the same units; beyond the trained horizon the forecasts are fed back (recursive)."""
+        lookback = self.info.sequence["lookback"]
+        if history.dim() != 2 or history.shape[0] < lookback or history.shape[1] != self.outputs:
+            raise NeuralzooError(f"forecast needs a history of at least {lookback} steps of "
+                                 f"{self.outputs} value(s), got shape {tuple(history.shape)}")
+        was_training = self.training
+        self.eval()
+        window = (history[-lookback:].float().to(self.mean.device) - self.mean) / self.std
+        out = []
+        while sum(len(o) for o in out) < steps:
+            predicted = self(window[None])[0].float()        # (horizon, F)
+            out.append(predicted)
+            window = torch.cat([window, predicted])[-lookback:]
+        self.train(was_training)
+        return (torch.cat(out)[:steps] * self.std + self.mean).cpu()
+
+
+class CharLanguageModel:
+    """Characters (B, T) -> logits of the next character at every step (B, T, V)."""
+
+    monitor = ("loss", "min")
+
+    def __init__(self, config, info) -> None:
+        if config.bidirectional:
+            raise NeuralzooError("bidirectional: a language model must not read the characters it "
+                                 "predicts; use --no-bidirectional")
+        super().__init__(config, info)
+        self.vocabulary: str = info.sequence["vocabulary"]
+        self.head = nn.Linear(self.features, len(self.vocabulary))
+
+    def forward(self, x: torch.Tensor, state=None) -> torch.Tensor:
+        outputs, _, _ = self.encode(x, None, state)
+        return self.head(self.drop(outputs))   # (B, T, V) logits
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        logits = self(batch["x"]).float()
+        y = batch["y"]
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())   # nats per character
+        return {"loss": loss, "bits_per_char": loss / math.log(2),
+                "accuracy": (logits.argmax(-1) == y).float().mean()}
+
+    def encode_text(self, text: str) -> torch.Tensor:
+        unknown = sorted(set(text) - set(self.vocabulary))
+        if unknown:
+            raise NeuralzooError(f"prompt has characters outside the training vocabulary: "
+                                 f"{''.join(unknown)[:20]!r}")
+        lookup = {c: i for i, c in enumerate(self.vocabulary)}
+        return torch.tensor([lookup[c] for c in text], dtype=torch.long)
+
+    @torch.no_grad()
+    def generate(self, prompt: str = "", length: int = 500, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> str:
+        """``prompt`` followed by ``length`` sampled characters (temperature 0: always the most
+        likely one). The prompt is read once; each new character costs one step of the cell."""
+        if temperature < 0 or length < 0:
+            raise NeuralzooError("temperature and length must be >= 0")
+        prompt = prompt or ("\n" if "\n" in self.vocabulary else self.vocabulary[0])
+        was_training = self.training
+        self.eval()
+        device = self.head.weight.device
+        ids = self.encode_text(prompt).to(device)[None]
+        outputs, _, state = self.encode(ids)
+        logits = self.head(outputs[:, -1]).float()       # (1, V)
+        out = []
+        for _ in range(length):
+            if temperature == 0:
+                nxt = logits.argmax(-1)
+            else:
+                probs = F.softmax(logits / temperature, -1).cpu()
+                nxt = torch.multinomial(probs, 1, generator=generator)[:, 0].to(device)
+            out.append(self.vocabulary[int(nxt)])
+            outputs, _, state = self.encode(nxt[:, None], None, state)
+            logits = self.head(outputs[:, -1]).float()
+        self.train(was_training)
+        return prompt + "".join(out)
+
+
+TASKS = {"classify": SequenceClassifier, "forecast": SequenceForecaster, "text": CharLanguageModel}
