@@ -92,3 +92,26 @@ def forecast_report(model, part, spec: dict[str, Any]) -> dict[str, Any]:
     return {"windows": len(part), "horizon": truth.shape[1], "units": "the data's own (unscaled)",
             "mase_scale": scale.tolist(), "period": spec["period"], "metrics": report,
             "rmse_per_step": per_step}
+
+
+def backtest(model, values: np.ndarray, start: int, horizon: int, step: int,
+             spec: dict[str, Any]) -> dict[str, Any]:
+    """Rolling-origin backtest: at origins start, start + step, ... (each with ``horizon`` known
+    future values) forecast from everything observed before the origin. The network keeps its
+    trained weights (beyond its trained horizon it feeds its forecasts back); AR(p) is refitted on all
+    values before each origin; naive and seasonal naive use the last window."""
+    lookback, order = spec["lookback"], spec["ar_order"]
+    origins = list(range(max(start, lookback, order + 1), len(values) - horizon + 1, step))
+    if not origins:
+        return {"origins": 0}
+    history = np.stack([values[o - lookback:o] for o in origins])          # (N, L, F)
+    truth = np.stack([values[o:o + horizon] for o in origins])             # (N, H, F)
+    network = np.stack([model.forecast(torch.from_numpy(values[:o]), horizon).numpy() for o in origins])
+    forecasts = {"model": network, **{k: v for k, v in baselines(history, horizon, spec).items()
+                                      if not k.startswith("ar_")}}
+    forecasts[f"ar_{order}_refit"] = np.stack([np.stack(
+        [ar_forecast(values[None, :o, c], fit_ar(values[:o, c], order), horizon)[0]
+         for c in range(values.shape[1])], -1) for o in origins])
+    scale = np.array(spec["mase_scale"])
+    return {"origins": len(origins), "first_origin": origins[0], "step": step, "horizon": horizon,
+            "metrics": {name: metrics(f, truth, scale) for name, f in forecasts.items()}}

@@ -105,3 +105,25 @@ def save_image_grid(images: np.ndarray, path: Path, columns: int = 8, scale: int
     picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
     picture.save(path)
     return path
+
+
+def save_forecast(times: np.ndarray, history: np.ndarray, future_times: np.ndarray, forecast: np.ndarray,
+                  truth: np.ndarray | None, columns: Sequence[str], path: Path, title: str = "") -> Path:
+    """History, forecast and (where known: NaN elsewhere) truth of each column, one panel each."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(columns), 1, figsize=(8, 2.8 * len(columns)), squeeze=False)
+    for c, (ax, name) in enumerate(zip(axes[:, 0], columns)):
+        ax.plot(times, history[:, c], color="black", lw=1, label="history")
+        ax.plot(future_times, forecast[:, c], "o-", color="tab:blue", ms=3, label="forecast")
+        if truth is not None and np.isfinite(truth[:, c]).any():
+            ax.plot(future_times, truth[:, c], "s--", color="tab:orange", ms=3, label="truth")
+        ax.axvline(future_times[0], color="grey", lw=0.8, ls=":")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -156,8 +156,8 @@ class RNN(Recurrent):
 class LSTM(Recurrent):
     Config = SequenceConfig
     summary = SUMMARY.format("LSTM")
-    demo = {"data": "fable", "epochs": 30, "lr": 3e-3, "batch_size": 32, "hidden_size": 128,
-            "schedule": "one-cycle"}
+    demo = {"data": "fable", "epochs": 20, "lr": 1e-2, "batch_size": 8, "hidden_size": 128,
+            "dropout": 0.3, "schedule": "one-cycle"}
 
 
 @register("gru")
