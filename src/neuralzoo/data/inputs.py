@@ -69,7 +69,10 @@ def _read_npz(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
     array = arrays[key]
     if not info.is_image and array.ndim == 1 and info.input_shape[0] > 1:
         array = array[None]   # a single feature vector
-    x, _ = array_to_samples(array, str(source), key)
+    if len(info.input_shape) == 2 and array.ndim == 3 and array.dtype.kind in "biuf":
+        x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))   # (N, T, F) sequences
+    else:
+        x, _ = array_to_samples(array, str(source), key)
     if not torch.isfinite(x).all():
         raise NeuralzooError(f"{source}: {key!r} contains NaN or infinity")
     return _check_shape(x, info, source), [f"row{i}" for i in range(len(x))]

@@ -52,6 +52,7 @@ class SequenceForecaster:
         """The next ``steps`` values (steps, F) in the data's units after ``history`` (L >= lookback,
         F) in the same units; beyond the trained horizon the forecasts are fed back (recursive)."""
         lookback = self.info.sequence["lookback"]
+        history = history[:, None] if history.dim() == 1 else history   # one column
         if history.dim() != 2 or history.shape[0] < lookback or history.shape[1] != self.outputs:
             raise NeuralzooError(f"forecast needs a history of at least {lookback} steps of "
                                  f"{self.outputs} value(s), got shape {tuple(history.shape)}")

@@ -1,0 +1,151 @@
+"""Recurrent models (rnn, lstm, gru): the task follows from the data, shapes of every head, padding
+never changes a result, bidirectional reading, and real learning on tiny data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from neuralzoo.config import TrainConfig
+from neuralzoo.data import DataConfig, DataInfo, load_dataset
+from neuralzoo.errors import NeuralzooError
+from neuralzoo.models.classifier import Classifier
+from neuralzoo.registry import get_model_class
+from neuralzoo.training.context import StepContext
+
+
+def make(name: str, info: DataInfo, **config):
+    cls = get_model_class(name)
+    torch.manual_seed(0)
+    return cls(cls.Config(**config), info)
+
+
+def classify_info(steps=7, features=3, classes=4) -> DataInfo:
+    return DataInfo(name="t", input_shape=(steps, features), num_classes=classes)
+
+
+def fit(model, batch, steps=150, lr=1e-2):
+    opt = model.optimizers(TrainConfig(lr=lr))
+    ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
+    model.train()
+    for _ in range(steps):
+        out = model.train_step(batch, opt, ctx)
+    return {k: float(v.detach()) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("name,cell", [("rnn", torch.nn.RNN), ("lstm", torch.nn.LSTM),
+                                       ("gru", torch.nn.GRU)])
+def test_registered_names_differ_only_in_the_default_cell(name, cell):
+    model = make(name, classify_info())
+    assert type(model.rnn) is cell and model.config.cell == name
+    assert type(make("lstm", classify_info(), cell="gru").rnn) is torch.nn.GRU   # the cell is a field
+
+
+def test_task_follows_the_data_and_capabilities_are_structural(digits):
+    rows = load_dataset(DataConfig(data="digits-rows"))
+    series = load_dataset(DataConfig(data="sunspots", lookback=6, horizon=3))
+    text = load_dataset(DataConfig(data="fable", seq_len=16))
+    classifier, forecaster, language = (make("gru", d.info) for d in (rows, series, text))
+    assert isinstance(classifier, Classifier) and hasattr(classifier, "predict_proba")
+    assert not hasattr(classifier, "forecast") and not hasattr(classifier, "generate")
+    assert hasattr(forecaster, "forecast") and not hasattr(forecaster, "predict_proba")
+    assert hasattr(language, "generate") and not hasattr(language, "forecast")
+    assert type(make("gru", rows.info)) is type(classifier)   # one class per (model, task)
+    assert forecaster.monitor == ("loss", "min") and classifier.monitor == ("accuracy", "max")
+    x = rows.train.x[:5]
+    assert classifier(x).shape == (5, 10)
+    assert torch.allclose(classifier.predict_proba(x).sum(1), torch.ones(5), atol=1e-5)
+    assert classifier(digits.train.x[:5]).shape == (5, 10)   # (1, 8, 8) images are read row by row
+    assert forecaster(series.train.x[:5]).shape == (5, 3, 1) == series.train.y[:5].shape
+    assert language(text.train.x[:5]).shape == (5, 16, len(text.info.sequence["vocabulary"]))
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("pooling,bidirectional", [("last", False), ("mean", False), ("last", True),
+                                                   ("mean", True)])
+def test_padding_never_changes_the_result(name, pooling, bidirectional):
+    model = make(name, classify_info(), pooling=pooling, bidirectional=bidirectional, hidden_size=8,
+                 num_layers=2).eval()
+    torch.manual_seed(1)
+    lengths = torch.tensor([7, 3, 1, 5])
+    x = torch.randn(4, 7, 3)
+    garbage = x.clone()
+    for i, n in enumerate(lengths):
+        x[i, n:] = 0
+        garbage[i, n:] = 1e3 * torch.randn(7 - n, 3)   # whatever sits in the padding
+    batched = model(x, lengths)
+    assert torch.equal(batched, model(garbage, lengths))
+    for i, n in enumerate(lengths):   # each sample alone, unpadded
+        alone = model(x[i:i + 1, :n])
+        assert torch.allclose(batched[i], alone[0], atol=1e-5), (i, batched[i], alone[0])
+    if pooling == "last" and not bidirectional:   # without lengths the padding would be read
+        assert not torch.allclose(model(x)[2], batched[2], atol=1e-3)
+
+
+def test_bidirectional_reads_the_sequence_backwards():
+    model = make("gru", classify_info(), bidirectional=True, hidden_size=8).eval()
+    x = torch.randn(2, 7, 3)
+    outputs, final, _ = model.encode(x)
+    assert outputs.shape == (2, 7, 16) and final.shape == (2, 16)
+    assert torch.allclose(final[:, :8], outputs[:, -1, :8]) and torch.allclose(final[:, 8:], outputs[:, 0, 8:])
+
+
+def test_classifier_learns_variable_length_sequences():
+    """Class = whether the last real step is positive: only readable when the lengths are honoured."""
+    torch.manual_seed(0)
+    n, steps = 256, 10
+    lengths = torch.randint(2, steps + 1, (n,))
+    x = torch.randn(n, steps, 1)
+    y = (x[torch.arange(n), lengths - 1, 0] > 0).long()
+    for i, k in enumerate(lengths):
+        x[i, k:] = 0
+    model = make("gru", DataInfo(name="t", input_shape=(steps, 1), num_classes=2), hidden_size=16)
+    out = fit(model, {"x": x, "y": y, "lengths": lengths}, steps=150)
+    assert out["accuracy"] > 0.95, out
+    probs = model.predict_proba(x, lengths=lengths)
+    assert (probs.argmax(1) == y).float().mean() > 0.95
+
+
+def test_language_model_overfits_a_tiny_text(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("hello world. " * 30)
+    data = load_dataset(DataConfig(data=str(path), seq_len=16, val_fraction=0.0, test_fraction=0.0))
+    model = make("lstm", data.info, hidden_size=64, embedding_dim=16)
+    batch = data.train.batch(torch.arange(len(data.train)))
+    first = float(model.loss(batch)["bits_per_char"])
+    out = fit(model, batch, steps=120, lr=1e-2)
+    assert first > 2.5 and out["bits_per_char"] < 0.3, (first, out)   # log2(10 characters) = 3.3
+    text = model.generate("hello", 26, temperature=0)
+    assert text == "hello world. hello world. hello", text
+    sampled = [model.generate("wor", 20, 0.8, torch.Generator().manual_seed(s)) for s in (0, 0, 1)]
+    assert sampled[0] == sampled[1] and len(sampled[2]) == 23
+    with pytest.raises(NeuralzooError, match="outside the training vocabulary"):
+        model.generate("hello!", 5)
+
+
+def test_forecaster_beats_the_naive_forecast(tmp_path):
+    t = np.arange(400)
+    values = np.sin(2 * np.pi * t / 16) + 0.05 * np.random.default_rng(0).standard_normal(400)
+    (tmp_path / "s.csv").write_text("time,v\n" + "".join(f"{i},{v}\n" for i, v in zip(t, values)))
+    data = load_dataset(DataConfig(data=str(tmp_path / "s.csv"), lookback=16, horizon=4))
+    model = make("lstm", data.info, hidden_size=32)
+    fit(model, data.train.batch(torch.arange(len(data.train))), steps=200, lr=1e-2)
+    from neuralzoo.forecasting import forecast_report
+
+    report = forecast_report(model, data.test, data.info.sequence)["metrics"]
+    assert report["model"]["rmse"] < 0.5 * report["naive"]["rmse"], report
+    ahead = model.forecast(torch.from_numpy(values[:300]), 10)   # recursive beyond horizon 4
+    assert ahead.shape == (10, 1) and torch.allclose(ahead[:, 0], torch.from_numpy(values[300:310]).float(),
+                                                     atol=0.35)
+
+
+def test_invalid_configs_name_the_field():
+    cls = get_model_class("lstm")
+    for bad, field in (({"hidden_size": 0}, "hidden_size"), ({"dropout": 1.0}, "dropout"),
+                       ({"cell": "transformer"}, "cell"), ({"pooling": "max"}, "pooling")):
+        with pytest.raises(NeuralzooError, match=field):
+            cls.Config(**bad)
+    info = DataInfo(name="t", input_shape=(8,), task="text", sequence={"vocabulary": "ab"})
+    with pytest.raises(NeuralzooError, match="bidirectional"):
+        make("lstm", info, bidirectional=True)
