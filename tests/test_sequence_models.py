@@ -113,7 +113,7 @@ def test_language_model_overfits_a_tiny_text(tmp_path):
     data = load_dataset(DataConfig(data=str(path), seq_len=16, val_fraction=0.0, test_fraction=0.0))
     model = make("lstm", data.info, hidden_size=64, embedding_dim=16)
     batch = data.train.batch(torch.arange(len(data.train)))
-    first = float(model.loss(batch)["bits_per_char"])
+    first = float(model.loss(batch)["bits_per_char"].detach())
     out = fit(model, batch, steps=120, lr=1e-2)
     assert first > 2.5 and out["bits_per_char"] < 0.3, (first, out)   # log2(10 characters) = 3.3
     text = model.generate("hello", 26, temperature=0)

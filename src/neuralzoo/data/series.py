@@ -65,7 +65,7 @@ def read_series(cfg: DataConfig) -> Series:
             values[row, col] = float(cell)
         except ValueError:
             raise NeuralzooError(f"{path}: column {columns[col]!r}, row {row + 1} (line {row + 2}): "
-                                 f"{cell!r} is not a number") from None
+                                 f"{str(cell)!r} is not a number") from None
     if np.isinf(values).any():
         row, col = np.argwhere(np.isinf(values))[0]
         raise NeuralzooError(f"{path}: column {columns[col]!r}, row {row + 1} (line {row + 2}): "

@@ -1,0 +1,175 @@
+"""Sequence data: rows of images, padded .npz sequences, time-series windows (no look-ahead, scaling
+from the training part only, missing values), the AR baseline, and character text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from neuralzoo.data import DataConfig, load_dataset
+from neuralzoo.errors import NeuralzooError
+from neuralzoo.forecasting import ar_forecast, baselines, fit_ar, metrics
+
+MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def write_series(path: Path, columns: dict[str, list], time=None) -> Path:
+    names = (["time"] if time is not None else []) + list(columns)
+    rows = zip(*([time] if time is not None else []), *columns.values())
+    path.write_text(",".join(names) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def error(parts, **config) -> str:
+    with pytest.raises(NeuralzooError) as caught:
+        load_dataset(DataConfig(**config))
+    message = str(caught.value)
+    assert "\n" not in message and all(p in message for p in parts), message
+    return message
+
+
+def test_digits_rows_are_the_digits_images_row_by_row(digits):
+    rows = load_dataset(DataConfig(data="digits-rows"))
+    assert rows.info.input_shape == (8, 8) and rows.info.task == "classify"
+    assert torch.equal(rows.train.x, digits.train.x[:, 0]) and torch.equal(rows.test.y, digits.test.y)
+
+
+@pytest.mark.skipif(not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file(), reason="no MNIST files")
+def test_mnist_rows():
+    rows = load_dataset(DataConfig(data="mnist-rows", data_dir=str(MNIST_DIR), limit=100))
+    assert rows.info.input_shape == (28, 28) and rows.test.x.shape == (10000, 28, 28)
+
+
+def test_npz_sequences_with_lengths(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 6, 2)).astype(np.float32)
+    lengths = rng.integers(1, 7, 40)
+    x[np.arange(6)[None, :] >= lengths[:, None]] = np.nan   # NaN padding is allowed: it is zeroed
+    np.savez(tmp_path / "s.npz", x=x, y=np.arange(40) % 3, lengths=lengths)
+    data = load_dataset(DataConfig(data=str(tmp_path / "s.npz"), val_fraction=0.25))
+    assert data.info.input_shape == (6, 2) and len(data.train) == 30 and len(data.val) == 10
+    for part in (data.train, data.val):
+        assert part.lengths is not None and len(part.lengths) == len(part)
+        pad = torch.arange(6)[None, :] >= part.lengths[:, None]
+        assert (part.x[pad] == 0).all() and torch.isfinite(part.x).all()
+    batch = data.train.batch(torch.arange(5))
+    assert batch["lengths"].shape == (5,) and batch["x"].shape == (5, 6, 2)
+    np.savez(tmp_path / "long.npz", x=x, y=np.arange(40) % 3, lengths=lengths + 6)
+    error([str(tmp_path / "long.npz"), "'lengths'", "outside 1..6"], data=str(tmp_path / "long.npz"))
+    np.savez(tmp_path / "val.npz", x=x, y=np.arange(40) % 3, lengths=lengths, x_val=x, y_val=lengths % 2)
+    error(["'lengths_val'"], data=str(tmp_path / "val.npz"))
+
+
+@pytest.fixture
+def ramp(tmp_path) -> Path:
+    """Values equal to their step index: every window says exactly which steps it holds."""
+    return write_series(tmp_path / "ramp.csv", {"v": list(range(100))}, time=list(range(1900, 2000)))
+
+
+def test_windows_never_reach_into_the_future(ramp):
+    data = load_dataset(DataConfig(data=str(ramp), lookback=5, horizon=3, val_fraction=0.2,
+                                   test_fraction=0.2))
+    train_end, val_end, n = data.info.sequence["split"]
+    assert (train_end, val_end, n) == (60, 80, 100)
+    mean, std = data.info.sequence["mean"][0], data.info.sequence["std"][0]
+    bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
+    for name, (start, end) in bounds.items():
+        part = getattr(data, name)
+        steps_x = (part.x[..., 0].double() * std + mean).round().long()   # (N, lookback) step indices
+        steps_y = (part.y[..., 0].double() * std + mean).round().long()   # (N, horizon)
+        first = steps_y[:, 0]
+        assert ((steps_y >= start) & (steps_y < end)).all(), name          # targets inside the part
+        assert torch.equal(steps_x, first[:, None] + torch.arange(-5, 0))    # the 5 steps just before
+        assert torch.equal(steps_y, first[:, None] + torch.arange(3))
+        assert first.tolist() == list(range(max(start, 5), end - 2)), name   # every origin, once
+
+
+def test_scaling_and_training_windows_use_only_the_training_part(ramp, tmp_path):
+    config = dict(lookback=5, horizon=3, val_fraction=0.2, test_fraction=0.2)
+    data = load_dataset(DataConfig(data=str(ramp), **config))
+    assert data.info.sequence["mean"] == [pytest.approx(29.5)]              # mean of steps 0..59
+    assert data.info.sequence["std"] == [pytest.approx(np.arange(60).std())]
+    changed = write_series(tmp_path / "changed.csv", {"v": list(range(60)) + [1e6] * 40},
+                           time=list(range(1900, 2000)))
+    other = load_dataset(DataConfig(data=str(changed), **config))
+    assert other.info.sequence["mean"] == data.info.sequence["mean"]
+    assert other.info.sequence["ar"] == data.info.sequence["ar"]
+    assert torch.equal(other.train.x, data.train.x) and torch.equal(other.train.y, data.train.y)
+
+
+def test_missing_values_error_or_interpolate_from_the_past(tmp_path):
+    values = [float(i) for i in range(50)]
+    values[10] = ""                   # a gap inside the training part
+    values[29] = ""                   # the last training step (train ends at 30): only the past fills it
+    values[30] = 1000.0               # ... and this later value must not reach it
+    path = write_series(tmp_path / "gaps.csv", {"v": values}, time=list(range(50)))
+    error([str(path), "column 'v'", "row 11 (line 12)", "missing", "--missing interpolate"],
+          data=str(path), lookback=3)
+    data = load_dataset(DataConfig(data=str(path), lookback=3, missing="interpolate", val_fraction=0.2,
+                                   test_fraction=0.2))
+    mean, std = data.info.sequence["mean"][0], data.info.sequence["std"][0]
+    x = data.train.x[..., 0] * std + mean
+    y = data.train.y[:, 0, 0] * std + mean
+    restored = torch.cat([x[0], y]).double()     # steps 0..29 of the training part
+    assert restored[10] == pytest.approx(10.0, abs=1e-4)           # linear between 9 and 11
+    assert restored[29] == pytest.approx(28.0, abs=1e-4)           # held at the last training value
+    assert torch.isfinite(data.train.x).all() and "2 missing values interpolated" in data.info.description
+
+
+def test_bad_series_input_names_the_problem(ramp, tmp_path):
+    error([str(ramp), "no column 'nope'", "columns are: time, v"], data=str(ramp), lookback=3,
+          value_columns=("nope",))
+    error([str(ramp), "no column 'when'"], data=str(ramp), lookback=3, time_column="when")
+    error(["too few for lookback 90"], data=str(ramp), lookback=90)
+    text = write_series(tmp_path / "t.csv", {"v": ["1", "2", "x"] * 10})
+    error([str(text), "column 'v'", "row 3 (line 4)", "'x' is not a number"], data=str(text), lookback=2)
+    with pytest.raises(NeuralzooError, match="test_fraction"):
+        DataConfig(val_fraction=0.5, test_fraction=0.5)
+    with pytest.raises(NeuralzooError, match="lookback"):
+        DataConfig(lookback=0)
+
+
+def test_ar_least_squares_recovers_a_known_process():
+    rng = np.random.default_rng(0)
+    c, a1, a2 = 0.5, 0.6, -0.3
+    y = np.zeros(5000)
+    for t in range(2, len(y)):
+        y[t] = c + a1 * y[t - 1] + a2 * y[t - 2] + rng.standard_normal()
+    coef = fit_ar(y[100:], 2)
+    assert coef == pytest.approx([c, a1, a2], abs=0.05)
+    history = np.array([[1.0, 2.0]])
+    step1 = c + a1 * 2.0 + a2 * 1.0
+    assert ar_forecast(history, np.array([c, a1, a2]), 2)[0] == pytest.approx(
+        [step1, c + a1 * step1 + a2 * 2.0])
+
+
+def test_baselines_and_metrics_by_hand():
+    history = np.arange(12, dtype=float).reshape(1, 12, 1)        # 0..11
+    spec = {"period": 4, "ar_order": 2, "ar": [[1.0, 1.0, 0.0]], "lookback": 12}
+    out = baselines(history, 6, spec)
+    assert out["naive"][0, :, 0].tolist() == [11] * 6
+    assert out["seasonal_naive_4"][0, :, 0].tolist() == [8, 9, 10, 11, 8, 9]
+    assert out["ar_2"][0, :, 0].tolist() == [12, 13, 14, 15, 16, 17]   # y = 1 + y[t-1]
+    m = metrics(np.array([[[2.0], [0.0]]]), np.array([[[1.0], [0.0]]]), np.array([0.5]))
+    assert m["mae"] == 0.5 and m["rmse"] == pytest.approx(np.sqrt(0.5)) and m["mase"] == 1.0
+    assert m["smape"] == pytest.approx(200 * 1 / 3 / 2)           # 0/0 counts as 0
+
+
+def test_text_vocabulary_from_training_part_and_held_out_windows(tmp_path):
+    text = "abcabcabc" * 10 + "xyz" * 10            # 'x', 'y', 'z' appear only in the held-out tail
+    (tmp_path / "t.txt").write_text(text)
+    data = load_dataset(DataConfig(data=str(tmp_path / "t.txt"), seq_len=8, val_fraction=0.1,
+                                   test_fraction=0.2))
+    vocabulary = data.info.sequence["vocabulary"]
+    assert vocabulary == "abc\ufffd" and data.info.task == "text"
+    assert torch.equal(data.train.x[:, 1:], data.train.y[:, :-1])       # y is x shifted by one
+    n, test_start = len(text), len(text) - 24
+    assert len(data.test) * 8 == 24 and int(data.test.y.max()) == 3     # unseen -> U+FFFD
+    decoded = "".join(vocabulary[i] for i in data.test.y.flatten().tolist())
+    assert decoded == text[test_start:].replace("x", "\ufffd").replace("y", "\ufffd").replace("z", "\ufffd")
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 " * 50)
+    error([str(tmp_path / "bad.txt"), "not UTF-8"], data=str(tmp_path / "bad.txt"))
+    error(["seq_len"], data=str(tmp_path / "t.txt"), seq_len=500)
