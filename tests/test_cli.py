@@ -476,8 +476,10 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     table = (out / "summary.md").read_text()
     assert [row["model"] for row in summary["models"]] == model_names()
+    digits_models = [n for n in model_names() if MODELS[n].demo.get("data", "digits").startswith("digits")]
     for row in summary["models"]:   # each row states the protocol of its own evaluation
-        assert "test 360" in row["protocol"] and "training seed 0" in row["protocol"]
+        assert "training seed 0" in row["protocol"]
+        assert ("test 360" in row["protocol"]) == (row["model"] in digits_models), row
     assert "Protocol (" in table and "test 360" in table
     for name in model_names():
         assert f"| {name} |" in table and f"| {name} |" in printed
@@ -485,5 +487,6 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         assert (run / "checkpoints" / "best.safetensors").is_file()
         assert (run / "metrics.jsonl").is_file() and (run / "eval.json").is_file()
         assert (run / "curves.png").stat().st_size > 1000
-        assert (run / "confusion.png").stat().st_size > 1000
+        if name in digits_models:   # classifiers of the digits (images or rows)
+            assert (run / "confusion.png").stat().st_size > 1000
         assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 3

@@ -115,7 +115,10 @@ class CharLanguageModel:
         outputs, _, state = self.encode(ids)
         logits = self.head(outputs[:, -1]).float()       # (1, V)
         out = []
+        unknown = self.vocabulary.find("\ufffd")   # stands for unseen characters: never emitted
         for _ in range(length):
+            if unknown >= 0:
+                logits[:, unknown] = float("-inf")
             if temperature == 0:
                 nxt = logits.argmax(-1)
             else:
