@@ -18,7 +18,6 @@ one fused kernel over the sequence), the loop = the same sizes written as 28 Pyt
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time

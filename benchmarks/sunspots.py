@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 import neuralzoo
 from neuralzoo.data.series import SERIES_DATASETS

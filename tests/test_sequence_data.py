@@ -166,7 +166,7 @@ def test_text_vocabulary_from_training_part_and_held_out_windows(tmp_path):
     vocabulary = data.info.sequence["vocabulary"]
     assert vocabulary == "abc\ufffd" and data.info.task == "text"
     assert torch.equal(data.train.x[:, 1:], data.train.y[:, :-1])       # y is x shifted by one
-    n, test_start = len(text), len(text) - 24
+    test_start = len(text) - 24
     assert len(data.test) * 8 == 24 and int(data.test.y.max()) == 3     # unseen -> U+FFFD
     decoded = "".join(vocabulary[i] for i in data.test.y.flatten().tolist())
     assert decoded == text[test_start:].replace("x", "\ufffd").replace("y", "\ufffd").replace("z", "\ufffd")

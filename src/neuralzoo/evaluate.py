@@ -35,6 +35,11 @@ def load_eval_data(model: Model, config: DataConfig) -> DataSplits:
     model's classes (data holding only some of the classes, e.g. digits 3 and 5, gets the model's
     indices, not 0..K-1 of its own)."""
     data = load_dataset(config)
+    if data.info.task != model.info.task:
+        raise NeuralzooError(f"data {data.info.name!r} is {data.info.task} data, but the model was "
+                             f"trained on {model.info.task} data")
+    if data.info.task in ("text", "forecast"):
+        align_sequences(model.info, data)
     if tuple(data.info.input_shape) != tuple(model.info.input_shape):
         raise NeuralzooError(f"data {data.info.name!r} has samples of shape {data.info.input_shape}, "
                              f"but the model was trained on {tuple(model.info.input_shape)}")
@@ -51,6 +56,33 @@ def load_eval_data(model: Model, config: DataConfig) -> DataSplits:
                 setattr(data, split, replace(part, y=lookup[part.y]))
         data.info = replace(data.info, class_names=list(known), num_classes=len(known))
     return data
+
+
+def align_sequences(trained, data: DataSplits) -> None:
+    """Express other text / series data in the model's terms: character ids of the model's
+    vocabulary (unknown characters -> its U+FFFD), values scaled by the model's training statistics."""
+    spec, mine = data.info.sequence, trained.sequence
+    if data.info.task == "text" and spec["vocabulary"] != mine["vocabulary"]:
+        known = mine["vocabulary"]
+        lookup = torch.tensor([known.find(c) if c in known else known.find("\ufffd")
+                               for c in spec["vocabulary"]])
+        remap = lambda part: replace(part, x=lookup[part.x], y=lookup[part.y])  # noqa: E731
+    elif data.info.task == "forecast" and (spec["mean"], spec["std"]) != (mine["mean"], mine["std"]):
+        if spec["horizon"] != mine["horizon"] or len(spec["columns"]) != len(mine["columns"]):
+            raise NeuralzooError(f"data {data.info.name!r} has horizon {spec['horizon']} and "
+                                 f"{len(spec['columns'])} column(s); the model: {mine['horizon']} and "
+                                 f"{len(mine['columns'])} (set --horizon / --value-columns)")
+        old_mean, old_std, new_mean, new_std = (torch.tensor(v, dtype=torch.float32) for v in (
+            spec["mean"], spec["std"], mine["mean"], mine["std"]))
+        rescale = lambda t: ((t * old_std + old_mean) - new_mean) / new_std  # noqa: E731
+        remap = lambda part: replace(part, x=rescale(part.x), y=rescale(part.y))  # noqa: E731
+    else:
+        return
+    for split in ("train", "val", "test"):
+        if getattr(data, split) is not None:
+            setattr(data, split, remap(getattr(data, split)))
+    keep = ("vocabulary",) if data.info.task == "text" else ("mean", "std")
+    data.info = replace(data.info, sequence={**spec, **{k: mine[k] for k in keep}})
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",

@@ -60,7 +60,7 @@ def metrics(predicted: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> dict
 
 def baselines(history: np.ndarray, horizon: int, spec: dict[str, Any]) -> dict[str, np.ndarray]:
     """Baseline forecasts (N, horizon, F) from raw input windows (N, L, F)."""
-    period, (n, lookback, features) = spec["period"], history.shape
+    period, (_, lookback, features) = spec["period"], history.shape
     out = {"naive": np.repeat(history[:, -1:], horizon, 1)}
     if period <= lookback:
         steps = np.arange(horizon)

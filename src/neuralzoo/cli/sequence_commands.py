@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -42,6 +41,7 @@ def _future_times(times: list[str], count: int) -> list[str]:
 def forecast_command(argv: list[str]) -> int:
     import torch
 
+    from ..api import run_dir_of
     from ..data.series import fill_missing, read_series
     from ..evaluate import eval_data_config
     from ..forecasting import backtest
@@ -70,8 +70,6 @@ def forecast_command(argv: list[str]) -> int:
         raise NeuralzooError(f"{series.source}: columns {series.columns} but the model forecasts "
                              f"{spec['columns']}")
     values, _ = fill_missing(series, (len(series.values),), config.missing)
-    from ..api import run_dir_of
-
     out = Path(args.output) if args.output else run_dir_of(args.run) / "forecast.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.backtest:
