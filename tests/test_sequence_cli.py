@@ -155,3 +155,13 @@ def test_evaluate_on_other_sequence_data_uses_the_models_vocabulary_and_scaling(
     assert torch.allclose(data.train.x[0, :, 0].double() * std + mean, 100 + 2 * t[:4], atol=1e-3)
     one_line_error(["evaluate", run, "--data", "digits"], capsys, "classify data", "forecast data")
     capsys.readouterr()
+
+
+def test_a_model_that_cannot_read_lengths_refuses_padded_sequences(tmp_path, capsys):
+    x = np.zeros((20, 5, 2), np.float32)
+    np.savez(tmp_path / "s.npz", x=x, y=np.arange(20) % 2, lengths=np.full(20, 3))
+    one_line_error(["train", "mlp", "--data", tmp_path / "s.npz", *TINY, "--out", tmp_path / "r"], capsys,
+                   str(tmp_path / "s.npz"), "lengths", "rnn, lstm, gru")
+    assert main(["train", "gru", "--data", str(tmp_path / "s.npz"), *TINY, "--hidden-size", "4",
+                 "--out", str(tmp_path / "g")]) == 0
+    capsys.readouterr()

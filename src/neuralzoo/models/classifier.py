@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 class Classifier(Model):
     monitor = ("accuracy", "max")
+    reads_lengths = False   # forward(x, lengths) for padded variable-length sequences (rnn/lstm/gru)
 
     def __init__(self, config, info: "DataInfo") -> None:
         super().__init__(config, info)
@@ -33,6 +34,9 @@ class Classifier(Model):
         self.label_smoothing = 0.0
 
     def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
+        if train.lengths is not None and not self.reads_lengths:
+            raise NeuralzooError(f"{train.source}: variable-length sequences (lengths) need a sequence "
+                                 f"model (rnn, lstm, gru); {self.name!r} would read the padding")
         self.label_smoothing = cfg.label_smoothing
         if cfg.class_weights == "balanced":
             counts = torch.bincount(train.y, minlength=self.num_classes).float()
@@ -40,7 +44,8 @@ class Classifier(Model):
             self.class_weights.copy_(weights)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        inputs = (batch["x"], batch["lengths"]) if "lengths" in batch else (batch["x"],)
+        lengths = batch.get("lengths") if self.reads_lengths else None
+        inputs = (batch["x"],) if lengths is None else (batch["x"], lengths)
         logits = self(*inputs).float()  # (B, K); variable-length sequences also take their lengths
         y = batch["y"]
         loss = F.cross_entropy(logits, y, weight=self.class_weights,
@@ -59,7 +64,9 @@ class Classifier(Model):
 
         def inputs(i: int) -> tuple[torch.Tensor, ...]:
             chunk = x[i:i + batch_size].to(device)
-            return (chunk,) if lengths is None else (chunk, lengths[i:i + batch_size])
+            if lengths is None or not self.reads_lengths:
+                return (chunk,)
+            return chunk, lengths[i:i + batch_size]
 
         out = [F.softmax(self(*inputs(i)).float(), 1).cpu() for i in range(0, len(x), batch_size)]
         self.train(was_training)

@@ -18,6 +18,8 @@ from .classifier import Classifier
 class SequenceClassifier(Classifier):
     """Sequence -> class logits (B, K) from the pooled sequence summary."""
 
+    reads_lengths = True
+
     def __init__(self, config, info) -> None:
         super().__init__(config, info)
         self.head = nn.Linear(self.features, self.num_classes)
