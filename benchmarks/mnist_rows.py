@@ -86,7 +86,8 @@ def throughput(data, repeats: int, steps: int, batch: int = 128, hidden: int = 1
 
     rates = {"neuralzoo_lstm": [], "lstmcell_python_loop": []}
     for _ in range(repeats):   # interleaved, so machine load hits both alike
-        rates["neuralzoo_lstm"].append(samples_per_second(step_ours, data.train.x, data.train.y, batch, steps))
+        rates["neuralzoo_lstm"].append(samples_per_second(step_ours, data.train.x, data.train.y, batch,
+                                                          steps))
         rates["lstmcell_python_loop"].append(samples_per_second(step_loop, data.train.x, data.train.y,
                                                                 batch, steps))
     out = {k: summary(v) for k, v in rates.items()}

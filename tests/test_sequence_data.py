@@ -116,7 +116,8 @@ def test_missing_values_error_or_interpolate_from_the_past(tmp_path):
     restored = torch.cat([x[0], y]).double()     # steps 0..29 of the training part
     assert restored[10] == pytest.approx(10.0, abs=1e-4)           # linear between 9 and 11
     assert restored[29] == pytest.approx(28.0, abs=1e-4)           # held at the last training value
-    assert torch.isfinite(data.train.x).all() and "2 missing values interpolated from their own part" in data.info.description
+    assert torch.isfinite(data.train.x).all()
+    assert "2 missing values interpolated from their own part" in data.info.description
 
 
 def test_bad_series_input_names_the_problem(ramp, tmp_path):

@@ -88,7 +88,8 @@ def test_bidirectional_reads_the_sequence_backwards():
     x = torch.randn(2, 7, 3)
     outputs, final, _ = model.encode(x)
     assert outputs.shape == (2, 7, 16) and final.shape == (2, 16)
-    assert torch.allclose(final[:, :8], outputs[:, -1, :8]) and torch.allclose(final[:, 8:], outputs[:, 0, 8:])
+    assert torch.allclose(final[:, :8], outputs[:, -1, :8])   # forward: state after the last step
+    assert torch.allclose(final[:, 8:], outputs[:, 0, 8:])    # backward: state after reading step 0
 
 
 def test_classifier_learns_variable_length_sequences():

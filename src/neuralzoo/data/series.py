@@ -146,7 +146,8 @@ def load_series(cfg: DataConfig) -> DataSplits:
     description = (f"time series {series.source} ({n} steps {t[0]}..{t[-1]}, columns "
                    f"{', '.join(series.columns)}); chronological split: train steps 1-{train_end}, "
                    f"val {train_end + 1}-{val_end}, test {val_end + 1}-{n}; "
-                   f"{filled} missing values{' interpolated from their own part and earlier ones' if filled else ''}"
+                   f"{filled} missing values"
+                   f"{' interpolated from their own part and earlier ones' if filled else ''}"
                    f"; scaled by the training part's mean and std; windows of {lookback} inputs -> "
                    f"{horizon} targets (train {counts['train']}, val {counts['val']}, test "
                    f"{counts['test']}; a window belongs to the part of its targets)")
