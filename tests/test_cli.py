@@ -485,5 +485,7 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         assert (run / "checkpoints" / "best.safetensors").is_file()
         assert (run / "metrics.jsonl").is_file() and (run / "eval.json").is_file()
         assert (run / "curves.png").stat().st_size > 1000
-        assert (run / "confusion.png").stat().st_size > 1000
+        classifier = "accuracy" in json.loads((run / "eval.json").read_text())
+        picture = "confusion.png" if classifier else "reconstructions.png"
+        assert (run / picture).stat().st_size > (1000 if classifier else 100)
         assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 3

@@ -48,15 +48,17 @@ def load_eval_data(model: Model, config: DataConfig) -> DataSplits:
         for split in ("train", "val", "test"):
             part = getattr(data, split)
             if part is not None and part.y is not None:
-                setattr(data, split, ArrayData(part.x, lookup[part.y], part.source))
+                setattr(data, split, ArrayData(part.x, lookup[part.y], part.source,
+                                                        part.binarize))
         data.info = replace(data.info, class_names=list(known), num_classes=len(known))
     return data
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  device: str = "auto", data_overrides: dict[str, Any] | None = None,
-                 out: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers)."""
+                 out: str | Path | None = None, iw_samples: int = 5000) -> dict[str, Any]:
+    """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers,
+    reconstructions.png / samples.png and the likelihood for autoencoders and VAEs)."""
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     model = load(run_dir, which, dev)
@@ -83,6 +85,20 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     result["metrics"] = evaluate_metrics(model, part, 1000, ctx)
     if hasattr(model, "predict_proba") and part.y is not None:
         result.update(classification_report(model, part, data.info.class_names, out_dir))
+        result["headline"] = {"metric": "accuracy", "value": result["accuracy"]}
+    elif hasattr(model, "reconstruct"):
+        from .latent_eval import latent_report
+
+        if iw_samples < 1:
+            raise NeuralzooError(f"iw_samples must be a positive integer, got {iw_samples}")
+        result.update(latent_report(model, part, out_dir, iw_samples, seed=train_cfg["seed"]))
+        result["protocol"]["binarize"] = data_config.binarize
+        if "likelihood" in result:
+            result["headline"] = {"metric": f"NLL (k={iw_samples}, nats)",
+                                  "value": result["likelihood"]["nll"]}
+        else:
+            result["headline"] = {"metric": "squared error / example",
+                                  "value": result["squared_error"]}
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 

@@ -104,8 +104,8 @@ def demo_command(argv: list[str]) -> int:
         summary = api.train(name, out=out / name, **settings)
         result = evaluate_run(out / name, split="test")
         save_curves(read_metrics(out / name), out / name / "curves.png", f"{name} on digits")
-        metric, value = (("test accuracy", result["accuracy"]) if "accuracy" in result
-                         else ("test loss", result["metrics"].get("loss")))
+        headline = result.get("headline", {"metric": "loss", "value": result["metrics"].get("loss")})
+        metric, value = f"test {headline['metric']}", headline["value"]
         protocol = result["protocol"]
         rows.append({"model": name, "parameters": summary["parameters"], "metric": metric,
                      "value": value, "train_seconds": round(summary["train_seconds"], 2),

@@ -8,6 +8,7 @@ are int64 ``(N,)``. Nothing here does per-sample Python work: batches are gather
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import torch
 
@@ -32,6 +33,13 @@ class DataConfig:
                                      "(default: 'label' if present, else the last column)"})
     image_size: int | None = field(default=None, metadata={"help": "image folders: resize every image "
                                    "to this square size (default: all images must share one size)"})
+    binarize: Literal["none", "dynamic", "static"] = field(default="none", metadata={
+        "help": "binarize [0, 1] values with Bernoulli draws: dynamic = a fresh draw for every training "
+                "batch (val/test drawn once with binarize_seed), static = every split drawn once"})
+    binarize_seed: int = field(default=0, metadata={"help": "seed of the fixed binarization draws"})
+    train_classes: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "keep only these classes (names, e.g. 3 or 3,5) in the training and validation parts; "
+                "the test part keeps every class (one-class / novelty protocols) (default: all)"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
@@ -40,6 +48,10 @@ class DataConfig:
             raise NeuralzooError(f"limit must be a positive integer, got {self.limit}")
         if self.image_size is not None and self.image_size < 1:
             raise NeuralzooError(f"image_size must be a positive integer, got {self.image_size}")
+        if self.binarize not in ("none", "dynamic", "static"):
+            raise NeuralzooError(f"binarize must be one of: none, dynamic, static; got {self.binarize!r}")
+        if self.train_classes is not None and not self.train_classes:
+            raise NeuralzooError("train_classes must name at least one class")
 
 
 @dataclass
@@ -75,6 +87,10 @@ class ArrayData:
     x: torch.Tensor
     y: torch.Tensor | None = None
     source: str = ""   # the file(s) this came from, for error messages and protocols
+    # dynamic binarization (Salakhutdinov & Murray 2008; Burda et al. 2016): each batch gathered for
+    # training is a fresh Bernoulli draw with the stored values as probabilities (global RNG, which
+    # checkpoints carry, so resumed runs draw the same pixels)
+    binarize: bool = False
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
@@ -89,11 +105,13 @@ class ArrayData:
         return len(self.x)
 
     def subset(self, index: torch.Tensor) -> "ArrayData":
-        return ArrayData(self.x[index], None if self.y is None else self.y[index], self.source)
+        return ArrayData(self.x[index], None if self.y is None else self.y[index], self.source,
+                         self.binarize)
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """The batch dict every model's ``loss`` takes: ``{"x": ..., "y": ...}``."""
-        out = {"x": self.x[index]}
+        x = self.x[index]
+        out = {"x": torch.bernoulli(x) if self.binarize else x}
         if self.y is not None:
             out["y"] = self.y[index]
         return out

@@ -1,3 +1,3 @@
 """Importing this package registers every model: one import line per model file."""
 
-from . import cnn, mlp  # noqa: F401
+from . import autoencoder, cnn, mlp, vae  # noqa: F401
