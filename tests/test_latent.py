@@ -132,14 +132,18 @@ def test_vae_config_validation(field, value, message):
         resolve("vae", overrides={field: value})
 
 
-def test_kl_warmup_ramps_the_weight():
-    model = make("vae", IMAGES_8, kl_warmup_steps=10, beta=2.0).train()
-    assert float(model.kl_weight()) == 0.0
-    model.trained_steps.fill_(5)
-    assert float(model.kl_weight()) == pytest.approx(1.0)
-    model.trained_steps.fill_(50)
-    assert float(model.kl_weight()) == pytest.approx(2.0)
-    assert model.eval().kl_weight() == 2.0
+def test_kl_warmup_is_a_function_of_the_step():
+    model = make("vae", IMAGES_8, kl_warmup_steps=10, beta=2.0)
+    weight = lambda step: float(model.kl_weight({"step": torch.tensor(step)}))  # noqa: E731
+    assert (weight(0), weight(5), weight(50)) == (0.0, pytest.approx(1.0), 2.0)
+    assert model.kl_weight({}) == 2.0   # evaluation batches carry no step: the full weight
+    x = torch.rand(16, 1, 8, 8)
+    torch.manual_seed(0)
+    early = model.loss({"x": x, "step": torch.tensor(0)})
+    torch.manual_seed(0)
+    late = model.loss({"x": x, "step": torch.tensor(10)})
+    assert early["loss"].item() == pytest.approx(early["reconstruction"].item())
+    assert late["loss"].item() == pytest.approx((late["reconstruction"] + 2 * late["kl"]).item())
 
 
 def test_dynamic_binarization_draws_fresh_pixels_and_fixes_the_test_set():

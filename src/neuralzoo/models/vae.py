@@ -72,7 +72,6 @@ class VAE(LatentModel):
         self.decoder = build_decoder(config, info)
         if self.likelihood == "gaussian":   # a proper density: learned per-feature log-variance
             self.output_logvar = nn.Parameter(torch.zeros(info.input_shape))
-        self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))  # warm-up clock
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).float().chunk(2, dim=1)  # (B, L) each
@@ -87,10 +86,12 @@ class VAE(LatentModel):
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
         return self.decode(z)
 
-    def kl_weight(self) -> torch.Tensor | float:
-        if not self.training or self.config.kl_warmup_steps == 0:
+    def kl_weight(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | float:
+        """beta, ramped linearly from 0 over the first kl_warmup_steps training steps (the loop puts
+        the global step in training batches; evaluation batches have none and get beta)."""
+        if "step" not in batch or self.config.kl_warmup_steps == 0:
             return self.config.beta
-        return self.config.beta * (self.trained_steps.float() / self.config.kl_warmup_steps).clamp(max=1)
+        return self.config.beta * (batch["step"].float() / self.config.kl_warmup_steps).clamp(max=1)
 
     def log_weights(self, x: torch.Tensor, samples: int, kl_weight: torch.Tensor | float = 1.0
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -109,7 +110,7 @@ class VAE(LatentModel):
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = batch["x"]
         k = self.config.iw_samples
-        weight = self.kl_weight()
+        weight = self.kl_weight(batch)
         log_w, rec, kl = self.log_weights(x, k, weight)
         if k == 1:   # the ELBO with the KL in closed form (lower variance than the sampled ratio)
             objective = rec[0] + weight * kl
@@ -117,10 +118,6 @@ class VAE(LatentModel):
             objective = -(torch.logsumexp(log_w, 0) - math.log(k))
         return {"loss": objective.mean(), "nelbo": (rec[0] + kl).mean(),
                 "reconstruction": rec[0].mean(), "kl": kl.mean()}
-
-    def train_step(self, batch, optimizers, ctx):
-        self.trained_steps += 1   # the KL warm-up clock; otherwise the default step
-        return super().train_step(batch, optimizers, ctx)
 
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor, samples: int = 5000, budget: int = 32768) -> torch.Tensor:

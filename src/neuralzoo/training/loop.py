@@ -167,6 +167,9 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
             if cfg.augment != "none" and batch["x"].dim() == 4:
                 batch["x"] = augment_images(batch["x"], cfg.augment)
             batch = to_device(batch, ctx)
+            # the global step rides along, so schedules inside a loss (the VAE's KL warm-up) are pure
+            # functions of it, like the learning rate, and replay exactly on resume
+            batch["step"] = torch.tensor(state["step"], device=ctx.device)
             lr = set_lr(optimizers, lr_factor(state["step"], total, cfg))
             sums.add(model.train_step(batch, optimizers, ctx), len(local))
             state["step"] += 1
