@@ -487,6 +487,8 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         assert (run / "checkpoints" / "best.safetensors").is_file()
         assert (run / "metrics.jsonl").is_file() and (run / "eval.json").is_file()
         assert (run / "curves.png").stat().st_size > 1000
-        if name in digits_models:   # classifiers of the digits (images or rows)
+        if hasattr(MODELS[name], "reconstruct"):   # autoencoder / VAE pictures
+            assert (run / "reconstructions.png").stat().st_size > 100
+        elif name in digits_models:   # classifiers of the digits (images or rows)
             assert (run / "confusion.png").stat().st_size > 1000
         assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 3

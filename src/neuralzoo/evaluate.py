@@ -87,9 +87,10 @@ def align_sequences(trained, data: DataSplits) -> None:
 
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  device: str = "auto", data_overrides: dict[str, Any] | None = None,
-                 out: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers;
-    forecasting runs add the baselines' metrics on the same windows)."""
+                 out: str | Path | None = None, iw_samples: int = 5000) -> dict[str, Any]:
+    """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers,
+    reconstructions.png / samples.png and the likelihood for autoencoders and VAEs; forecasting runs
+    add the baselines' metrics on the same windows)."""
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     model = load(run_dir, which, dev)
@@ -120,6 +121,19 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
         from .forecasting import forecast_report
 
         result["forecast"] = forecast_report(model, part, data.info.sequence)
+    elif hasattr(model, "reconstruct"):
+        from .latent_eval import latent_report
+
+        if iw_samples < 1:
+            raise NeuralzooError(f"iw_samples must be a positive integer, got {iw_samples}")
+        result.update(latent_report(model, part, out_dir, iw_samples, seed=train_cfg["seed"]))
+        result["protocol"]["binarize"] = data_config.binarize
+        if "likelihood" in result:
+            result["headline"] = {"metric": f"NLL (k={iw_samples}, nats)",
+                                  "value": result["likelihood"]["nll"]}
+        else:
+            result["headline"] = {"metric": "squared error / example",
+                                  "value": result["squared_error"]}
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 

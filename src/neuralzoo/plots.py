@@ -127,3 +127,50 @@ def save_forecast(times: np.ndarray, history: np.ndarray, future_times: np.ndarr
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def save_latent_map(codes: np.ndarray, labels: np.ndarray | None, class_names: list[str] | None,
+                    path: Path, title: str = "") -> str:
+    """Scatter of 2-D codes coloured by label; larger codes are projected on their first two
+    principal components. Returns how the map was made."""
+    plt = _pyplot()
+    if codes.shape[1] == 1:
+        points, how = np.column_stack([codes[:, 0], np.zeros(len(codes))]), "1-D codes"
+    elif codes.shape[1] == 2:
+        points, how = codes, "2-D codes"
+    else:
+        from sklearn.decomposition import PCA
+
+        pca = PCA(2).fit(codes)
+        points = pca.transform(codes)
+        how = (f"PCA of {codes.shape[1]}-D codes, {pca.explained_variance_ratio_.sum():.0%} of their "
+               "variance")
+    fig, ax = plt.subplots(figsize=(6, 5))
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6)
+    else:
+        sc = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
+        names = class_names or [str(v) for v in np.unique(labels)]
+        handles = [plt.Line2D([], [], marker="o", ls="", color=sc.cmap(sc.norm(i)), label=names[i])
+                   for i in np.unique(labels)]
+        ax.legend(handles=handles, fontsize=7, markerscale=1.2, loc="best")
+    ax.set_title(f"{title}\n{how}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return how
+
+
+def save_roc(fpr: np.ndarray, tpr: np.ndarray, auroc: float, path: Path, title: str = "") -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    ax.plot(fpr, tpr, label=f"AUROC {auroc:.4f}")
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -41,12 +41,15 @@ def evaluate_command(argv: list[str]) -> int:
     parser = _run_parser("neuralzoo evaluate", "Evaluate a run; writes eval.json (+ confusion.png).")
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
     parser.add_argument("--out", metavar="DIR", help="where to write eval.json (default: RUN_DIR)")
+    parser.add_argument("--iw-samples", type=int, default=5000, metavar="K",
+                        help="VAE: importance samples per example for log p(x) (default: 5000, "
+                             "as in Burda et al. 2016)")
     names = add_flags(parser, DataConfig, "data (default: the run's own data set)")
     args = vars(parser.parse_args(argv))
     overrides = {k: args[k] for k in names if k in args}
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
-                          args.get("out"))
-    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors") if k in result}
+                          args.get("out"), args["iw_samples"])
+    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline") if k in result}
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))
     return 0
 

@@ -155,13 +155,54 @@ def _assemble(cfg: DataConfig, source: SourceArrays) -> DataSplits:
         train, val = train.subset(keep), train.subset(held)
     else:
         notes.append("no validation split (val_fraction 0)")
+    if cfg.train_classes is not None:
+        train, val = _keep_classes(train, class_names, cfg.train_classes), (
+            None if val is None else _keep_classes(val, class_names, cfg.train_classes))
+        notes.append(f"train/val keep only classes {', '.join(cfg.train_classes)} "
+                     f"({len(train)} training samples); test keeps every class")
     test_note = f"test {len(test)} ({source.test_rule})" if test is not None else "no test split"
     present = [part for part in (train, val, test) if part is not None]
     value_range = (0.0, 1.0) if source.scaled_to_unit else (
         min(float(p.x.min()) for p in present), max(float(p.x.max()) for p in present))
+    if cfg.binarize != "none":
+        if value_range[0] < 0 or value_range[1] > 1:
+            raise NeuralzooError(f"binarize: {cfg.data!r} has values in [{value_range[0]:g}, "
+                                 f"{value_range[1]:g}]; Bernoulli draws need values in [0, 1]")
+        train, val, test = _binarize(cfg, train, val, test)
+        notes.append("binarized: " + ("a fresh Bernoulli draw per training batch, val/test drawn "
+                                      f"once (binarize_seed {cfg.binarize_seed})" if cfg.binarize ==
+                                      "dynamic" else f"every split drawn once (binarize_seed "
+                                                     f"{cfg.binarize_seed})"))
     description = (f"{source.origin}; train {len(train)}; {'; '.join(notes)}; {test_note}; "
                    f"{source.scaling}; sample shape {tuple(train.x.shape[1:])}")
     info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
                     num_classes=None if class_names is None else len(class_names),
                     class_names=class_names, value_range=value_range, description=description)
     return DataSplits(train=train, val=val, test=test, info=info)
+
+
+def _keep_classes(part: ArrayData, class_names: list[str] | None,
+                  keep: tuple[str, ...]) -> ArrayData:
+    if part.y is None or class_names is None:
+        raise NeuralzooError(f"{part.source}: train_classes needs labelled data")
+    unknown = [name for name in keep if name not in class_names]
+    if unknown:
+        raise NeuralzooError(f"train_classes: no class {', '.join(unknown)} in {part.source}; "
+                             f"classes: {', '.join(class_names)}")
+    wanted = torch.tensor([class_names.index(name) for name in keep])
+    return part.subset(torch.isin(part.y, wanted).nonzero().flatten())
+
+
+def _binarize(cfg: DataConfig, *parts: ArrayData | None) -> list[ArrayData | None]:
+    """One fixed Bernoulli draw per split (seeded); the training part stays continuous under
+    ``dynamic`` and draws anew for every batch (ArrayData.binarize)."""
+    generator = torch.Generator().manual_seed(cfg.binarize_seed)
+    out: list[ArrayData | None] = []
+    for i, part in enumerate(parts):
+        if part is None:
+            out.append(None)
+        elif i == 0 and cfg.binarize == "dynamic":
+            out.append(ArrayData(part.x, part.y, part.source, binarize=True))
+        else:
+            out.append(ArrayData(torch.bernoulli(part.x, generator=generator), part.y, part.source))
+    return out

@@ -52,6 +52,13 @@ class DataConfig:
     ar_order: int | None = field(default=None, metadata={"help": "time series: order p of the AR(p) "
                                  "least-squares baseline (default: the lookback)"})
     seq_len: int = field(default=64, metadata={"help": "text: characters per training window"})
+    binarize: Literal["none", "dynamic", "static"] = field(default="none", metadata={
+        "help": "binarize [0, 1] values with Bernoulli draws: dynamic = a fresh draw for every training "
+                "batch (val/test drawn once with binarize_seed), static = every split drawn once"})
+    binarize_seed: int = field(default=0, metadata={"help": "seed of the fixed binarization draws"})
+    train_classes: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "keep only these classes (names, e.g. 3 or 3,5) in the training and validation parts; "
+                "the test part keeps every class (one-class / novelty protocols) (default: all)"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
@@ -69,6 +76,10 @@ class DataConfig:
                                  f"val_fraction {self.val_fraction}, got {self.test_fraction}")
         if self.missing not in ("error", "interpolate"):
             raise NeuralzooError(f"missing must be one of: error, interpolate; got {self.missing!r}")
+        if self.binarize not in ("none", "dynamic", "static"):
+            raise NeuralzooError(f"binarize must be one of: none, dynamic, static; got {self.binarize!r}")
+        if self.train_classes is not None and not self.train_classes:
+            raise NeuralzooError("train_classes must name at least one class")
 
 
 @dataclass
@@ -113,6 +124,10 @@ class ArrayData:
     y: torch.Tensor | None = None
     source: str = ""   # the file(s) this came from, for error messages and protocols
     lengths: torch.Tensor | None = None
+    # dynamic binarization (Salakhutdinov & Murray 2008; Burda et al. 2016): each batch gathered for
+    # training is a fresh Bernoulli draw with the stored values as probabilities (global RNG, which
+    # checkpoints carry, so resumed runs draw the same pixels)
+    binarize: bool = False
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
@@ -131,15 +146,16 @@ class ArrayData:
 
     def subset(self, index: torch.Tensor) -> "ArrayData":
         return ArrayData(self.x[index], None if self.y is None else self.y[index], self.source,
-                         None if self.lengths is None else self.lengths[index])
+                         None if self.lengths is None else self.lengths[index], self.binarize)
 
     def to(self, device: torch.device | str) -> "ArrayData":
         return ArrayData(self.x.to(device), None if self.y is None else self.y.to(device), self.source,
-                         None if self.lengths is None else self.lengths.to(device))
+                         None if self.lengths is None else self.lengths.to(device), self.binarize)
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """The batch dict every model's ``loss`` takes: ``{"x": ..., "y": ...[, "lengths": ...]}``."""
-        out = {"x": self.x[index]}
+        x = self.x[index]
+        out = {"x": torch.bernoulli(x) if self.binarize else x}
         if self.y is not None:
             out["y"] = self.y[index]
         if self.lengths is not None:

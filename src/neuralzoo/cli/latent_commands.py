@@ -1,0 +1,202 @@
+"""``sample``, ``embed``, ``reconstruct``, ``interpolate`` and ``detect``: the jobs of latent models.
+
+Each command needs a capability of the trained model (``sample``, ``encode``, ``reconstruct``,
+``interpolate``, ``anomaly_scores``) and says so in one line when the model lacks it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import add_flags
+from ..data.base import DataConfig
+from ..errors import NeuralzooError
+from . import command
+
+
+def _parser(prog: str, description: str, data: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"neuralzoo {prog}", description=description)
+    parser.add_argument("run", metavar="RUN_DIR", help="a run directory (or a checkpoint file)")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (default: 0)")
+    parser.add_argument("--output", metavar="PATH", help="output file (default: in RUN_DIR)")
+    if data:
+        parser.add_argument("--split", choices=("train", "val", "test"), default="test")
+        add_flags(parser, DataConfig, "data (default: the run's own data set)")
+    return parser
+
+
+def _load(args: argparse.Namespace, capability: str, job: str):
+    from ..api import load
+    from ..training.context import resolve_device
+
+    model = load(args.run, args.checkpoint, resolve_device(args.device))
+    if not hasattr(model, capability):
+        raise NeuralzooError(f"model {model.name!r} cannot {job}: it has no {capability!r} "
+                             "capability; models that can: " + ", ".join(_models_with(capability)))
+    torch.manual_seed(args.seed)
+    return model
+
+
+def _models_with(capability: str) -> list[str]:
+    from ..registry import MODELS, model_names
+
+    return [name for name in model_names() if hasattr(MODELS[name], capability)]
+
+
+def _data(model, args: argparse.Namespace):
+    """The split to work on, from the run's own data set unless data flags name another."""
+    from ..evaluate import eval_data_config, load_eval_data
+
+    overrides = {f: v for f, v in vars(args).items() if f in DataConfig.__dataclass_fields__}
+    data = load_eval_data(model, eval_data_config(model, overrides))
+    return data, data.split(args.split)
+
+
+def _out(args: argparse.Namespace, default: str) -> Path:
+    from ..api import run_dir_of
+
+    return Path(args.output) if args.output else run_dir_of(args.run) / default
+
+
+@command("sample", "draw new samples from a generative model -> image grid PNG + .npz")
+@torch.no_grad()   # inference only: no autograd graphs
+def sample_command(argv: list[str]) -> int:
+    from ..images import save_image_grid
+
+    parser = _parser("sample", "Draw samples from a trained generative model.", data=False)
+    parser.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        raise NeuralzooError(f"--n must be a positive integer, got {args.n}")
+    model = _load(args, "sample", "sample (no prior to draw from)")
+    x = model.sample(args.n).cpu()
+    out = _out(args, "samples.png")
+    np.savez_compressed(out.with_suffix(".npz"), samples=x.numpy())
+    if model.info.is_image:
+        save_image_grid(x, out)
+        print(f"wrote {out} and {out.with_suffix('.npz')}")
+    else:
+        print(f"wrote {out.with_suffix('.npz')} (samples are not images: no picture)")
+    return 0
+
+
+@command("embed", "codes of a data split -> .npz/.csv and a latent-map scatter PNG")
+@torch.no_grad()   # inference only: no autograd graphs
+def embed_command(argv: list[str]) -> int:
+    from ..plots import save_latent_map
+
+    parser = _parser("embed", "Encode a data split; 2-D codes (or a PCA of larger ones) are plotted.")
+    args = parser.parse_args(argv)
+    model = _load(args, "encode", "encode")
+    data, part = _data(model, args)
+    codes = torch.cat([model.encode(part.x[i:i + 1000].to(model.device)).float().cpu()
+                       for i in range(0, len(part), 1000)]).numpy()
+    out = _out(args, "embedding.png")
+    labels = None if part.y is None else part.y.numpy()
+    np.savez_compressed(out.with_suffix(".npz"), codes=codes,
+                        **({} if labels is None else {"labels": labels}))
+    with out.with_suffix(".csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*([] if labels is None else ["label"]),
+                         *[f"z{i}" for i in range(codes.shape[1])]])
+        for i, row in enumerate(codes):
+            writer.writerow([*([] if labels is None else [int(labels[i])]), *[f"{v:.6g}" for v in row]])
+    how = save_latent_map(codes, labels, data.info.class_names, out,
+                          f"{model.name} codes of {data.info.name} [{args.split}]")
+    print(f"wrote {len(codes)} codes of size {codes.shape[1]} to {out.with_suffix('.npz')} and "
+          f"{out.with_suffix('.csv')}; latent map ({how}) {out}")
+    return 0
+
+
+@command("reconstruct", "originals vs reconstructions PNG and the reconstruction error")
+@torch.no_grad()   # inference only: no autograd graphs
+def reconstruct_command(argv: list[str]) -> int:
+    from ..images import save_image_grid
+
+    parser = _parser("reconstruct", "Reconstruct a data split; prints and saves the error.")
+    parser.add_argument("--n", type=int, default=16, help="images in the picture (default: 16)")
+    args = parser.parse_args(argv)
+    model = _load(args, "reconstruct", "reconstruct")
+    data, part = _data(model, args)
+    errors = []
+    for i in range(0, len(part), 1000):
+        x = part.x[i:i + 1000].to(model.device)
+        errors.append(((model.reconstruct(x) - x) ** 2).flatten(1).sum(1).cpu())
+    error = torch.cat(errors)
+    out = _out(args, "reconstructions.png")
+    result = {"squared_error": float(error.mean()), "squared_error_std": float(error.std()),
+              "units": "sum over features of (x - reconstruction)^2, mean over examples",
+              "data": data.info.name, "split": args.split, "samples": len(part)}
+    if model.info.is_image:
+        x = part.x[:args.n].to(model.device)
+        save_image_grid(torch.cat([x, model.reconstruct(x)]).cpu(), out, nrow=len(x))
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+@command("interpolate", "decode the straight line between two codes -> latent walk PNG")
+@torch.no_grad()   # inference only: no autograd graphs
+def interpolate_command(argv: list[str]) -> int:
+    from ..images import save_image_grid
+
+    parser = _parser("interpolate", "Walk the latent space between pairs of data samples.")
+    parser.add_argument("--steps", type=int, default=10, help="images per walk (default: 10)")
+    parser.add_argument("--pairs", type=int, default=8, help="walks, one per row (default: 8)")
+    args = parser.parse_args(argv)
+    if args.steps < 2 or args.pairs < 1:
+        raise NeuralzooError("--steps must be at least 2 and --pairs at least 1")
+    model = _load(args, "interpolate", "interpolate")
+    if not model.info.is_image:
+        raise NeuralzooError(f"interpolate draws images; {model.info.name!r} samples are not images")
+    _, part = _data(model, args)
+    pick = torch.randperm(len(part))[:2 * args.pairs]
+    if len(pick) < 2:
+        raise NeuralzooError(f"the {args.split!r} split has fewer than 2 samples")
+    rows = [model.interpolate(part.x[a], part.x[b], args.steps).cpu()
+            for a, b in zip(pick[0::2], pick[1::2])]
+    out = save_image_grid(torch.cat(rows), _out(args, "interpolation.png"), nrow=args.steps)
+    print(f"wrote {out}")
+    return 0
+
+
+@command("detect", "anomaly scores, flags and threshold (+ AUROC / AP / ROC with labels)")
+@torch.no_grad()   # inference only: no autograd graphs
+def detect_command(argv: list[str]) -> int:
+    from ..anomaly import detect
+
+    parser = _parser("detect", "Score a data split for anomalies (higher = more anomalous).")
+    parser.add_argument("--score", choices=("auto", "reconstruction", "elbo", "nll"), default="auto",
+                        help="autoencoder: reconstruction error; vae: -ELBO or importance-sampled "
+                             "-log p(x) (auto: reconstruction / elbo)")
+    parser.add_argument("--iw-samples", type=int, default=100, metavar="K",
+                        help="samples per example for elbo / nll scores (default: 100)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--contamination", type=float, default=None,
+                     help="expected fraction of anomalies: the threshold is the (1 - c) quantile of "
+                          "the scores of the run's training data (default: 0.05)")
+    how.add_argument("--threshold", type=float, default=None, help="flag scores above this value")
+    parser.add_argument("--normal-classes", metavar="A,B", default=None,
+                        help="classes that count as normal when labels are given (default: the "
+                             "run's --train-classes); the others are anomalies for AUROC / AP")
+    args = parser.parse_args(argv)
+    model = _load(args, "anomaly_scores", "score anomalies")
+    data, part = _data(model, args)
+    normal = None if args.normal_classes is None else tuple(
+        c.strip() for c in args.normal_classes.split(",") if c.strip())
+    result: dict[str, Any] = detect(model, data, part, _out(args, "anomaly_scores.csv"),
+                                    method=args.score, samples=args.iw_samples,
+                                    contamination=args.contamination, threshold=args.threshold,
+                                    normal_classes=normal, split=args.split)
+    print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))
+    print("wrote " + ", ".join(result["files"]))
+    return 0

@@ -1,0 +1,84 @@
+"""Autoencoder (MLP or convolutional), optionally denoising (Vincent et al. 2008).
+
+Loss: the reconstruction negative log-likelihood per example (summed over features, averaged over the
+batch): binary cross-entropy for data in [0, 1], squared error for real values (``reconstruction``
+picks; ``auto`` decides by the data's value range). A denoising autoencoder corrupts the input during
+training only and reconstructs the clean target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from ..config import check_choices, param
+from ..errors import NeuralzooError
+from ..registry import register
+from .latent import LatentConfig, LatentModel, build_decoder, build_encoder
+
+
+@dataclass
+class AutoencoderConfig(LatentConfig):
+    reconstruction: Literal["auto", "bce", "mse"] = param("auto", "reconstruction loss: bce for "
+                                                          "[0, 1] data, mse for real values (auto: "
+                                                          "by the data's value range)")
+    noise: float = param(0.0, "denoising: std of Gaussian noise added to training inputs (0: off)")
+    masking: float = param(0.0, "denoising: fraction of input values set to 0 in training (0: off)")
+
+    def __post_init__(self) -> None:
+        self.check_architecture()
+        if self.noise < 0:
+            raise NeuralzooError(f"noise must be >= 0, got {self.noise}")
+        if not 0 <= self.masking < 1:
+            raise NeuralzooError(f"masking must be in [0, 1), got {self.masking}")
+        check_choices(self)
+
+
+@register("autoencoder")
+class Autoencoder(LatentModel):
+    Config = AutoencoderConfig
+    summary = "autoencoder, MLP or conv, optionally denoising (reduction, compression, anomalies)"
+    presets = {
+        # Hinton & Salakhutdinov 2006's deep autoencoder shape for 2-D codes / latent maps
+        "deep": {"model": {"hidden_sizes": (1000, 500, 250)}},
+    }
+    demo = {"epochs": 40, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64, "latent_dim": 8,
+            "hidden_sizes": (128, 64)}
+
+    def __init__(self, config: AutoencoderConfig, info) -> None:
+        super().__init__(config, info)
+        self.init_likelihood({"auto": "auto", "bce": "bernoulli", "mse": "gaussian"}[config.reconstruction])
+        self.encoder = build_encoder(config, info, config.latent_dim)
+        self.decoder = build_decoder(config, info)
+
+    def reconstruction_nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.likelihood == "gaussian":   # mse: squared error summed over features
+            return ((out - x) ** 2).flatten(1).sum(1)
+        return super().reconstruction_nll(out, x)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)  # (B, latent_dim)
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.noise > 0:
+            x = x + self.config.noise * torch.randn_like(x)
+        if self.config.masking > 0:
+            x = x * (torch.rand_like(x) >= self.config.masking)
+        return x
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x = batch["x"]
+        inputs = self.corrupt(x) if self.training else x
+        out = self.decoder(self.encoder(inputs)).float()  # (B, *shape)
+        nll = self.reconstruction_nll(out, x)  # (B,)
+        squared = ((self.to_data_space(out) - x) ** 2).flatten(1).sum(1)
+        return {"loss": nll.mean(), "squared_error": squared.mean()}
+
+    def score_batch(self, x: torch.Tensor, method: str = "reconstruction", **_) -> torch.Tensor:
+        """Reconstruction error of each sample: squared error, summed over features."""
+        if method != "reconstruction":
+            raise NeuralzooError(f"an autoencoder scores by reconstruction error only, not {method!r} "
+                                 "(elbo and nll need a vae)")
+        return ((self(x) - x) ** 2).flatten(1).sum(1)
