@@ -202,7 +202,7 @@ def _binarize(cfg: DataConfig, *parts: ArrayData | None) -> list[ArrayData | Non
         if part is None:
             out.append(None)
         elif i == 0 and cfg.binarize == "dynamic":
-            out.append(ArrayData(part.x, part.y, part.source, binarize=True))
+            out.append(replace(part, binarize=True))
         else:
-            out.append(ArrayData(torch.bernoulli(part.x, generator=generator), part.y, part.source))
+            out.append(replace(part, x=torch.bernoulli(part.x, generator=generator)))
     return out
