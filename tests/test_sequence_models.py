@@ -86,7 +86,7 @@ def test_padding_never_changes_the_result(name, pooling, bidirectional):
 def test_bidirectional_reads_the_sequence_backwards():
     model = make("gru", classify_info(), bidirectional=True, hidden_size=8).eval()
     x = torch.randn(2, 7, 3)
-    outputs, final, _ = model.encode(x)
+    outputs, final, _ = model.recur(x)
     assert outputs.shape == (2, 7, 16) and final.shape == (2, 16)
     assert torch.allclose(final[:, :8], outputs[:, -1, :8])   # forward: state after the last step
     assert torch.allclose(final[:, 8:], outputs[:, 0, 8:])    # backward: state after reading step 0

@@ -103,9 +103,10 @@ class Recurrent(Model):
             x = x[..., None]
         return x.float()
 
-    def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None, state=None):
+    def recur(self, x: torch.Tensor, lengths: torch.Tensor | None = None, state=None):
         """(outputs (B, T, D), final (B, D), state): final is the last layer's state at each
-        sequence's true end (forward) concatenated with its state at step 0 (backward)."""
+        sequence's true end (forward) concatenated with its state at step 0 (backward). Not named
+        ``encode``: that is the latent-code capability the ``embed`` command looks for."""
         x = self.steps(x)
         with torch.autocast(x.device.type, enabled=False):
             if lengths is None:
@@ -121,7 +122,7 @@ class Recurrent(Model):
 
     def summarize(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """One (B, D) vector per sequence, by ``pooling``."""
-        outputs, final, _ = self.encode(x, lengths)
+        outputs, final, _ = self.recur(x, lengths)
         if self.config.pooling == "last":
             return self.drop(final)
         if lengths is None:

@@ -84,7 +84,7 @@ class CharLanguageModel:
         self.head = nn.Linear(self.features, len(self.vocabulary))
 
     def forward(self, x: torch.Tensor, state=None) -> torch.Tensor:
-        outputs, _, _ = self.encode(x, None, state)
+        outputs, _, _ = self.recur(x, None, state)
         return self.head(self.drop(outputs))   # (B, T, V) logits
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -114,7 +114,7 @@ class CharLanguageModel:
         self.eval()
         device = self.head.weight.device
         ids = self.encode_text(prompt).to(device)[None]
-        outputs, _, state = self.encode(ids)
+        outputs, _, state = self.recur(ids)
         logits = self.head(outputs[:, -1]).float()       # (1, V)
         out = []
         unknown = self.vocabulary.find("\ufffd")   # stands for unseen characters: never emitted
@@ -127,7 +127,7 @@ class CharLanguageModel:
                 probs = F.softmax(logits / temperature, -1).cpu()
                 nxt = torch.multinomial(probs, 1, generator=generator)[:, 0].to(device)
             out.append(self.vocabulary[int(nxt)])
-            outputs, _, state = self.encode(nxt[:, None], None, state)
+            outputs, _, state = self.recur(nxt[:, None], None, state)
             logits = self.head(outputs[:, -1]).float()
         self.train(was_training)
         return prompt + "".join(out)
