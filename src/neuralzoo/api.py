@@ -1,6 +1,7 @@
 """The Python API behind the CLI: resolve configs, train, load.
 
-Config precedence, lowest first: dataclass defaults < preset < config file < explicit arguments.
+Config precedence, lowest first: dataclass defaults < the model's ``train_defaults`` < preset < config
+file < explicit arguments.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def resolve(model_name: str, preset: str | None = None, config_file: str | None 
         raise NeuralzooError("no model given: name one (neuralzoo list shows them)")
     cls = get_model_class(model_name)
     preset = preset or file_values.get("preset")
+    if cls.train_defaults:   # the family's own defaults for shared settings (e.g. GANs: lr 2e-4)
+        layers.append((f"{model_name} defaults", dict(cls.train_defaults)))
     if preset:
         if preset not in cls.presets:
             raise NeuralzooError(f"unknown preset {preset!r} for model {model_name!r}; choose from: "

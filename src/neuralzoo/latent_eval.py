@@ -56,7 +56,7 @@ def likelihood_report(model: LatentModel, x: torch.Tensor, samples: int,
 def latent_report(model: LatentModel, part: ArrayData, out_dir: Path, iw_samples: int,
                   seed: int = 0) -> dict[str, Any]:
     """Reconstruction error for every latent model, the likelihood block for VAEs, and pictures
-    (reconstructions.png, samples.png) for image data."""
+    (reconstructions.png) for image data; samples are judged by evaluate.sample_quality."""
     torch.manual_seed(seed)   # the Monte Carlo estimates below are reproducible
     x = part.x
     errors = torch.cat([((model.reconstruct(b) - b) ** 2).flatten(1).sum(1).cpu()
@@ -71,6 +71,4 @@ def latent_report(model: LatentModel, part: ArrayData, out_dir: Path, iw_samples
         originals = x[:n].to(model.device)
         save_image_grid(torch.cat([originals, model.reconstruct(originals)]).cpu(),
                         out_dir / "reconstructions.png", nrow=n)
-        if hasattr(model, "sample"):
-            save_image_grid(model.sample(64).cpu(), out_dir / "samples.png", nrow=8)
     return result

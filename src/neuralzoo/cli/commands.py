@@ -44,12 +44,18 @@ def evaluate_command(argv: list[str]) -> int:
     parser.add_argument("--iw-samples", type=int, default=5000, metavar="K",
                         help="VAE: importance samples per example for log p(x) (default: 5000, "
                              "as in Burda et al. 2016)")
+    parser.add_argument("--quality-samples", type=int, default=10000, metavar="N",
+                        help="generative models: samples (and as many real ones) for the Fréchet "
+                             "distance, precision/recall and class histogram (default: 10000; 0: skip)")
     names = add_flags(parser, DataConfig, "data (default: the run's own data set)")
     args = vars(parser.parse_args(argv))
     overrides = {k: args[k] for k in names if k in args}
+    if args["quality_samples"] < 0:
+        raise NeuralzooError(f"--quality-samples must be >= 0, got {args['quality_samples']}")
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
-                          args.get("out"), args["iw_samples"])
-    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline") if k in result}
+                          args.get("out"), args["iw_samples"], args["quality_samples"])
+    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality")
+             if k in result}
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))
     return 0
 

@@ -34,14 +34,16 @@ def _parser(prog: str, description: str, data: bool = True) -> argparse.Argument
     return parser
 
 
-def _load(args: argparse.Namespace, capability: str, job: str):
+def _load(args: argparse.Namespace, capability: str | tuple[str, ...], job: str):
     from ..api import load
     from ..training.context import resolve_device
 
     model = load(args.run, args.checkpoint, resolve_device(args.device))
-    if not hasattr(model, capability):
-        raise NeuralzooError(f"model {model.name!r} cannot {job}: it has no {capability!r} "
-                             "capability; models that can: " + ", ".join(_models_with(capability)))
+    wanted = (capability,) if isinstance(capability, str) else capability
+    if not any(hasattr(model, c) for c in wanted):
+        able = sorted({name for c in wanted for name in _models_with(c)})
+        raise NeuralzooError(f"model {model.name!r} cannot {job}: it has no {' or '.join(wanted)!r} "
+                             "capability; models that can: " + ", ".join(able))
     torch.manual_seed(args.seed)
     return model
 
@@ -74,11 +76,13 @@ def sample_command(argv: list[str]) -> int:
 
     parser = _parser("sample", "Draw samples from a trained generative model.", data=False)
     parser.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    parser.add_argument("--label", type=int, default=None,
+                        help="class-conditional models: the class (index) to draw")
     args = parser.parse_args(argv)
     if args.n < 1:
         raise NeuralzooError(f"--n must be a positive integer, got {args.n}")
     model = _load(args, "sample", "sample (no prior to draw from)")
-    x = model.sample(args.n).cpu()
+    x = (model.sample(args.n) if args.label is None else model.sample(args.n, labels=args.label)).cpu()
     out = _out(args, "samples.png")
     np.savez_compressed(out.with_suffix(".npz"), samples=x.numpy())
     if model.info.is_image:
@@ -155,9 +159,14 @@ def interpolate_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.steps < 2 or args.pairs < 1:
         raise NeuralzooError("--steps must be at least 2 and --pairs at least 1")
-    model = _load(args, "interpolate", "interpolate")
+    model = _load(args, ("interpolate", "latent_walk"), "interpolate")
     if not model.info.is_image:
         raise NeuralzooError(f"interpolate draws images; {model.info.name!r} samples are not images")
+    if hasattr(model, "latent_walk"):   # GANs: walks between random noise vectors
+        walk = model.latent_walk(args.pairs, args.steps, torch.Generator().manual_seed(args.seed))
+        out = save_image_grid(walk.cpu(), _out(args, "interpolation.png"), nrow=args.steps)
+        print(f"wrote {out}")
+        return 0
     _, part = _data(model, args)
     pick = torch.randperm(len(part))[:2 * args.pairs]
     if len(pick) < 2:

@@ -28,6 +28,8 @@ class Model(nn.Module):
     Config: ClassVar[type]                  # the hyperparameter dataclass
     presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
     demo: ClassVar[dict[str, Any]] = {}     # model and training settings for `neuralzoo demo`
+    # training / data settings this family wants by default (below presets, config files and flags)
+    train_defaults: ClassVar[dict[str, Any]] = {}
     monitor: ClassVar[tuple[str, str]] = ("loss", "min")   # validation metric and direction
     summary: ClassVar[str] = ""             # one line for `neuralzoo list`
 

@@ -201,9 +201,13 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
             state["best"], state["bad_epochs"] = value, 0
         elif value is not None:
             state["bad_epochs"] += 1
+        # optional per-epoch report of a model (GANs: a sample grid from fixed noise and the class
+        # histogram); it must not draw from the global RNG, so resumed runs stay exact
+        report = model.epoch_report(run_dir, state["epoch"]) if (
+            world.is_main and hasattr(model, "epoch_report")) else {}
         logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / steps_per_epoch,
                    best=bool(improved), train_seconds=state["train_seconds"],
-                   **{f"val_{k}": v for k, v in last_val.items()})
+                   **{f"val_{k}": v for k, v in last_val.items()}, **report)
         if world.is_main:
             shown = "  ".join(f"val_{k} {v:.4f}" for k, v in last_val.items())
             print(f"epoch {epoch + 1}/{cfg.epochs}  step {state['step']}  {shown}  "

@@ -1,0 +1,225 @@
+"""What the MLP GAN and the DCGAN share: losses, the two-optimizer step, the generator EMA,
+class-conditioning and sampling. ``gan.py`` and ``dcgan.py`` only build the two networks.
+
+Losses, with D's raw output (logit or critic value) l(x) and fakes G(z):
+  non-saturating (Goodfellow et al. 2014, Sec. 3):  D: softplus(-l(x)) + softplus(l(G(z)))
+                                                     G: softplus(-l(G(z)))
+  minimax (the original value function):            D: as above;  G: -softplus(l(G(z)))
+  hinge (Lim & Ye 2017; Miyato et al. 2018):         D: relu(1 - l(x)) + relu(1 + l(G(z)));  G: -l(G(z))
+  wgan-gp (Gulrajani et al. 2017, Alg. 1):           D: l(G(z)) - l(x) + 10 (|grad l(x_hat)| - 1)^2
+                                                     G: -l(G(z)),  x_hat on lines between x and G(z)
+Class-conditional: the one-hot label is appended to the noise, and D adds the projection term
+<embed(y), h(x)> to its output (Miyato & Koyama 2018). The EMA of the generator's weights (Yazici et al.
+2019) is what ``sample`` and ``forward`` use when ``ema_decay`` > 0.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import param
+from ..errors import NeuralzooError
+from .base import Model
+
+
+@dataclass
+class AdversarialConfig:
+    latent_dim: int = param(100, "size of the noise vector z ~ N(0, I)")
+    loss: Literal["non-saturating", "minimax", "hinge", "wgan-gp"] = param("non-saturating", "GAN loss")
+    gp_weight: float = param(10.0, "wgan-gp: weight of the gradient penalty")
+    d_steps: int = param(1, "discriminator updates per generator update (wgan-gp: 5 in the paper)")
+    spectral_norm: bool = param(False, "spectral normalisation of the discriminator's weights")
+    ema_decay: float = param(0.999, "decay of the generator-weight EMA used for sampling (0: off)")
+    conditional: bool = param(False, "class-conditional: labels into both networks")
+    beta1: float = param(0.5, "Adam beta1 of both optimizers (0.5: the DCGAN recipe)")
+    beta2: float = param(0.999, "Adam beta2 of both optimizers")
+
+    def check_adversarial(self) -> None:
+        if self.latent_dim < 1 or self.d_steps < 1:
+            raise NeuralzooError("latent_dim and d_steps must be positive integers")
+        if not 0 <= self.ema_decay < 1:
+            raise NeuralzooError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.gp_weight < 0:
+            raise NeuralzooError(f"gp_weight must be >= 0, got {self.gp_weight}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise NeuralzooError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+class Adversarial(Model):
+    """Subclasses set ``self.generator`` ((B, latent [+ K]) -> (B, *shape) in [-1, 1]) and
+    ``self.discriminator`` ((B, *shape) -> (B, F) features), then call ``finish_init(F)``."""
+
+    train_defaults = {"lr": 2e-4, "val_fraction": 0.0}   # the DCGAN recipe; no model selection
+    monitor = ("loss", "min")
+
+    def finish_init(self, features: int) -> None:
+        cfg, info = self.config, self.info
+        self.num_classes = info.num_classes or 0
+        if cfg.conditional and not self.num_classes:
+            raise NeuralzooError(f"conditional: {info.name!r} has no labels to condition on")
+        self.head = nn.Linear(features, 1)
+        if cfg.conditional:   # projection discriminator
+            self.projection = nn.Embedding(self.num_classes, features)
+        if cfg.spectral_norm:
+            for module in [*self.discriminator.modules(), self.head]:
+                if isinstance(module, (nn.Linear, nn.Conv2d)):
+                    nn.utils.parametrizations.spectral_norm(module)
+        if cfg.ema_decay > 0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        low, high = info.value_range
+        self.register_buffer("data_low", torch.tensor(float(low)), persistent=False)
+        self.register_buffer("data_span", torch.tensor(float(high - low) or 1.0), persistent=False)
+
+    @property
+    def generator_inputs(self) -> int:
+        return self.config.latent_dim + (self.info.num_classes or 0) * self.config.conditional
+
+    # -- the networks -----------------------------------------------------------------------------
+    def noise(self, n: int, labels: torch.Tensor | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)  # (B, latent)
+        if self.config.conditional:
+            if labels is None:
+                labels = torch.randint(self.num_classes, (n,), generator=generator)
+            z = torch.cat([z, F.one_hot(labels.to(self.device), self.num_classes).float()], 1)
+        return z
+
+    def critic(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """D's raw output (B,) for images in [-1, 1]."""
+        h = self.discriminator(x)  # (B, F)
+        out = self.head(h).squeeze(1)
+        if self.config.conditional:
+            out = out + (self.projection(labels) * h).sum(1)
+        return out.float()
+
+    def to_model_range(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.data_low) / self.data_span * 2 - 1
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Noise (B, generator_inputs) -> images in the data's range (B, *shape)."""
+        net = getattr(self, "generator_ema", self.generator)
+        return ((net(z).float() + 1) / 2) * self.data_span + self.data_low
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        if labels is not None and not self.config.conditional:
+            raise NeuralzooError(f"this {self.name!r} run is not class-conditional: train with "
+                                 "--conditional to ask for a class")
+        if isinstance(labels, int):
+            if not 0 <= labels < self.num_classes:
+                raise NeuralzooError(f"label {labels} outside 0..{self.num_classes - 1}")
+            labels = torch.full((n,), labels, dtype=torch.long)
+        return self(self.noise(n, labels, generator))
+
+    # -- training -------------------------------------------------------------------------------
+    def losses(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(D loss, G loss) per the module docstring, from D's outputs on real and fake images."""
+        kind = self.config.loss
+        if kind in ("non-saturating", "minimax"):
+            d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
+            g_loss = F.softplus(-fake).mean() if kind == "non-saturating" else -F.softplus(fake).mean()
+        elif kind == "hinge":
+            d_loss, g_loss = F.relu(1 - real).mean() + F.relu(1 + fake).mean(), -fake.mean()
+        else:
+            d_loss, g_loss = fake.mean() - real.mean(), -fake.mean()
+        return d_loss, g_loss
+
+    def gradient_penalty(self, x: torch.Tensor, fake: torch.Tensor, labels) -> torch.Tensor:
+        eps = torch.rand(len(x), *[1] * (x.dim() - 1), device=x.device)
+        mixed = (eps * x + (1 - eps) * fake).requires_grad_(True)
+        with torch.autocast(x.device.type, enabled=False):   # a second-order term: float32
+            (grad,) = torch.autograd.grad(self.critic(mixed, labels).sum(), mixed, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Both losses on a batch (no update): what validation and evaluation report."""
+        x, labels = self.to_model_range(batch["x"]), batch.get("y")
+        fake = self.generator(self.noise(len(x), labels if self.config.conditional else None))
+        d_loss, g_loss = self.losses(self.critic(x, labels), self.critic(fake, labels))
+        return {"loss": d_loss + g_loss, "d_loss": d_loss, "g_loss": g_loss}
+
+    def optimizers(self, cfg) -> list[torch.optim.Optimizer]:
+        from ..training.optim import make_optimizer
+
+        if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+            raise NeuralzooError(f"{self.name!r} does not train under torchrun yet; run one process")
+        betas = (self.config.beta1, self.config.beta2)
+        d_params = [p for n, p in self.named_parameters() if not n.startswith("generator")]
+        return [make_optimizer(self.generator.parameters(), cfg, betas=betas),
+                make_optimizer(d_params, cfg, betas=betas)]
+
+    def train_step(self, batch, optimizers, ctx) -> dict[str, torch.Tensor]:
+        g_opt, d_opt = optimizers
+        x = self.to_model_range(batch["x"])
+        labels = batch.get("y") if self.config.conditional else None
+        z = self.noise(len(x), labels)
+        with ctx.autocast():   # discriminator step on a detached fake
+            fake = self.generator(z)
+            real_out, fake_out = self.critic(x, labels), self.critic(fake.detach(), labels)
+            d_loss, g_loss = self.losses(real_out, fake_out)
+        penalty = (self.gradient_penalty(x, fake.detach().float(), labels)
+                   if self.config.loss == "wgan-gp" else torch.zeros((), device=x.device))
+        (d_loss + self.config.gp_weight * penalty).backward()
+        ctx.clip(d_opt.param_groups[0]["params"])
+        d_opt.step()
+        d_opt.zero_grad(set_to_none=True)
+        step = int(batch["step"]) if "step" in batch else 0
+        if (step + 1) % self.config.d_steps == 0:   # generator step through the updated D
+            with ctx.autocast():
+                g_loss = self.losses(real_out.detach(), self.critic(fake, labels))[1]
+            g_loss.backward()
+            ctx.clip(self.generator.parameters())
+            g_opt.step()
+            g_opt.zero_grad(set_to_none=True)
+            d_opt.zero_grad(set_to_none=True)   # D's grads from the G pass are not used
+            self.update_ema()
+        return {"loss": (d_loss + g_loss).detach(), "d_loss": d_loss.detach(),
+                "g_loss": g_loss.detach(), "d_real": real_out.mean().detach(),
+                "d_fake": fake_out.mean().detach(), "gradient_penalty": penalty.detach()}
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if not hasattr(self, "generator_ema"):
+            return
+        decay = self.config.ema_decay
+        for ema, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            ema.lerp_(live, 1 - decay)
+        for ema, live in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema.copy_(live)   # batch-norm statistics follow the live generator
+
+    # -- pictures and diagnostics ---------------------------------------------------------------
+    @torch.no_grad()
+    def latent_walk(self, pairs: int = 8, steps: int = 10,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images along straight lines between random noise pairs: (pairs * steps, *shape)."""
+        ends = self.noise(2 * pairs, generator=generator)
+        a, b = ends[0::2], ends[1::2]   # conditional: each walk also moves between two labels
+        t = torch.linspace(0, 1, steps, device=a.device)[None, :, None]
+        return self((a[:, None] + t * (b - a)[:, None]).flatten(0, 1))
+
+    @torch.no_grad()
+    def epoch_report(self, run_dir, epoch: int) -> dict:
+        """A grid from fixed noise (seed 0, its own generator) -> RUN/samples/epoch_NNNN.png, and the
+        class histogram of 1,000 samples per the shipped feature network when one fits the data."""
+        from ..images import save_image_grid
+        from ..quality import class_histogram, feature_network
+
+        was_training = self.training
+        self.eval()
+        images = self.sample(1000, generator=torch.Generator().manual_seed(0)).cpu()
+        self.train(was_training)
+        out: dict = {}
+        if self.info.is_image:
+            save_image_grid(images[:64], f"{run_dir}/samples/epoch_{epoch:04d}.png", nrow=8)
+        net = feature_network(self.info.input_shape)
+        if net is not None:
+            out = class_histogram(net(images)[1], net.model.num_classes)
+        return out

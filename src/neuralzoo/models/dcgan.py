@@ -1,0 +1,74 @@
+"""DCGAN (Radford et al. 2016): transposed-convolution generator with batch norm and ReLU, strided
+convolution discriminator with LeakyReLU(0.2), sized from the data's image shape (28x28 and 32x32 and
+64x64, 1 or 3 channels; any side that halves to 7 or less). Batch norm is left out of the discriminator
+for WGAN-GP (the penalty is per sample) and with spectral norm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..config import check_choices, param
+from ..errors import NeuralzooError
+from ..registry import register
+from .adversarial import Adversarial, AdversarialConfig
+
+
+@dataclass
+class DCGANConfig(AdversarialConfig):
+    width: int = param(64, "channels of the widest-resolution layer (doubled at each halving)")
+
+    def __post_init__(self) -> None:
+        self.check_adversarial()
+        if self.width < 1:
+            raise NeuralzooError(f"width must be a positive integer, got {self.width}")
+        check_choices(self)
+
+
+def halvings(info) -> tuple[int, int]:
+    """(number of stride-2 stages, starting side): 28 -> 2 stages from 7, 32 -> 3 from 4, 64 -> 4."""
+    if len(info.input_shape) != 3 or info.input_shape[1] != info.input_shape[2]:
+        raise NeuralzooError(f"dcgan needs square images (C, S, S); {info.name!r} has samples of "
+                             f"shape {tuple(info.input_shape)}")
+    side, stages = info.input_shape[1], 0
+    while side % 2 == 0 and side > 7:
+        side, stages = side // 2, stages + 1
+    if stages == 0:
+        raise NeuralzooError(f"dcgan needs an image side that halves at least once (e.g. 28, 32, "
+                             f"64), got {info.input_shape[1]}")
+    return stages, side
+
+
+@register("dcgan")
+class DCGAN(Adversarial):
+    Config = DCGANConfig
+    summary = "DCGAN: transposed-conv generator / conv discriminator sized from the data, batch norm"
+    demo = {"epochs": 60, "batch_size": 64, "width": 32, "latent_dim": 32}
+
+    def __init__(self, config: DCGANConfig, info) -> None:
+        super().__init__(config, info)
+        stages, side = halvings(info)
+        channels = info.input_shape[0]
+        widths = [config.width * 2 ** i for i in reversed(range(stages))]   # e.g. 128, 64
+        layers: list[nn.Module] = [nn.Linear(self.generator_inputs, widths[0] * side * side),
+                                   nn.Unflatten(1, (widths[0], side, side)),
+                                   nn.BatchNorm2d(widths[0]), nn.ReLU()]
+        for fan_in, fan_out in zip(widths, [*widths[1:], None]):
+            if fan_out is None:   # the last upsampling produces the image
+                layers += [nn.ConvTranspose2d(fan_in, channels, 4, 2, 1), nn.Tanh()]
+            else:
+                layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False),
+                           nn.BatchNorm2d(fan_out), nn.ReLU()]
+        self.generator = nn.Sequential(*layers)
+        norm = config.loss != "wgan-gp" and not config.spectral_norm
+        d_layers: list[nn.Module] = []
+        previous = channels
+        for i, width in enumerate(reversed(widths)):   # e.g. 64, 128
+            d_layers.append(nn.Conv2d(previous, width, 4, 2, 1, bias=not (norm and i > 0)))
+            if norm and i > 0:   # no batch norm on the first layer (Radford et al.)
+                d_layers.append(nn.BatchNorm2d(width))
+            d_layers.append(nn.LeakyReLU(0.2))
+            previous = width
+        self.discriminator = nn.Sequential(*d_layers, nn.Flatten())
+        self.finish_init(previous * side * side)

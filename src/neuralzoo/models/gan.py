@@ -1,0 +1,49 @@
+"""The tutorials' fully connected GAN: noise -> 1024 -> 1024 -> image (tanh), discriminator image ->
+1024 -> 1024 -> 1, LeakyReLU(0.2) throughout (Goodfellow et al. 2014's setting with the activations of
+Radford et al. 2016). Losses, EMA, conditioning and the step live in ``adversarial.py``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..config import check_choices, param
+from ..errors import NeuralzooError
+from ..registry import register
+from .adversarial import Adversarial, AdversarialConfig
+
+
+@dataclass
+class GANConfig(AdversarialConfig):
+    hidden_sizes: tuple[int, ...] = param((1024, 1024), "hidden widths of both networks")
+
+    def __post_init__(self) -> None:
+        self.check_adversarial()
+        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
+            raise NeuralzooError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
+        check_choices(self)
+
+
+def leaky_stack(sizes: list[int]) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.LeakyReLU(0.2)]
+    return layers
+
+
+@register("gan")
+class GAN(Adversarial):
+    Config = GANConfig
+    summary = "fully connected GAN (1024-1024 MLPs; non-saturating, minimax, hinge, WGAN-GP; EMA)"
+    demo = {"epochs": 60, "batch_size": 64, "hidden_sizes": (256, 256), "latent_dim": 32}
+
+    def __init__(self, config: GANConfig, info) -> None:
+        super().__init__(config, info)
+        pixels = math.prod(info.input_shape)
+        self.generator = nn.Sequential(*leaky_stack([self.generator_inputs, *config.hidden_sizes]),
+                                       nn.Linear(config.hidden_sizes[-1], pixels), nn.Tanh(),
+                                       nn.Unflatten(1, tuple(info.input_shape)))
+        self.discriminator = nn.Sequential(nn.Flatten(), *leaky_stack([pixels, *config.hidden_sizes]))
+        self.finish_init(config.hidden_sizes[-1])

@@ -1,0 +1,140 @@
+"""GANs and the sample-quality metrics: closed forms, training steps, conditioning, exact resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import neuralzoo
+from neuralzoo.api import build_model, resolve
+from neuralzoo.cli import main
+from neuralzoo.config import TrainConfig
+from neuralzoo.data import DataConfig, load_dataset
+from neuralzoo.errors import NeuralzooError
+from neuralzoo.quality import feature_network, frechet_distance, precision_recall, statistics
+from neuralzoo.training.context import StepContext
+
+
+def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians():
+    rng = np.random.default_rng(0)
+    m1, m2 = rng.normal(size=5), rng.normal(size=5)
+    v1, v2 = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
+    expected = ((m1 - m2) ** 2).sum() + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum()
+    assert frechet_distance(m1, np.diag(v1), m2, np.diag(v2)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_frechet_distance_general_covariances_and_from_samples():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    s1, s2 = a @ a.T + np.eye(4), b @ b.T + np.eye(4)
+    root = np.linalg.cholesky(s1)   # Tr((S1^1/2 S2 S1^1/2)^1/2) via a similar symmetric matrix
+    w, v = np.linalg.eigh(s1)
+    s1_half = v @ np.diag(np.sqrt(w)) @ v.T
+    cross = np.sqrt(np.linalg.eigvalsh(s1_half @ s2 @ s1_half)).sum()
+    assert root.shape == (4, 4)
+    expected = np.trace(s1) + np.trace(s2) - 2 * cross
+    assert frechet_distance(np.zeros(4), s1, np.zeros(4), s2) == pytest.approx(expected, rel=1e-6)
+    x = torch.from_numpy(rng.multivariate_normal(np.zeros(4), s1, size=20000))
+    assert frechet_distance(*statistics(x), np.zeros(4), s1) < 0.05
+
+
+def test_precision_recall_detect_dropped_modes():
+    torch.manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    real = centres.repeat_interleave(250, 0) + torch.randn(1000, 2) * 0.5
+    same = centres.repeat_interleave(250, 0) + torch.randn(1000, 2) * 0.5
+    assert min(precision_recall(real, same)) > 0.9
+    one_mode = centres[:1].repeat(1000, 1) + torch.randn(1000, 2) * 0.5   # mode collapse
+    precision, recall = precision_recall(real, one_mode)
+    assert precision > 0.9 and recall < 0.35
+    far = real + 100.0
+    assert precision_recall(real, far) == (0.0, 0.0)
+
+
+def digits_model(name: str, **fields):
+    config = resolve(name, overrides={"data": "digits", **fields})
+    data = load_dataset(DataConfig(**config["data"]))
+    return build_model(config, data.info), data, TrainConfig(**config["train"])
+
+
+@pytest.mark.parametrize("name", ["gan", "dcgan"])
+@pytest.mark.parametrize("loss", ["non-saturating", "minimax", "hinge", "wgan-gp"])
+def test_training_steps_move_both_networks(name, loss):
+    model, data, cfg = digits_model(name, loss=loss, spectral_norm=loss == "hinge")
+    assert cfg.lr == 2e-4   # the DCGAN recipe is the family default
+    optimizers = model.optimizers(cfg)
+    ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    ema_before = [p.detach().clone() for p in model.generator_ema.parameters()]
+    batch = data.train.batch(torch.arange(32))
+    for step in range(3):
+        out = model.train_step({**batch, "step": torch.tensor(step)}, optimizers, ctx)
+        assert all(torch.isfinite(v) for v in out.values())
+    assert all(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(ema_before, model.generator_ema.parameters()))
+    assert (out["gradient_penalty"] > 0) == (loss == "wgan-gp")
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 64, 64), (1, 8, 8)])
+def test_dcgan_is_sized_from_the_data(shape):
+    from neuralzoo.data import DataInfo
+
+    info = DataInfo("img", shape, num_classes=10)
+    model = build_model(resolve("dcgan", overrides={"width": 8, "conditional": True}), info).eval()
+    assert model.sample(3).shape == (3, *shape)
+    assert model.sample(2, labels=4).shape == (2, *shape)
+    assert model.critic(torch.rand(2, *shape) * 2 - 1, torch.tensor([1, 2])).shape == (2,)
+
+
+def test_sampling_errors():
+    model, _, _ = digits_model("gan")
+    with pytest.raises(NeuralzooError, match="not class-conditional"):
+        model.sample(2, labels=3)
+    conditional, _, _ = digits_model("gan", conditional=True)
+    with pytest.raises(NeuralzooError, match="label 12 outside 0..9"):
+        conditional.sample(2, labels=12)
+    with pytest.raises(NeuralzooError, match="square images"):
+        digits_model("dcgan", data="digits-rows")
+
+
+def test_conditional_gan_draws_the_asked_digit(tmp_path):
+    neuralzoo.train("gan", out=tmp_path / "c", data="digits", conditional=True, epochs=80,
+                    batch_size=64, hidden_sizes=(256, 256), latent_dim=32, progress=False)
+    model = neuralzoo.load(tmp_path / "c")
+    net = feature_network(model.info.input_shape)
+    assert net is not None, "the digits feature network ships with the package"
+    torch.manual_seed(0)
+    hits = [(net(model.sample(50, labels=digit))[1] == digit).float().mean().item() for digit in range(10)]
+    assert np.mean(hits) > 0.6, hits   # chance is 0.1
+
+
+def test_resume_restores_both_optimizers_exactly(tmp_path):
+    settings = dict(data="digits", epochs=2, batch_size=256, hidden_sizes=(64,), latent_dim=8,
+                    progress=False, loss="wgan-gp", d_steps=2)
+    neuralzoo.train("gan", out=tmp_path / "whole", **settings)
+    neuralzoo.train("gan", out=tmp_path / "split", **{**settings, "epochs": 1})
+    neuralzoo.train(resume=tmp_path / "split", epochs=2)
+    whole, split = neuralzoo.load(tmp_path / "whole", "last"), neuralzoo.load(tmp_path / "split", "last")
+    for (name, a), b in zip(whole.state_dict().items(), split.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert (tmp_path / "whole" / "samples" / "epoch_0002.png").exists()
+
+
+def test_gan_cli(tmp_path, capsys):
+    run = tmp_path / "dc"
+    assert main(["train", "dcgan", "--data", "digits", "--max-steps", "4", "--width", "8",
+                 "--conditional", "--out", str(run), "--no-progress"]) == 0
+    assert main(["sample", str(run), "--n", "12", "--label", "7"]) == 0
+    assert np.load(run / "samples.npz")["samples"].shape == (12, 1, 8, 8)
+    assert main(["interpolate", str(run), "--steps", "4", "--pairs", "2"]) == 0
+    assert (run / "interpolation.png").exists()
+    assert main(["evaluate", str(run), "--quality-samples", "300"]) == 0
+    quality = __import__("json").loads((run / "eval.json").read_text())["quality"]
+    assert quality["generated"] == 300 and "digits_cnn" in quality["feature_network"]
+    assert 0 <= quality["precision"] <= 1 and quality["frechet_distance"] > 0
+    assert len(quality["class_histogram"]) == 10
+    assert main(["embed", str(run)]) == 2
+    assert "cannot encode" in capsys.readouterr().err
