@@ -33,13 +33,16 @@ from common import environment, load_average, write_json
 
 RESULTS = Path(__file__).parent / "results" / "sunspots.json"
 TARGET_MSE, AR9_REFERENCE, HYBRID_REFERENCE = 280.0, 305.0, 280.0
-# Chosen by the MSE on 1901-1920 of models fitted on 1700-1900 (3 seeds each; never by the test
-# years) among 21 candidates (cell, width, depth, lookback, epochs, batch, lr, dropout, pooling,
-# weight decay): GRU 128 with L2 weight decay 1e-3 (validation MSE 0.153 in scaled units) beat, e.g.,
-# GRU 64 wd 1e-4 (0.202), GRU 128 wd 1e-2 (0.162), two layers (0.168), dropout 0.2 (0.169),
-# lookback 6 (0.185), LSTM 32 (0.260) and RNN 32 (0.345).
-RECIPE = {"hidden_size": 128, "num_layers": 1, "dropout": 0.0, "epochs": 200, "batch_size": 32,
-          "lr": 3e-3, "schedule": "one-cycle", "weight_decay": 1e-3}
+# Chosen on validation years only, never on the test years 1921-1987. First round (fit 1700-1900,
+# validate 1901-1920; 21 candidates of cell, width, depth, lookback, epochs, batch, lr, dropout, pooling,
+# weight decay): GRU 128, L2 1e-3. That validation span holds two small cycles, while the test span
+# holds the largest cycles of the record (peak 190 in 1957 against a training maximum of 154), so the
+# second round validated on the longer 1851-1920 (fit 1700-1850, 3 seeds each, MSE in sunspot units,
+# AR(9) 272.2 on the same windows): GRU 128 L2 1e-3 237.8; with the linear autoregressive skip
+# (LSTNet's highway) 245.2; GRU 32 + skip 208.1; GRU 128 + skip, L2 1e-2 188.0; GRU 64 + skip,
+# L2 1e-2 183.6 -> the recipe below.
+RECIPE = {"hidden_size": 64, "num_layers": 1, "dropout": 0.0, "epochs": 200, "batch_size": 32,
+          "lr": 3e-3, "schedule": "one-cycle", "weight_decay": 1e-2, "linear_skip": True}
 
 
 def classic_csv(folder: Path) -> Path:

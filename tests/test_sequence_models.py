@@ -141,6 +141,24 @@ def test_forecaster_beats_the_naive_forecast(tmp_path):
                                                      atol=0.35)
 
 
+def test_linear_skip_extrapolates_beyond_the_training_range(tmp_path):
+    """A steady trend leaves the training range in the test part: the saturating recurrent net
+    alone cannot follow it, the linear autoregressive skip (LSTNet's highway) can."""
+    values = 0.5 * np.arange(300) + np.sin(np.arange(300) / 3)
+    (tmp_path / "t.csv").write_text("v\n" + "".join(f"{v}\n" for v in values))
+    data = load_dataset(DataConfig(data=str(tmp_path / "t.csv"), lookback=8, val_fraction=0.0))
+    assert data.test.y.max() > data.train.y.max() + 1   # the test part lies above the training range
+    errors = {}
+    for skip in (False, True):
+        model = make("gru", data.info, hidden_size=16, linear_skip=skip)
+        fit(model, data.train.batch(torch.arange(len(data.train))), steps=300, lr=1e-2)
+        model.eval()
+        with torch.no_grad():
+            errors[skip] = (model(data.test.x) - data.test.y).pow(2).mean().item()
+        assert hasattr(model, "skip") == skip
+    assert errors[True] < 0.1 * errors[False], errors
+
+
 def test_invalid_configs_name_the_field():
     cls = get_model_class("lstm")
     for bad, field in (({"hidden_size": 0}, "hidden_size"), ({"dropout": 1.0}, "dropout"),

@@ -42,6 +42,8 @@ class SequenceConfig:
                                              "forecasting: the final state, or the mean output over "
                                              "the real (unpadded) steps")
     embedding_dim: int = param(32, "text: size of the learned character embedding")
+    linear_skip: bool = param(False, "forecasting: add a linear autoregressive term over the lookback "
+                              "window to the network's forecast (the highway of LSTNet, Lai et al. 2018)")
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "embedding_dim"):

@@ -39,11 +39,16 @@ class SequenceForecaster:
         spec = info.sequence
         self.horizon, self.outputs = spec["horizon"], len(spec["columns"])
         self.head = nn.Linear(self.features, self.horizon * self.outputs)
+        if config.linear_skip:   # an AR(lookback) model in parallel: the network learns its residual
+            self.skip = nn.Linear(spec["lookback"] * self.outputs, self.horizon * self.outputs)
         self.register_buffer("mean", torch.tensor(spec["mean"]), persistent=False)
         self.register_buffer("std", torch.tensor(spec["std"]), persistent=False)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.summarize(x, lengths)).view(-1, self.horizon, self.outputs)
+        out = self.head(self.summarize(x, lengths))
+        if hasattr(self, "skip"):
+            out = out + self.skip(x.float().flatten(1))
+        return out.view(-1, self.horizon, self.outputs)  # (B, horizon, F)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         error = self(batch["x"]).float() - batch["y"]   # (B, horizon, F), in training-scaled units
