@@ -138,3 +138,23 @@ def test_gan_cli(tmp_path, capsys):
     assert len(quality["class_histogram"]) == 10
     assert main(["embed", str(run)]) == 2
     assert "cannot encode" in capsys.readouterr().err
+
+
+def test_inception_fid_network_loads_weights_safely(tmp_path):
+    from safetensors.torch import save_file
+
+    from neuralzoo.inception import FIDInception, InceptionFeatures, load_inception
+
+    net = FIDInception()
+    assert net(torch.rand(2, 1, 28, 28)).shape == (2, 2048)
+    weights = {k: torch.randn_like(v) if v.is_floating_point() else v
+               for k, v in net.state_dict().items()}
+    save_file(weights, tmp_path / "inception.safetensors")
+    features, classes = InceptionFeatures(tmp_path / "inception.safetensors")(torch.rand(3, 1, 8, 8))
+    assert features.shape == (3, 2048) and classes is None
+    save_file({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.safetensors")
+    with pytest.raises(NeuralzooError, match="not FID Inception-v3 weights"):
+        load_inception(tmp_path / "other.safetensors")
+    (tmp_path / "fake.pth").write_bytes(b"not a pickle")
+    with pytest.raises(NeuralzooError, match="not the FID Inception weights"):
+        load_inception(tmp_path / "fake.pth")

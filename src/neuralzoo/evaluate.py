@@ -88,7 +88,7 @@ def align_sequences(trained, data: DataSplits) -> None:
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  device: str = "auto", data_overrides: dict[str, Any] | None = None,
                  out: str | Path | None = None, iw_samples: int = 5000,
-                 quality_samples: int = 10000) -> dict[str, Any]:
+                 quality_samples: int = 10000, inception: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers,
     reconstructions.png / samples.png and the likelihood for autoencoders and VAEs; forecasting runs
     add the baselines' metrics on the same windows)."""
@@ -136,12 +136,14 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
             result["headline"] = {"metric": "squared error / example",
                                   "value": result["squared_error"]}
     if hasattr(model, "sample") and quality_samples:
-        result.update(sample_quality(model, part, out_dir, quality_samples, train_cfg["seed"]))
+        result.update(sample_quality(model, part, out_dir, quality_samples, train_cfg["seed"],
+                                     inception))
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 
 
-def sample_quality(model: Model, part: ArrayData, out_dir: Path, n: int, seed: int) -> dict[str, Any]:
+def sample_quality(model: Model, part: ArrayData, out_dir: Path, n: int, seed: int,
+                   inception: str | Path | None = None) -> dict[str, Any]:
     """Fréchet distance, precision/recall and the class histogram of ``n`` generated samples against
     ``n`` samples of ``part`` (GANs and VAEs alike), with a sample grid."""
     from .images import save_image_grid
@@ -152,12 +154,17 @@ def sample_quality(model: Model, part: ArrayData, out_dir: Path, n: int, seed: i
     samples = torch.cat([model.sample(min(1000, n - i)).cpu() for i in range(0, n, 1000)])
     if model.info.is_image:
         save_image_grid(samples[:64], out_dir / "samples.png", nrow=8)
+    out: dict[str, Any] = {}
+    if inception is not None:   # the standard FID, with the user's local Inception weights
+        from .inception import InceptionFeatures
+
+        out["quality_inception"] = quality_report(samples, part.x[:n], InceptionFeatures(inception))
     net = feature_network(model.info.input_shape)
     if net is None:
-        return {"quality": {"note": f"no shipped feature network for samples of shape "
-                                    f"{tuple(model.info.input_shape)}; sample quality not measured"}}
-    quality = quality_report(samples, part.x[:n], net)
-    out: dict[str, Any] = {"quality": quality}
+        out["quality"] = {"note": f"no shipped feature network for samples of shape "
+                                  f"{tuple(model.info.input_shape)}; sample quality not measured"}
+        return out
+    quality = out["quality"] = quality_report(samples, part.x[:n], net)
     if not hasattr(model, "reconstruct"):   # GANs: the Fréchet distance is the headline
         out["headline"] = {"metric": f"Fréchet distance ({n} samples)", "value": quality["frechet_distance"]}
     return out

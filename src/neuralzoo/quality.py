@@ -96,12 +96,15 @@ def class_histogram(classes: torch.Tensor, num_classes: int) -> dict[str, Any]:
             "class_entropy_max_nats": round(float(np.log(num_classes)), 4)}
 
 
-def quality_report(samples: torch.Tensor, real: torch.Tensor, net: FeatureNetwork) -> dict[str, Any]:
-    """Fréchet distance, precision, recall and class histogram of ``samples`` against ``real``."""
+def quality_report(samples: torch.Tensor, real: torch.Tensor, net) -> dict[str, Any]:
+    """Fréchet distance, precision, recall and (when ``net`` classifies) the class histogram of
+    ``samples`` against ``real``; ``net`` maps images to (features, predicted classes or None)."""
     fake_features, fake_classes = net(samples)
     real_features, _ = net(real)
     precision, recall = precision_recall(real_features, fake_features)
-    return {"feature_network": net.name, "generated": len(samples), "real": len(real),
-            "frechet_distance": frechet_distance(*statistics(real_features), *statistics(fake_features)),
-            "precision": precision, "recall": recall, "k": 3,
-            **class_histogram(fake_classes, net.model.num_classes)}
+    out = {"feature_network": net.name, "generated": len(samples), "real": len(real),
+           "frechet_distance": frechet_distance(*statistics(real_features), *statistics(fake_features)),
+           "precision": precision, "recall": recall, "k": 3}
+    if fake_classes is not None:
+        out.update(class_histogram(fake_classes, net.model.num_classes))
+    return out

@@ -47,15 +47,19 @@ def evaluate_command(argv: list[str]) -> int:
     parser.add_argument("--quality-samples", type=int, default=10000, metavar="N",
                         help="generative models: samples (and as many real ones) for the Fréchet "
                              "distance, precision/recall and class histogram (default: 10000; 0: skip)")
+    parser.add_argument("--inception", metavar="WEIGHTS", default=None,
+                        help="generative models: also the standard FID with these local Inception "
+                             "weights (pt_inception-2015-12-05-6726825d.pth or a .safetensors copy)")
     names = add_flags(parser, DataConfig, "data (default: the run's own data set)")
     args = vars(parser.parse_args(argv))
     overrides = {k: args[k] for k in names if k in args}
     if args["quality_samples"] < 0:
         raise NeuralzooError(f"--quality-samples must be >= 0, got {args['quality_samples']}")
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
-                          args.get("out"), args["iw_samples"], args["quality_samples"])
-    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality")
-             if k in result}
+                          args.get("out"), args["iw_samples"], args["quality_samples"],
+                          args["inception"])
+    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality",
+                                    "quality_inception") if k in result}
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))
     return 0
 
