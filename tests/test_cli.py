@@ -489,6 +489,8 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         assert (run / "curves.png").stat().st_size > 1000
         if hasattr(MODELS[name], "reconstruct"):   # autoencoder / VAE pictures
             assert (run / "reconstructions.png").stat().st_size > 100
+        elif hasattr(MODELS[name], "latent_walk"):   # GANs: a sample grid per epoch and at the end
+            assert (run / "samples.png").is_file() and list((run / "samples").glob("epoch_*.png"))
         elif name in digits_models:   # classifiers of the digits (images or rows)
             assert (run / "confusion.png").stat().st_size > 1000
         assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 3

@@ -58,7 +58,7 @@ def test_loss_is_finite_scalar(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_train_steps_lower_loss_on_fixed_batch(name):
     model, batch, _, _ = model_and_batch(name)
-    cfg = TrainConfig(lr=3e-3, bf16="off")
+    cfg = TrainConfig(lr=MODELS[name].train_defaults.get("lr", 3e-3), bf16="off")
     optimizers = model.optimizers(cfg)
     for opt in optimizers:
         for group in opt.param_groups:
@@ -68,9 +68,10 @@ def test_train_steps_lower_loss_on_fixed_batch(name):
     # GANs: the discriminator's loss on a fixed batch is what must fall (the generator's may rise)
     key = "d_loss" if hasattr(model, "noise") else "loss"
     first = model.train_step(batch, optimizers, ctx)[key].item()
-    for _ in range(30):
+    for _ in range(60 if key == "d_loss" else 30):   # GANs at their own (low) learning rate
         last = model.train_step(batch, optimizers, ctx)[key].item()
-    assert last < 0.7 * first, (first, last)
+    # a GAN's discriminator chases a generator that adapts too: a smaller but clear drop
+    assert last < (0.85 if key == "d_loss" else 0.7) * first, (first, last)
 
 
 @pytest.mark.parametrize("name", NAMES)
