@@ -4,7 +4,7 @@ the same wall-clock budget on 2 CPU cores, measured the same way.
 Protocol (also in the JSON): MNIST IDX files, official split, all 60,000 training images (pixels / 255,
 no validation split); each model gets ``--minutes`` of training: a short calibration run measures
 seconds per epoch (reported, not counted) and the real run gets as many whole epochs as fit, so every
-learning-rate schedule completes. Quality: 10,000 generated samples (EMA generator for the GANs,
+learning-rate schedule completes. Calibration: 150 steps, the throughput of the last 50. Quality: 10,000 generated samples (EMA generator for the GANs,
 decoder means of z ~ N(0, I) for the VAE) against the 10,000 test images, in the 64-d feature space of
 the MNIST feature network shipped with neuralzoo (see ``neuralzoo.quality``): Fréchet distance,
 k-NN precision and recall (k = 3, Kynkäänniemi et al. 2019), and the entropy of the feature network's
@@ -40,10 +40,11 @@ RECIPES = {   # DCGAN recipe for both GANs (Adam 2e-4, beta1 0.5, batch 128), no
 }
 
 
-def seconds_per_epoch(run_dir: Path) -> float:
+def seconds_per_epoch(run_dir: Path, samples: int = 60000) -> float:
+    """From the throughput of the calibration run's last logged steps (the first ones warm up)."""
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    marks = [e["train_seconds"] for e in events if e["event"] == "val"]
-    return (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) > 1 else marks[0]
+    rate = [e["samples_per_s"] for e in events if e["event"] == "train"][-1]
+    return samples / rate
 
 
 def main() -> None:
@@ -61,8 +62,9 @@ def main() -> None:
     for name in args.models.split(","):
         common = {"data": "mnist", "data_dir": str(args.data_dir), "seed": args.seed,
                   "progress": False, **RECIPES[name]}
-        # calibration: two whole epochs; the second (no compilation, warm caches) sets the pace
-        calibration = neuralzoo.train(name, out=runs / f"{name}-calibration", epochs=2, **common)
+        # calibration: 150 steps; the pace of the last 50 (warm caches) sets the epochs
+        calibration = neuralzoo.train(name, out=runs / f"{name}-calibration", epochs=1,
+                                      max_steps=150, log_every=50, **common)
         per_epoch = seconds_per_epoch(runs / f"{name}-calibration")
         epochs = max(1, math.floor(args.minutes * 60 / per_epoch))
         summary = neuralzoo.train(name, out=runs / name, epochs=epochs, **common)
