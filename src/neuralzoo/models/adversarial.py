@@ -105,7 +105,31 @@ class Adversarial(Model):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Noise (B, generator_inputs) -> images in the data's range (B, *shape)."""
         net = getattr(self, "generator_ema", self.generator)
+        if net is not self.generator and not self.training:
+            self.standing_statistics()
         return ((net(z).float() + 1) / 2) * self.data_span + self.data_low
+
+    @torch.no_grad()
+    def standing_statistics(self, batches: int = 16, batch_size: int = 256) -> None:
+        """Re-estimate the EMA generator's batch-norm statistics under its own weights ("standing
+        statistics", Brock et al. 2019, App. C): the running statistics it copies were gathered by the
+        live generator, whose weights differ, and using them as they are spoils the samples. Fixed
+        noise from its own RNG: deterministic, and the global RNG is not touched."""
+        norms = [m for m in self.generator_ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms or getattr(self, "_standing_fresh", False):
+            return
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None   # a cumulative average over the batches below
+        self.generator_ema.train()
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(batches):
+            self.generator_ema(self.noise(batch_size, generator=generator))
+        self.generator_ema.eval()
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self._standing_fresh = True
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | int | None = None,
@@ -189,6 +213,7 @@ class Adversarial(Model):
     def update_ema(self) -> None:
         if not hasattr(self, "generator_ema"):
             return
+        self._standing_fresh = False
         decay = self.config.ema_decay
         for ema, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
             ema.lerp_(live, 1 - decay)
