@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import neuralzoo  # noqa: E402
 from common import environment, max_rss_mib, write_json  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
+from neuralzoo.latent_eval import reconstruction_errors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -88,8 +89,7 @@ def main() -> None:
                                                            samples=args.score_samples).numpy()
                 scores["vae_nll"] = model.anomaly_scores(test_x, method="nll",
                                                          samples=args.score_samples).numpy()
-                scores["vae_reconstruction"] = ((model.reconstruct(test_x).detach() - test_x) ** 2
-                                                ).flatten(1).sum(1).numpy()
+                scores["vae_reconstruction"] = reconstruction_errors(model, test_x).numpy()
         row = {"digit": digit, "train_images": len(normal), "train_seconds": seconds,
                **{f"auroc_{k}": round(100 * roc_auc_score(is_anomaly, v), 2) for k, v in scores.items()},
                "deep_svdd_published": DEEP_SVDD[digit]}

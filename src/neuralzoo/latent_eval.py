@@ -21,6 +21,14 @@ from .models.latent import LatentModel
 
 
 @torch.no_grad()
+def reconstruction_errors(model: LatentModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Squared error of each sample's reconstruction, summed over features: (N,)."""
+    out = [((model.reconstruct(b) - b) ** 2).flatten(1).sum(1).cpu()
+           for b in (x[i:i + batch_size].to(model.device) for i in range(0, len(x), batch_size))]
+    return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.no_grad()
 def posterior_diagnostics(model: LatentModel, x: torch.Tensor, batch_size: int = 1000) -> dict[str, Any]:
     mus, kls = [], []
     for i in range(0, len(x), batch_size):
@@ -59,8 +67,7 @@ def latent_report(model: LatentModel, part: ArrayData, out_dir: Path, iw_samples
     (reconstructions.png) for image data; samples are judged by evaluate.sample_quality."""
     torch.manual_seed(seed)   # the Monte Carlo estimates below are reproducible
     x = part.x
-    errors = torch.cat([((model.reconstruct(b) - b) ** 2).flatten(1).sum(1).cpu()
-                        for b in (x[i:i + 1000].to(model.device) for i in range(0, len(x), 1000))])
+    errors = reconstruction_errors(model, x)
     result: dict[str, Any] = {"squared_error": float(errors.mean()),
                               "squared_error_units": "sum over features of (x - reconstruction)^2, "
                                                      "mean over examples", "eval_seed": seed}

@@ -125,17 +125,14 @@ def embed_command(argv: list[str]) -> int:
 @torch.no_grad()   # inference only: no autograd graphs
 def reconstruct_command(argv: list[str]) -> int:
     from ..images import save_image_grid
+    from ..latent_eval import reconstruction_errors
 
     parser = _parser("reconstruct", "Reconstruct a data split; prints and saves the error.")
     parser.add_argument("--n", type=int, default=16, help="images in the picture (default: 16)")
     args = parser.parse_args(argv)
     model = _load(args, "reconstruct", "reconstruct")
     data, part = _data(model, args)
-    errors = []
-    for i in range(0, len(part), 1000):
-        x = part.x[i:i + 1000].to(model.device)
-        errors.append(((model.reconstruct(x) - x) ** 2).flatten(1).sum(1).cpu())
-    error = torch.cat(errors)
+    error = reconstruction_errors(model, part.x)
     out = _out(args, "reconstructions.png")
     result = {"squared_error": float(error.mean()), "squared_error_std": float(error.std()),
               "units": "sum over features of (x - reconstruction)^2, mean over examples",
