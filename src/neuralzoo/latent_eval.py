@@ -74,8 +74,12 @@ def latent_report(model: LatentModel, part: ArrayData, out_dir: Path, iw_samples
     if hasattr(model, "log_likelihood"):
         result["likelihood"] = likelihood_report(model, x, iw_samples)
     if model.info.is_image and len(x):
-        n = min(16, len(x))
-        originals = x[:n].to(model.device)
-        save_image_grid(torch.cat([originals, model.reconstruct(originals)]).cpu(),
-                        out_dir / "reconstructions.png", nrow=n)
+        save_reconstructions(model, x[:16], out_dir / "reconstructions.png")
     return result
+
+
+@torch.no_grad()
+def save_reconstructions(model: LatentModel, x: torch.Tensor, path: Path) -> Path:
+    """Originals (top row) above their reconstructions (bottom row)."""
+    x = x.to(model.device)
+    return save_image_grid(torch.cat([x, model.reconstruct(x)]).cpu(), path, nrow=len(x))

@@ -14,6 +14,7 @@ class predictions come from its last layer. Every reported number names the netw
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class FeatureNetwork:
         return torch.cat(feats), torch.cat(classes)
 
 
+@functools.lru_cache(maxsize=4)   # GANs ask every epoch: read and hash the file once
 def feature_network(input_shape: tuple[int, ...]) -> FeatureNetwork | None:
     name = FEATURE_NETWORKS.get(tuple(input_shape))
     return FeatureNetwork(WEIGHTS / name) if name and (WEIGHTS / name).is_file() else None

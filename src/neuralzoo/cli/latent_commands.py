@@ -124,8 +124,7 @@ def embed_command(argv: list[str]) -> int:
 @command("reconstruct", "originals vs reconstructions PNG and the reconstruction error")
 @torch.no_grad()   # inference only: no autograd graphs
 def reconstruct_command(argv: list[str]) -> int:
-    from ..images import save_image_grid
-    from ..latent_eval import reconstruction_errors
+    from ..latent_eval import reconstruction_errors, save_reconstructions
 
     parser = _parser("reconstruct", "Reconstruct a data split; prints and saves the error.")
     parser.add_argument("--n", type=int, default=16, help="images in the picture (default: 16)")
@@ -138,8 +137,7 @@ def reconstruct_command(argv: list[str]) -> int:
               "units": "sum over features of (x - reconstruction)^2, mean over examples",
               "data": data.info.name, "split": args.split, "samples": len(part)}
     if model.info.is_image:
-        x = part.x[:args.n].to(model.device)
-        save_image_grid(torch.cat([x, model.reconstruct(x)]).cpu(), out, nrow=len(x))
+        save_reconstructions(model, part.x[:args.n], out)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0

@@ -197,13 +197,17 @@ class Adversarial(Model):
         d_opt.zero_grad(set_to_none=True)
         step = int(batch["step"]) if "step" in batch else 0
         if (step + 1) % self.config.d_steps == 0:   # generator step through the updated D
+            d_params = d_opt.param_groups[0]["params"]
+            for p in d_params:   # gradients flow through D to G, but D's own are not needed
+                p.requires_grad_(False)
             with ctx.autocast():
                 g_loss = self.losses(real_out.detach(), self.critic(fake, labels))[1]
             g_loss.backward()
+            for p in d_params:
+                p.requires_grad_(True)
             ctx.clip(self.generator.parameters())
             g_opt.step()
             g_opt.zero_grad(set_to_none=True)
-            d_opt.zero_grad(set_to_none=True)   # D's grads from the G pass are not used
             self.update_ema()
         return {"loss": (d_loss + g_loss).detach(), "d_loss": d_loss.detach(),
                 "g_loss": g_loss.detach(), "d_real": real_out.mean().detach(),
