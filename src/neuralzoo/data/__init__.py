@@ -4,7 +4,8 @@
 with one sub-folder per class, or a folder holding the four MNIST IDX files). Every source goes
 through the same protocol so runs are comparable: labels become indices 0..K-1 (names kept in
 ``class_names``), ``limit`` caps the training part, then ``val_fraction`` of it is held out for
-validation (stratified, ``split_seed``) unless the source provides a validation split. The protocol
+validation (stratified, ``split_seed``) unless the source provides a validation split; optional
+preprocessing (``train_classes``, ``contrast``, ``binarize``) follows in that order. The protocol
 actually applied is written to ``DataInfo.description``, which checkpoints keep.
 """
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import NeuralzooError
 from .base import ArrayData, DataConfig, DataInfo, DataSplits
+from .contrast import apply_contrast, fit_contrast
 from .files import SourceArrays, load_csv, load_image_folder, load_npz
 from .idx import is_mnist_folder, load_mnist, read_idx
 from .inputs import read_inputs
@@ -34,15 +37,21 @@ PATH_KINDS = ("a .npz file (keys x, y[, x_val, y_val, x_test, y_test, lengths]),
               "sub-folder per class")
 
 
-def load_dataset(cfg: DataConfig) -> DataSplits:
+def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None) -> DataSplits:
     """Load ``cfg.data`` and split it by the protocol described in this module's docstring (time
-    series and text: chronologically, see data/series.py and data/text.py)."""
+    series and text: chronologically, see data/series.py and data/text.py). ``contrast``: GCN
+    constants to use instead of fitting them (a trained model's, for evaluating it on other data)."""
     path = Path(cfg.data).expanduser()
-    if cfg.data in SERIES_DATASETS or (path.suffix.lower() == ".csv" and cfg.lookback is not None):
+    sequences = cfg.data in SERIES_DATASETS or (path.suffix.lower() == ".csv" and cfg.lookback is not None)
+    text = cfg.data in TEXT_DATASETS or (path.is_file() and path.suffix.lower() in TEXT_SUFFIXES)
+    if (sequences or text) and cfg.contrast != "none":
+        raise NeuralzooError(f"contrast: {cfg.contrast!r} applies to images and feature vectors, not to "
+                             f"{'time series' if sequences else 'text'} ({cfg.data!r})")
+    if sequences:
         return load_series(cfg)
-    if cfg.data in TEXT_DATASETS or (path.is_file() and path.suffix.lower() in TEXT_SUFFIXES):
+    if text:
         return load_text(cfg)
-    return _assemble(cfg, _read_source(cfg))
+    return _assemble(cfg, _read_source(cfg), contrast)
 
 
 def _read_source(cfg: DataConfig) -> SourceArrays:
@@ -129,7 +138,8 @@ def _split_indices(data: ArrayData, seed: int,
     return torch.from_numpy(np.sort(first)), torch.from_numpy(np.sort(second)), how
 
 
-def _assemble(cfg: DataConfig, source: SourceArrays) -> DataSplits:
+def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | None = None
+              ) -> DataSplits:
     parts = dict(source.parts)
     class_names = source.class_names
     labelled = [split for split, part in parts.items() if part[1] is not None]
@@ -161,8 +171,16 @@ def _assemble(cfg: DataConfig, source: SourceArrays) -> DataSplits:
         notes.append(f"train/val keep only classes {', '.join(cfg.train_classes)} "
                      f"({len(train)} training samples); test keeps every class")
     test_note = f"test {len(test)} ({source.test_rule})" if test is not None else "no test split"
+    if cfg.contrast == "gcn":
+        contrast = contrast or fit_contrast(train.x, train.source)
+        train, val, test = (None if part is None else replace(part, x=apply_contrast(part.x, contrast))
+                            for part in (train, val, test))
+        notes.append(f"global contrast normalisation (L1) and min-max scaling to [0, 1] with "
+                     f"[{contrast['low']:.4g}, {contrast['high']:.4g}] from {contrast['fitted_on']}")
+    else:
+        contrast = None
     present = [part for part in (train, val, test) if part is not None]
-    value_range = (0.0, 1.0) if source.scaled_to_unit else (
+    value_range = (0.0, 1.0) if source.scaled_to_unit or contrast else (
         min(float(p.x.min()) for p in present), max(float(p.x.max()) for p in present))
     if cfg.binarize != "none":
         if value_range[0] < 0 or value_range[1] > 1:
@@ -177,7 +195,8 @@ def _assemble(cfg: DataConfig, source: SourceArrays) -> DataSplits:
                    f"{source.scaling}; sample shape {tuple(train.x.shape[1:])}")
     info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
                     num_classes=None if class_names is None else len(class_names),
-                    class_names=class_names, value_range=value_range, description=description)
+                    class_names=class_names, value_range=value_range, description=description,
+                    contrast=contrast)
     return DataSplits(train=train, val=val, test=test, info=info)
 
 

@@ -60,6 +60,11 @@ class DataConfig:
         "help": "keep only these classes (names, e.g. 3 or 3,5) in the training and validation parts; "
                 "the test part keeps every class (one-class / novelty protocols) (default: all)"})
 
+    contrast: Literal["none", "gcn"] = field(default="none", metadata={
+        "help": "gcn: per-sample global contrast normalisation (subtract the sample's mean, divide by its "
+                "mean absolute deviation) and min-max scaling to [0, 1] by the training part's extremes, "
+                "the preprocessing of Ruff et al. 2018 (images and feature vectors)"})
+
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
             raise NeuralzooError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
@@ -78,6 +83,8 @@ class DataConfig:
             raise NeuralzooError(f"missing must be one of: error, interpolate; got {self.missing!r}")
         if self.binarize not in ("none", "dynamic", "static"):
             raise NeuralzooError(f"binarize must be one of: none, dynamic, static; got {self.binarize!r}")
+        if self.contrast not in ("none", "gcn"):
+            raise NeuralzooError(f"contrast must be one of: none, gcn; got {self.contrast!r}")
         if self.train_classes is not None and not self.train_classes:
             raise NeuralzooError("train_classes must name at least one class")
 
@@ -96,6 +103,7 @@ class DataInfo:
     # data/series.py), text (characters -> next character, see data/text.py)
     task: Literal["classify", "forecast", "text"] = "classify"
     sequence: dict[str, Any] | None = None   # forecast: columns, scaling...; text: vocabulary
+    contrast: dict[str, Any] | None = None   # gcn constants fitted on the training part (contrast.py)
 
     @property
     def is_image(self) -> bool:

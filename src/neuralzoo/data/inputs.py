@@ -15,6 +15,7 @@ import torch
 
 from ..errors import NeuralzooError
 from .base import DataInfo
+from .contrast import apply_contrast
 from .files import (IMAGE_SUFFIXES, array_to_samples, list_images, missing_x_error, numeric_matrix,
                     read_npz, read_table, stack_images)
 
@@ -22,7 +23,13 @@ IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}   # channels -> Pillow mode
 
 
 def read_inputs(path: str, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
-    """Samples (N, *info.input_shape) float32 and their names (file names, or ``row{i}``)."""
+    """Samples (N, *info.input_shape) float32 and their names (file names, or ``row{i}``), with the
+    model's own preprocessing (``info.contrast``) applied."""
+    x, names = _read(path, info)
+    return (x if info.contrast is None else apply_contrast(x, info.contrast)), names
+
+
+def _read(path: str, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
     source = Path(path).expanduser()
     if not source.exists():
         raise NeuralzooError(f"{source}: no such file or folder")
