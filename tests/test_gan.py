@@ -78,6 +78,20 @@ def test_training_steps_move_both_networks(name, loss):
     assert (out["gradient_penalty"] > 0) == (loss == "wgan-gp")
 
 
+def test_ema_decay_warms_up():
+    """u updates in, the EMA keeps min(decay, (1 + u) / (10 + u)) of itself: the first update moves it
+    90% of the way to the live generator, so the random initial weights fade out quickly."""
+    model, _, _ = digits_model("gan", ema_decay=0.999)
+    for updates, decay in [(0, 0.1), (5, 6 / 15), (10 ** 6, 0.999)]:
+        with torch.no_grad():
+            for p in model.generator.parameters():
+                p.add_(1.0)
+        before = [p.detach().clone() for p in model.generator_ema.parameters()]
+        model.update_ema(updates)
+        for old, new, live in zip(before, model.generator_ema.parameters(), model.generator.parameters()):
+            torch.testing.assert_close(new, decay * old + (1 - decay) * live)
+
+
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 64, 64), (1, 8, 8)])
 def test_dcgan_is_sized_from_the_data(shape):
     from neuralzoo.data import DataInfo

