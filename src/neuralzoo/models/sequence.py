@@ -44,6 +44,10 @@ class SequenceConfig:
     embedding_dim: int = param(32, "text: size of the learned character embedding")
     linear_skip: bool = param(False, "forecasting: add a linear autoregressive term over the lookback "
                               "window to the network's forecast (the highway of LSTNet, Lai et al. 2018)")
+    linear_fit: Literal["joint", "least-squares"] = param(
+        "joint", "forecasting, with linear_skip: train the linear term jointly with the network, or fit "
+        "it by least squares on the training windows first and keep it fixed, so the network learns "
+        "the residuals of that AR model (the ARIMA + network hybrid of Zhang 2003)")
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "embedding_dim"):
@@ -52,6 +56,8 @@ class SequenceConfig:
         if not 0 <= self.dropout < 1:
             raise NeuralzooError(f"dropout must be in [0, 1), got {self.dropout}")
         check_choices(self)
+        if self.linear_fit != "joint" and not self.linear_skip:
+            raise NeuralzooError(f"linear_fit {self.linear_fit!r} needs linear_skip (--linear-skip)")
 
 
 def steps_and_features(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.series import apply_transform, inverse_transform
 from ..errors import NeuralzooError
 from .classifier import Classifier
 
@@ -50,6 +51,20 @@ class SequenceForecaster:
             out = out + self.skip(x.float().flatten(1))
         return out.view(-1, self.horizon, self.outputs)  # (B, horizon, F)
 
+    def prepare(self, cfg, train) -> None:
+        """linear_fit least-squares: the linear term is the least-squares AR fit (with intercept) on
+        the training windows, frozen, so the recurrent part only learns its residuals."""
+        super().prepare(cfg, train)
+        if self.config.linear_fit != "least-squares":
+            return
+        x = train.x.double().flatten(1)                                  # (N, lookback * F)
+        design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+        coef = torch.linalg.lstsq(design, train.y.double().flatten(1)).solution   # (L * F + 1, H * F)
+        with torch.no_grad():
+            self.skip.weight.copy_(coef[:-1].T)
+            self.skip.bias.copy_(coef[-1])
+        self.skip.requires_grad_(False)
+
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         error = self(batch["x"]).float() - batch["y"]   # (B, horizon, F), in training-scaled units
         return {"loss": error.pow(2).mean(), "mae": error.abs().mean()}
@@ -65,14 +80,16 @@ class SequenceForecaster:
                                  f"{self.outputs} value(s), got shape {tuple(history.shape)}")
         was_training = self.training
         self.eval()
-        window = (history[-lookback:].float().to(self.mean.device) - self.mean) / self.std
+        transform = self.info.sequence.get("transform", "none")
+        window = torch.from_numpy(apply_transform(history[-lookback:].double().cpu().numpy(), transform))
+        window = (window.float().to(self.mean.device) - self.mean) / self.std
         out = []
         while sum(len(o) for o in out) < steps:
             predicted = self(window[None])[0].float()        # (horizon, F)
             out.append(predicted)
             window = torch.cat([window, predicted])[-lookback:]
         self.train(was_training)
-        return (torch.cat(out)[:steps] * self.std + self.mean).cpu()
+        return inverse_transform(torch.cat(out)[:steps] * self.std + self.mean, transform).cpu()
 
 
 class CharLanguageModel:
