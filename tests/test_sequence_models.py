@@ -216,3 +216,28 @@ def test_least_squares_linear_fit_is_the_ar_model_and_stays_fixed(tmp_path):
     assert result["loss"] < 0.8 * ar_mse, (result, ar_mse)
     with pytest.raises(NeuralzooError, match="linear_fit"):
         get_model_class("gru").Config(linear_fit="least-squares")
+
+
+def test_ensemble_members_are_independent_and_averaged(tmp_path):
+    """members 3: the forecast is the mean of three differently initialised networks, and one
+    training step moves each exactly as training it alone on the same batch would."""
+    values = np.sin(np.arange(120) / 3)
+    (tmp_path / "s.csv").write_text("v\n" + "".join(f"{v}\n" for v in values))
+    data = load_dataset(DataConfig(data=str(tmp_path / "s.csv"), lookback=6, val_fraction=0.0))
+    ensemble = make("gru", data.info, hidden_size=8, linear_skip=True, members=3)
+    batch = data.train.batch(torch.arange(32))
+    members = [ensemble, *ensemble.others]
+    with torch.no_grad():
+        alone = [m.member_forecasts(batch["x"])[0] for m in members]
+        assert torch.allclose(ensemble(batch["x"]), torch.stack(alone).mean(0), atol=1e-6)
+        assert not torch.allclose(alone[0], alone[1])
+    single = make("gru", data.info, hidden_size=8, linear_skip=True)
+    single.load_state_dict({k: v for k, v in ensemble.state_dict().items() if not k.startswith("others.")})
+    ensemble.loss(batch)["loss"].backward()
+    single.loss(batch)["loss"].backward()            # the member's own loss: the same gradient
+    assert torch.allclose(ensemble.head.weight.grad, single.head.weight.grad, atol=1e-6)
+    assert "ensemble_mse" in ensemble.loss(batch)
+    with pytest.raises(NeuralzooError, match="members"):
+        make("gru", classify_info(), members=2)
+    with pytest.raises(NeuralzooError, match="members"):
+        get_model_class("gru").Config(members=0)

@@ -48,9 +48,12 @@ class SequenceConfig:
         "joint", "forecasting, with linear_skip: train the linear term jointly with the network, or fit "
         "it by least squares on the training windows first and keep it fixed, so the network learns "
         "the residuals of that AR model (the ARIMA + network hybrid of Zhang 2003)")
+    members: int = param(1, "forecasting: an ensemble of this many independently initialised networks "
+                         "(recurrent layers, head, skip), each trained on its own loss on the same "
+                         "batches; the forecast is their mean")
 
     def __post_init__(self) -> None:
-        for name in ("hidden_size", "num_layers", "embedding_dim"):
+        for name in ("hidden_size", "num_layers", "embedding_dim", "members"):
             if getattr(self, name) < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
@@ -90,6 +93,9 @@ class Recurrent(Model):
 
     def __init__(self, config: SequenceConfig, info) -> None:
         super().__init__(config, info)
+        if config.members > 1 and info.task != "forecast":
+            raise NeuralzooError(f"members {config.members}: ensembles are for forecasting, not "
+                                 f"{info.task!r} data; use --members 1")
         if info.task == "text":
             self.embedding = nn.Embedding(len(info.sequence["vocabulary"]), config.embedding_dim)
             in_features = config.embedding_dim

@@ -6,6 +6,7 @@ Each is mixed in front of ``rnn``/``lstm``/``gru`` when the data's ``DataInfo.ta
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -44,17 +45,27 @@ class SequenceForecaster:
             self.skip = nn.Linear(spec["lookback"] * self.outputs, self.horizon * self.outputs)
         self.register_buffer("mean", torch.tensor(spec["mean"]), persistent=False)
         self.register_buffer("std", torch.tensor(spec["std"]), persistent=False)
+        if config.members > 1:   # this network is member 0; the others are full copies, own init
+            single = replace(config, members=1)
+            self.others = nn.ModuleList(type(self)(single, info) for _ in range(config.members - 1))
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def member_forecasts(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Each member's forecast (B, horizon, F), scaled."""
         out = self.head(self.summarize(x, lengths))
         if hasattr(self, "skip"):
             out = out + self.skip(x.float().flatten(1))
-        return out.view(-1, self.horizon, self.outputs)  # (B, horizon, F)
+        others = [m.member_forecasts(x, lengths)[0] for m in getattr(self, "others", [])]
+        return [out.view(-1, self.horizon, self.outputs), *others]
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack(self.member_forecasts(x, lengths)).mean(0)   # (B, horizon, F)
 
     def prepare(self, cfg, train) -> None:
         """linear_fit least-squares: the linear term is the least-squares AR fit (with intercept) on
         the training windows, frozen, so the recurrent part only learns its residuals."""
         super().prepare(cfg, train)
+        for member in getattr(self, "others", []):
+            member.prepare(cfg, train)
         if self.config.linear_fit != "least-squares":
             return
         x = train.x.double().flatten(1)                                  # (N, lookback * F)
@@ -66,8 +77,16 @@ class SequenceForecaster:
         self.skip.requires_grad_(False)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        error = self(batch["x"]).float() - batch["y"]   # (B, horizon, F), in training-scaled units
-        return {"loss": error.pow(2).mean(), "mae": error.abs().mean()}
+        """Mean squared error in training-scaled units. An ensemble's loss is the sum of its
+        members' errors: they share no parameters, so each gets exactly the gradient it would get
+        alone (an L2 weight decay included); ``ensemble_mse`` is the error of their mean."""
+        forecasts = [f.float() for f in self.member_forecasts(batch["x"])]   # each (B, horizon, F)
+        error = torch.stack(forecasts).mean(0) - batch["y"]
+        result = {"loss": torch.stack([(f - batch["y"]).pow(2).mean() for f in forecasts]).sum(),
+                  "mae": error.abs().mean()}
+        if len(forecasts) > 1:
+            result["ensemble_mse"] = error.pow(2).mean()
+        return result
 
     @torch.no_grad()
     def forecast(self, history: torch.Tensor, steps: int) -> torch.Tensor:
