@@ -45,17 +45,43 @@ class SequenceForecaster:
             self.skip = nn.Linear(spec["lookback"] * self.outputs, self.horizon * self.outputs)
         self.register_buffer("mean", torch.tensor(spec["mean"]), persistent=False)
         self.register_buffer("std", torch.tensor(spec["std"]), persistent=False)
+        if config.instance_affine:   # RevIN's affine (Kim et al. 2022, eq. 2), kept as log-scale and
+            # shift so that the L2 weight decay pulls it towards the identity, not towards scale 0
+            self.norm_log_scale = nn.Parameter(torch.zeros(self.outputs))
+            self.norm_shift = nn.Parameter(torch.zeros(self.outputs))
         if config.members > 1:   # this network is member 0; the others are full copies, own init
             single = replace(config, members=1)
             self.others = nn.ModuleList(type(self)(single, info) for _ in range(config.members - 1))
 
     def member_forecasts(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Each member's forecast (B, horizon, F), scaled."""
-        out = self.head(self.summarize(x, lengths))
+        z, stats = self.normalise(x.float()) if self.config.instance_norm else (x.float(), None)
+        out = self.head(self.summarize(z, lengths))
         if hasattr(self, "skip"):
-            out = out + self.skip(x.float().flatten(1))
+            out = out + self.skip(z.flatten(1))
+        out = out.view(-1, self.horizon, self.outputs)
+        if stats is not None:
+            out = self.denormalise(out, stats)
         others = [m.member_forecasts(x, lengths)[0] for m in getattr(self, "others", [])]
-        return [out.view(-1, self.horizon, self.outputs), *others]
+        return [out, *others]
+
+    def normalise(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        """RevIN's normalisation (Kim et al. ICLR 2022, eq. 1-2): the window (B, L, F) standardised
+        by its own per-feature mean and std (B, 1, F), then the optional affine. The std is
+        sqrt(var + eps) as in the paper, so a flat window stays finite."""
+        mu = x.mean(1, keepdim=True)                                       # (B, 1, F)
+        sigma = (x.var(1, keepdim=True, unbiased=False) + 1e-5).sqrt()    # (B, 1, F)
+        z = (x - mu) / sigma                                               # (B, L, F)
+        if self.config.instance_affine:
+            z = z * self.norm_log_scale.exp() + self.norm_shift
+        return z, (mu, sigma)
+
+    def denormalise(self, out: torch.Tensor, stats: tuple) -> torch.Tensor:
+        """The inverse of ``normalise`` (eq. 3) applied to a forecast (B, horizon, F)."""
+        mu, sigma = stats
+        if self.config.instance_affine:
+            out = (out - self.norm_shift) / self.norm_log_scale.exp()
+        return out * sigma + mu
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return torch.stack(self.member_forecasts(x, lengths)).mean(0)   # (B, horizon, F)
@@ -68,9 +94,15 @@ class SequenceForecaster:
             member.prepare(cfg, train)
         if self.config.linear_fit != "least-squares":
             return
-        x = train.x.double().flatten(1)                                  # (N, lookback * F)
+        x, y = train.x.double(), train.y.double()
+        if self.config.instance_norm:   # the skip sees normalised windows: fit it in that space
+            with torch.no_grad():
+                x, (mu, sigma) = self.normalise(x)   # in float64, so the rank deficiency is exact
+            y = (y - mu) / sigma
+        x = x.flatten(1)                                                 # (N, lookback * F)
         design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
-        coef = torch.linalg.lstsq(design, train.y.double().flatten(1)).solution   # (L * F + 1, H * F)
+        # gelsd: the minimum-norm solution; normalised windows sum to 0, so the design is rank-deficient
+        coef = torch.linalg.lstsq(design, y.flatten(1), driver="gelsd").solution   # (L * F + 1, H * F)
         with torch.no_grad():
             self.skip.weight.copy_(coef[:-1].T)
             self.skip.bias.copy_(coef[-1])
