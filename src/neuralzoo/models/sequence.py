@@ -51,11 +51,13 @@ class SequenceConfig:
     members: int = param(1, "forecasting: an ensemble of this many independently initialised networks "
                          "(recurrent layers, head, skip), each trained on its own loss on the same "
                          "batches; the forecast is their mean")
-    instance_norm: bool = param(False, "forecasting: reversible instance normalisation (RevIN, Kim et al. "
-                                "ICLR 2022): each lookback window is standardised by its own mean and "
-                                "std per feature, the network forecasts in that space and the forecast "
-                                "is mapped back with the same statistics, so forecast(a*x + b) = "
-                                "a*forecast(x) + b for a > 0, like a linear AR model")
+    instance_norm: Literal["none", "standardise", "level"] = param(
+        "none", "forecasting: reversible instance normalisation (RevIN, Kim et al. ICLR 2022): each "
+        "lookback window is normalised by its own statistics per feature, the network forecasts in "
+        "that space and the forecast is mapped back with the same statistics. standardise: the "
+        "window's mean and std, so forecast(a*x + b) = a*forecast(x) + b for a > 0, like a linear AR "
+        "model; level: divided by its mean absolute value in the data's units (after the transform), "
+        "so forecast(a*x) = a*forecast(x) and a floor at zero stays visible")
     instance_affine: bool = param(False, "forecasting, with instance_norm: RevIN's learnable per-feature "
                                   "scale and shift of the normalised window, undone on the forecast")
 
@@ -68,7 +70,7 @@ class SequenceConfig:
         check_choices(self)
         if self.linear_fit != "joint" and not self.linear_skip:
             raise NeuralzooError(f"linear_fit {self.linear_fit!r} needs linear_skip (--linear-skip)")
-        if self.instance_affine and not self.instance_norm:
+        if self.instance_affine and self.instance_norm == "none":
             raise NeuralzooError("instance_affine needs instance_norm (--instance-norm)")
 
 
@@ -105,9 +107,9 @@ class Recurrent(Model):
         if config.members > 1 and info.task != "forecast":
             raise NeuralzooError(f"members {config.members}: ensembles are for forecasting, not "
                                  f"{info.task!r} data; use --members 1")
-        if config.instance_norm and info.task != "forecast":
+        if config.instance_norm != "none" and info.task != "forecast":
             raise NeuralzooError(f"instance_norm: reversible instance normalisation is for forecasting, "
-                                 f"not {info.task!r} data; use --no-instance-norm")
+                                 f"not {info.task!r} data; use --instance-norm none")
         if info.task == "text":
             self.embedding = nn.Embedding(len(info.sequence["vocabulary"]), config.embedding_dim)
             in_features = config.embedding_dim

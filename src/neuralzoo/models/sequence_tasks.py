@@ -55,7 +55,8 @@ class SequenceForecaster:
 
     def member_forecasts(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Each member's forecast (B, horizon, F), scaled."""
-        z, stats = self.normalise(x.float()) if self.config.instance_norm else (x.float(), None)
+        norm = self.config.instance_norm != "none"
+        z, stats = self.normalise(x.float()) if norm else (x.float(), None)
         out = self.head(self.summarize(z, lengths))
         if hasattr(self, "skip"):
             out = out + self.skip(z.flatten(1))
@@ -66,15 +67,21 @@ class SequenceForecaster:
         return [out, *others]
 
     def normalise(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
-        """RevIN's normalisation (Kim et al. ICLR 2022, eq. 1-2): the window (B, L, F) standardised
-        by its own per-feature mean and std (B, 1, F), then the optional affine. The std is
-        sqrt(var + eps) as in the paper, so a flat window stays finite."""
-        mu = x.mean(1, keepdim=True)                                       # (B, 1, F)
-        sigma = (x.var(1, keepdim=True, unbiased=False) + 1e-5).sqrt()    # (B, 1, F)
-        z = (x - mu) / sigma                                               # (B, L, F)
+        """RevIN's normalisation (Kim et al. ICLR 2022, eq. 1-2) of a scaled window (B, L, F) to
+        z = (x - loc) / scale, then the optional affine. standardise: loc and scale are the window's
+        own mean and sqrt(var + eps) as in the paper; level: loc is the scaled zero of the data's
+        units and scale the window's mean absolute value there, so z = values / level."""
+        if self.config.instance_norm == "standardise":
+            loc = x.mean(1, keepdim=True)                                          # (B, 1, F)
+            scale = (x.var(1, keepdim=True, unbiased=False) + 1e-5).sqrt()        # (B, 1, F)
+        else:
+            loc = (-self.mean / self.std).to(x.dtype).expand(x.shape[0], 1, -1)   # (B, 1, F)
+            level = (x * self.std + self.mean).abs().mean(1, keepdim=True)      # (B, 1, F)
+            scale = (level + 1e-5 * self.std) / self.std
+        z = (x - loc) / scale                                                      # (B, L, F)
         if self.config.instance_affine:
             z = z * self.norm_log_scale.exp() + self.norm_shift
-        return z, (mu, sigma)
+        return z, (loc, scale)
 
     def denormalise(self, out: torch.Tensor, stats: tuple) -> torch.Tensor:
         """The inverse of ``normalise`` (eq. 3) applied to a forecast (B, horizon, F)."""
@@ -95,13 +102,13 @@ class SequenceForecaster:
         if self.config.linear_fit != "least-squares":
             return
         x, y = train.x.double(), train.y.double()
-        if self.config.instance_norm:   # the skip sees normalised windows: fit it in that space
+        if self.config.instance_norm != "none":   # the skip sees normalised windows: fit it in that space
             with torch.no_grad():
                 x, (mu, sigma) = self.normalise(x)   # in float64, so the rank deficiency is exact
             y = (y - mu) / sigma
         x = x.flatten(1)                                                 # (N, lookback * F)
         design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
-        # gelsd: the minimum-norm solution; normalised windows sum to 0, so the design is rank-deficient
+        # gelsd: the minimum-norm solution (standardised windows sum to 0: a rank-deficient design)
         coef = torch.linalg.lstsq(design, y.flatten(1), driver="gelsd").solution   # (L * F + 1, H * F)
         with torch.no_grad():
             self.skip.weight.copy_(coef[:-1].T)
