@@ -60,6 +60,10 @@ class SequenceConfig:
         "so forecast(a*x) = a*forecast(x) and a floor at zero stays visible")
     instance_affine: bool = param(False, "forecasting, with instance_norm: RevIN's learnable per-feature "
                                   "scale and shift of the normalised window, undone on the forecast")
+    scale_augment: float = param(0.0, "forecasting: in training, multiply each window and its targets "
+                                 "(in the data's units, after the transform) by exp(u), u ~ U(-s, s) per "
+                                 "window: amplitudes beyond the training range, the zero floor kept "
+                                 "(the scaling augmentation of Um et al. 2017)")
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "embedding_dim", "members"):
@@ -70,6 +74,8 @@ class SequenceConfig:
         check_choices(self)
         if self.linear_fit != "joint" and not self.linear_skip:
             raise NeuralzooError(f"linear_fit {self.linear_fit!r} needs linear_skip (--linear-skip)")
+        if self.scale_augment < 0:
+            raise NeuralzooError(f"scale_augment must be >= 0, got {self.scale_augment}")
         if self.instance_affine and self.instance_norm == "none":
             raise NeuralzooError("instance_affine needs instance_norm (--instance-norm)")
 
@@ -107,6 +113,9 @@ class Recurrent(Model):
         if config.members > 1 and info.task != "forecast":
             raise NeuralzooError(f"members {config.members}: ensembles are for forecasting, not "
                                  f"{info.task!r} data; use --members 1")
+        if config.scale_augment > 0 and info.task != "forecast":
+            raise NeuralzooError(f"scale_augment is for forecasting, not {info.task!r} data; use "
+                                 "--scale-augment 0")
         if config.instance_norm != "none" and info.task != "forecast":
             raise NeuralzooError(f"instance_norm: reversible instance normalisation is for forecasting, "
                                  f"not {info.task!r} data; use --instance-norm none")

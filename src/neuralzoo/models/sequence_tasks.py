@@ -119,9 +119,14 @@ class SequenceForecaster:
         """Mean squared error in training-scaled units. An ensemble's loss is the sum of its
         members' errors: they share no parameters, so each gets exactly the gradient it would get
         alone (an L2 weight decay included); ``ensemble_mse`` is the error of their mean."""
-        forecasts = [f.float() for f in self.member_forecasts(batch["x"])]   # each (B, horizon, F)
-        error = torch.stack(forecasts).mean(0) - batch["y"]
-        result = {"loss": torch.stack([(f - batch["y"]).pow(2).mean() for f in forecasts]).sum(),
+        x, y = batch["x"], batch["y"]
+        if self.training and self.config.scale_augment > 0:   # Um et al. 2017's scaling, per window
+            u = (torch.rand(len(x), 1, 1, device=x.device) * 2 - 1) * self.config.scale_augment
+            zero = -self.mean / self.std                      # the data's 0 in scaled units, (F,)
+            x, y = (x - zero) * u.exp() + zero, (y - zero) * u.exp() + zero   # (B, L, F), (B, H, F)
+        forecasts = [f.float() for f in self.member_forecasts(x)]   # each (B, horizon, F)
+        error = torch.stack(forecasts).mean(0) - y
+        result = {"loss": torch.stack([(f - y).pow(2).mean() for f in forecasts]).sum(),
                   "mae": error.abs().mean()}
         if len(forecasts) > 1:
             result["ensemble_mse"] = error.pow(2).mean()
