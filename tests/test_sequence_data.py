@@ -174,3 +174,41 @@ def test_text_vocabulary_from_training_part_and_held_out_windows(tmp_path):
     (tmp_path / "bad.txt").write_bytes(b"caf\xe9 " * 50)
     error([str(tmp_path / "bad.txt"), "not UTF-8"], data=str(tmp_path / "bad.txt"))
     error(["seq_len"], data=str(tmp_path / "t.txt"), seq_len=500)
+
+
+@pytest.mark.parametrize("name", ["sqrt", "log1p"])
+def test_transform_round_trip_and_training_only_scaling(tmp_path, name):
+    """The windows hold (transform(v) - mean) / std with mean and std of the transformed training
+    part only; the inverse gives the values back; a later part never changes the statistics."""
+    from neuralzoo.data.series import apply_transform, inverse_transform
+
+    values = np.random.default_rng(0).gamma(2.0, 30.0, 120).round(1)
+    path = write_series(tmp_path / "s.csv", {"v": list(values)})
+    config = dict(lookback=6, val_fraction=0.0, test_fraction=0.25, transform=name)
+    data = load_dataset(DataConfig(data=str(path), **config))
+    spec = data.info.sequence
+    forward = {"sqrt": np.sqrt, "log1p": np.log1p}[name]
+    assert spec["transform"] == name and f"{name} transform" in data.info.description
+    assert spec["mean"] == [pytest.approx(forward(values[:90]).mean())]
+    assert spec["std"] == [pytest.approx(forward(values[:90]).std())]
+    assert spec["ar"][0] == pytest.approx(fit_ar(values[:90], 6).tolist())   # AR stays on raw values
+    restored = inverse_transform(data.test.y[:, 0, 0].double().numpy() * spec["std"][0] + spec["mean"][0], name)
+    assert np.allclose(restored, values[90:], rtol=1e-5, atol=1e-4)
+    exact = np.array([0.0, 0.5, 3.0, 154.4, 1e4])
+    assert np.allclose(inverse_transform(apply_transform(exact, name), name), exact, rtol=1e-12)
+    assert torch.allclose(inverse_transform(torch.from_numpy(apply_transform(exact, name)), name),
+                          torch.from_numpy(exact), rtol=1e-12)
+    later = write_series(tmp_path / "later.csv", {"v": list(values[:90]) + [1e5] * 30})
+    other = load_dataset(DataConfig(data=str(later), **config))
+    assert other.info.sequence["mean"] == spec["mean"] and torch.equal(other.train.x, data.train.x)
+
+
+def test_transform_domain_and_choice_errors(tmp_path):
+    path = write_series(tmp_path / "neg.csv", {"v": [1.0, 2.0, -3.0] * 20})
+    error([str(path), "transform 'sqrt'", ">= 0", "-3"], data=str(path), lookback=3, transform="sqrt")
+    error([str(path), "transform 'log1p'", "> -1"], data=str(path), lookback=3, transform="log1p")
+    with pytest.raises(NeuralzooError, match="transform"):
+        DataConfig(transform="boxcox")
+    from neuralzoo.data.series import inverse_transform
+
+    assert inverse_transform(np.array([-2.0, 3.0]), "sqrt").tolist() == [0.0, 9.0]   # a count is >= 0

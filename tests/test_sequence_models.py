@@ -168,3 +168,76 @@ def test_invalid_configs_name_the_field():
     info = DataInfo(name="t", input_shape=(8,), task="text", sequence={"vocabulary": "ab"})
     with pytest.raises(NeuralzooError, match="bidirectional"):
         make("lstm", info, bidirectional=True)
+
+
+def test_forecasts_are_inverted_to_the_data_units(tmp_path):
+    """With a transform the report and ``forecast`` speak the data's units: truth and history are
+    the raw values, and the model's output goes through the inverse transform (not only unscaled)."""
+    from neuralzoo.data.series import inverse_transform
+    from neuralzoo.forecasting import forecast_report
+
+    values = 50 + 40 * np.sin(np.arange(200) / 3)
+    (tmp_path / "s.csv").write_text("v\n" + "".join(f"{v}\n" for v in values))
+    data = load_dataset(DataConfig(data=str(tmp_path / "s.csv"), lookback=8, val_fraction=0.0,
+                                   transform="sqrt"))
+    spec = data.info.sequence
+    model = make("gru", data.info, hidden_size=8, linear_skip=True)
+    model.eval()
+    with torch.no_grad():
+        raw = model(data.test.x)[:, 0, 0].double().numpy() * spec["std"][0] + spec["mean"][0]
+    report = forecast_report(model, data.test, spec)["metrics"]
+    truth = values[-len(data.test):]
+    assert report["model"]["mse"] == pytest.approx(((inverse_transform(raw, "sqrt") - truth) ** 2).mean(), rel=1e-4)
+    assert report["naive"]["mse"] == pytest.approx(((values[-len(data.test) - 1:-1] - truth) ** 2).mean(), rel=1e-4)
+    ahead = model.forecast(torch.from_numpy(values[:-len(data.test)]), 1)
+    assert ahead[0, 0].item() == pytest.approx(inverse_transform(raw[:1], "sqrt")[0], rel=1e-4)
+
+
+def test_least_squares_linear_fit_is_the_ar_model_and_stays_fixed(tmp_path):
+    """linear_fit least-squares (Zhang 2003's hybrid): the skip is the least-squares AR fit of the
+    training windows, frozen; training changes only the network, which lowers the AR's error."""
+    rng = np.random.default_rng(0)
+    values = np.zeros(400)
+    for t in range(2, 400):   # a nonlinear AR process: the linear part alone leaves structure
+        values[t] = 0.6 * values[t - 1] - 0.5 * np.tanh(3 * values[t - 2]) + 0.1 * rng.standard_normal()
+    (tmp_path / "s.csv").write_text("v\n" + "".join(f"{v}\n" for v in values))
+    data = load_dataset(DataConfig(data=str(tmp_path / "s.csv"), lookback=4, val_fraction=0.0))
+    model = make("gru", data.info, hidden_size=16, linear_skip=True, linear_fit="least-squares")
+    model.prepare(TrainConfig(), data.train)
+    x, y = data.train.x[..., 0].double(), data.train.y[:, 0, 0].double()
+    design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+    coef = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
+    assert torch.allclose(model.skip.weight[0].double(), coef[:-1], atol=1e-5)
+    assert model.skip.bias.item() == pytest.approx(coef[-1].item(), abs=1e-5)
+    before = model.skip.weight.clone()
+    ar_mse = ((design @ coef - y) ** 2).mean().item()
+    result = fit(model, data.train.batch(torch.arange(len(data.train))), steps=300, lr=1e-2)
+    assert torch.equal(model.skip.weight, before)
+    assert result["loss"] < 0.8 * ar_mse, (result, ar_mse)
+    with pytest.raises(NeuralzooError, match="linear_fit"):
+        get_model_class("gru").Config(linear_fit="least-squares")
+
+
+def test_ensemble_members_are_independent_and_averaged(tmp_path):
+    """members 3: the forecast is the mean of three differently initialised networks, and one
+    training step moves each exactly as training it alone on the same batch would."""
+    values = np.sin(np.arange(120) / 3)
+    (tmp_path / "s.csv").write_text("v\n" + "".join(f"{v}\n" for v in values))
+    data = load_dataset(DataConfig(data=str(tmp_path / "s.csv"), lookback=6, val_fraction=0.0))
+    ensemble = make("gru", data.info, hidden_size=8, linear_skip=True, members=3)
+    batch = data.train.batch(torch.arange(32))
+    members = [ensemble, *ensemble.others]
+    with torch.no_grad():
+        alone = [m.member_forecasts(batch["x"])[0] for m in members]
+        assert torch.allclose(ensemble(batch["x"]), torch.stack(alone).mean(0), atol=1e-6)
+        assert not torch.allclose(alone[0], alone[1])
+    single = make("gru", data.info, hidden_size=8, linear_skip=True)
+    single.load_state_dict({k: v for k, v in ensemble.state_dict().items() if not k.startswith("others.")})
+    ensemble.loss(batch)["loss"].backward()
+    single.loss(batch)["loss"].backward()            # the member's own loss: the same gradient
+    assert torch.allclose(ensemble.head.weight.grad, single.head.weight.grad, atol=1e-6)
+    assert "ensemble_mse" in ensemble.loss(batch)
+    with pytest.raises(NeuralzooError, match="members"):
+        make("gru", classify_info(), members=2)
+    with pytest.raises(NeuralzooError, match="members"):
+        get_model_class("gru").Config(members=0)

@@ -69,6 +69,9 @@ def align_sequences(trained, data: DataSplits) -> None:
         lookup = torch.tensor([known.find(c) if c in known else known.find("\ufffd")
                                for c in spec["vocabulary"]])
         remap = lambda part: replace(part, x=lookup[part.x], y=lookup[part.y])  # noqa: E731
+    elif data.info.task == "forecast" and spec.get("transform", "none") != mine.get("transform", "none"):
+        raise NeuralzooError(f"data {data.info.name!r} has transform {spec.get('transform', 'none')!r}, "
+                             f"the model {mine.get('transform', 'none')!r} (set --transform)")
     elif data.info.task == "forecast" and (spec["mean"], spec["std"]) != (mine["mean"], mine["std"]):
         if spec["horizon"] != mine["horizon"] or len(spec["columns"]) != len(mine["columns"]):
             raise NeuralzooError(f"data {data.info.name!r} has horizon {spec['horizon']} and "

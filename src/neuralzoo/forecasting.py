@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .data.series import inverse_transform
+
 
 def fit_ar(series: np.ndarray, order: int) -> np.ndarray:
     """Least-squares AR(order) coefficients [c, a_1, ..., a_p] of a 1-D series."""
@@ -76,15 +78,17 @@ def baselines(history: np.ndarray, horizon: int, spec: dict[str, Any]) -> dict[s
 def forecast_report(model, part, spec: dict[str, Any]) -> dict[str, Any]:
     """Model and baseline metrics on one split's windows, overall and per horizon step."""
     mean, std = np.array(spec["mean"]), np.array(spec["std"])
+    transform = spec.get("transform", "none")   # runs saved before the option: none
     was_training = model.training
     model.eval()
     device = model.device
     scaled = torch.cat([model(part.x[i:i + 1000].to(device)).float().cpu()
                         for i in range(0, len(part), 1000)]).numpy()
     model.train(was_training)
-    history = part.x.numpy() * std + mean                  # (N, lookback, F) in the data's units
-    truth = part.y.numpy() * std + mean                    # (N, horizon, F)
-    forecasts = {"model": scaled * std + mean, **baselines(history, truth.shape[1], spec)}
+    unscale = lambda v: inverse_transform(v * std + mean, transform)  # noqa: E731
+    history = unscale(part.x.numpy())                      # (N, lookback, F) in the data's units
+    truth = unscale(part.y.numpy())                        # (N, horizon, F)
+    forecasts = {"model": unscale(scaled), **baselines(history, truth.shape[1], spec)}
     scale = np.array(spec["mase_scale"])
     report = {name: metrics(f, truth, scale) for name, f in forecasts.items()}
     per_step = {name: [math.sqrt(float(((f[:, h] - truth[:, h]) ** 2).mean())) for h in range(truth.shape[1])]

@@ -8,8 +8,12 @@ Protocol, in this order (written to ``DataInfo.description``):
 3. missing values (empty cells, NaN) are an error (``missing=error``) or linearly interpolated
    (``missing=interpolate``) using only values up to the end of the part they lie in, so no value
    of a later part ever reaches an earlier one.
-4. scaling: each column -> (value - mean) / std with mean and std of the training part only.
-5. windows: ``lookback`` inputs followed by ``horizon`` targets, one per step. A window belongs to
+4. ``transform`` (none, sqrt, log1p): a variance-stabilising transform of every value (the Box-Cox
+   family's square root and log, classic for counts such as sunspots); ``inverse_transform`` maps
+   forecasts back, so every reported figure is in the data's units.
+5. scaling: each column -> (value - mean) / std with mean and std of the training part only (after
+   the transform).
+6. windows: ``lookback`` inputs followed by ``horizon`` targets, one per step. A window belongs to
    the part its first target lies in and every target lies inside that part; its inputs may reach
    back into earlier parts (the observed past), never forward.
 """
@@ -31,6 +35,32 @@ SERIES_DATASETS = {"sunspots": BUNDLED / "sunspots.csv"}   # yearly sunspot numb
 DEFAULT_LOOKBACK = 12
 TIME_NAMES = ("time", "date", "datetime", "timestamp", "year", "month", "day")
 MISSING = ("", "nan", "na", "n/a", "null", "none")
+
+
+# name -> (forward, smallest allowed value, whether that value itself is allowed)
+TRANSFORMS = {"none": (lambda v: v, -np.inf, False), "sqrt": (np.sqrt, 0.0, True),
+              "log1p": (np.log1p, -1.0, False)}
+
+
+def apply_transform(values: np.ndarray, name: str, source: str = "data") -> np.ndarray:
+    """``values`` through the named transform; values outside its domain are an error."""
+    forward, low, closed = TRANSFORMS[name]
+    bad = values < low if closed else values <= low
+    if bad.any():
+        raise NeuralzooError(f"{source}: transform {name!r} needs values {'>=' if closed else '>'} "
+                             f"{low:g}, found {values[bad].min():g}; use --transform none")
+    return forward(values)
+
+
+def inverse_transform(values, name: str):
+    """Transformed values (NumPy array or tensor) back in the data's units. sqrt: a negative
+    forecast maps to 0 (the square root of a count is never negative)."""
+    if name == "none":
+        return values
+    if isinstance(values, torch.Tensor):
+        return values.clamp(min=0).square() if name == "sqrt" else torch.expm1(values)
+    values = np.asarray(values, dtype=np.float64)
+    return np.square(np.maximum(values, 0.0)) if name == "sqrt" else np.expm1(values)
 
 
 @dataclass
@@ -128,15 +158,17 @@ def load_series(cfg: DataConfig) -> DataSplits:
                              "val/test fractions")
     values, filled = fill_missing(series, (train_end, val_end, n), cfg.missing)
     train_values = values[:train_end]
-    mean, std = train_values.mean(0), train_values.std(0)
+    transformed = apply_transform(values, cfg.transform, series.source)
+    mean, std = transformed[:train_end].mean(0), transformed[:train_end].std(0)
     std = np.where(std > 0, std, 1.0)
-    scaled = torch.from_numpy((values - mean) / std).float()
+    scaled = torch.from_numpy((transformed - mean) / std).float()
     parts = {name: windows(scaled, a, b, lookback, horizon, f"{series.source} [{name}]")
              for name, (a, b) in {"train": (0, train_end), "val": (train_end, val_end),
                                   "test": (val_end, n)}.items()}
     order = cfg.ar_order or lookback
     spec = {"columns": series.columns, "time_column": series.time_column, "lookback": lookback,
-            "horizon": horizon, "mean": mean.tolist(), "std": std.tolist(), "period": cfg.period,
+            "horizon": horizon, "transform": cfg.transform, "mean": mean.tolist(), "std": std.tolist(),
+            "period": cfg.period,
             "ar_order": order, "ar": [fit_ar(train_values[:, c], order).tolist()
                                       for c in range(values.shape[1])],
             "mase_scale": mase_scale(train_values, cfg.period).tolist(),
@@ -148,6 +180,7 @@ def load_series(cfg: DataConfig) -> DataSplits:
                    f"val {train_end + 1}-{val_end}, test {val_end + 1}-{n}; "
                    f"{filled} missing values"
                    f"{' interpolated from their own part and earlier ones' if filled else ''}"
+                   f"{'' if cfg.transform == 'none' else f'; {cfg.transform} transform'}"
                    f"; scaled by the training part's mean and std; windows of {lookback} inputs -> "
                    f"{horizon} targets (train {counts['train']}, val {counts['val']}, test "
                    f"{counts['test']}; a window belongs to the part of its targets)")

@@ -6,11 +6,13 @@ Each is mixed in front of ``rnn``/``lstm``/``gru`` when the data's ``DataInfo.ta
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.series import apply_transform, inverse_transform
 from ..errors import NeuralzooError
 from .classifier import Classifier
 
@@ -43,16 +45,92 @@ class SequenceForecaster:
             self.skip = nn.Linear(spec["lookback"] * self.outputs, self.horizon * self.outputs)
         self.register_buffer("mean", torch.tensor(spec["mean"]), persistent=False)
         self.register_buffer("std", torch.tensor(spec["std"]), persistent=False)
+        if config.instance_affine:   # RevIN's affine (Kim et al. 2022, eq. 2), kept as log-scale and
+            # shift so that the L2 weight decay pulls it towards the identity, not towards scale 0
+            self.norm_log_scale = nn.Parameter(torch.zeros(self.outputs))
+            self.norm_shift = nn.Parameter(torch.zeros(self.outputs))
+        if config.members > 1:   # this network is member 0; the others are full copies, own init
+            single = replace(config, members=1)
+            self.others = nn.ModuleList(type(self)(single, info) for _ in range(config.members - 1))
+
+    def member_forecasts(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Each member's forecast (B, horizon, F), scaled."""
+        norm = self.config.instance_norm != "none"
+        z, stats = self.normalise(x.float()) if norm else (x.float(), None)
+        out = self.head(self.summarize(z, lengths))
+        if hasattr(self, "skip"):
+            out = out + self.skip(z.flatten(1))
+        out = out.view(-1, self.horizon, self.outputs)
+        if stats is not None:
+            out = self.denormalise(out, stats)
+        others = [m.member_forecasts(x, lengths)[0] for m in getattr(self, "others", [])]
+        return [out, *others]
+
+    def normalise(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        """RevIN's normalisation (Kim et al. ICLR 2022, eq. 1-2) of a scaled window (B, L, F) to
+        z = (x - loc) / scale, then the optional affine. standardise: loc and scale are the window's
+        own mean and sqrt(var + eps) as in the paper; level: loc is the scaled zero of the data's
+        units and scale the window's mean absolute value there, so z = values / level."""
+        if self.config.instance_norm == "standardise":
+            loc = x.mean(1, keepdim=True)                                          # (B, 1, F)
+            scale = (x.var(1, keepdim=True, unbiased=False) + 1e-5).sqrt()        # (B, 1, F)
+        else:
+            loc = (-self.mean / self.std).to(x.dtype).expand(x.shape[0], 1, -1)   # (B, 1, F)
+            level = (x * self.std + self.mean).abs().mean(1, keepdim=True)      # (B, 1, F)
+            scale = (level + 1e-5 * self.std) / self.std
+        z = (x - loc) / scale                                                      # (B, L, F)
+        if self.config.instance_affine:
+            z = z * self.norm_log_scale.exp() + self.norm_shift
+        return z, (loc, scale)
+
+    def denormalise(self, out: torch.Tensor, stats: tuple) -> torch.Tensor:
+        """The inverse of ``normalise`` (eq. 3) applied to a forecast (B, horizon, F)."""
+        mu, sigma = stats
+        if self.config.instance_affine:
+            out = (out - self.norm_shift) / self.norm_log_scale.exp()
+        return out * sigma + mu
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.head(self.summarize(x, lengths))
-        if hasattr(self, "skip"):
-            out = out + self.skip(x.float().flatten(1))
-        return out.view(-1, self.horizon, self.outputs)  # (B, horizon, F)
+        return torch.stack(self.member_forecasts(x, lengths)).mean(0)   # (B, horizon, F)
+
+    def prepare(self, cfg, train) -> None:
+        """linear_fit least-squares: the linear term is the least-squares AR fit (with intercept) on
+        the training windows, frozen, so the recurrent part only learns its residuals."""
+        super().prepare(cfg, train)
+        for member in getattr(self, "others", []):
+            member.prepare(cfg, train)
+        if self.config.linear_fit != "least-squares":
+            return
+        x, y = train.x.double(), train.y.double()
+        if self.config.instance_norm != "none":   # the skip sees normalised windows: fit it in that space
+            with torch.no_grad():
+                x, (mu, sigma) = self.normalise(x)   # in float64, so the rank deficiency is exact
+            y = (y - mu) / sigma
+        x = x.flatten(1)                                                 # (N, lookback * F)
+        design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+        # gelsd: the minimum-norm solution (standardised windows sum to 0: a rank-deficient design)
+        coef = torch.linalg.lstsq(design, y.flatten(1), driver="gelsd").solution   # (L * F + 1, H * F)
+        with torch.no_grad():
+            self.skip.weight.copy_(coef[:-1].T)
+            self.skip.bias.copy_(coef[-1])
+        self.skip.requires_grad_(False)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        error = self(batch["x"]).float() - batch["y"]   # (B, horizon, F), in training-scaled units
-        return {"loss": error.pow(2).mean(), "mae": error.abs().mean()}
+        """Mean squared error in training-scaled units. An ensemble's loss is the sum of its
+        members' errors: they share no parameters, so each gets exactly the gradient it would get
+        alone (an L2 weight decay included); ``ensemble_mse`` is the error of their mean."""
+        x, y = batch["x"], batch["y"]
+        if self.training and self.config.scale_augment > 0:   # Um et al. 2017's scaling, per window
+            u = (torch.rand(len(x), 1, 1, device=x.device) * 2 - 1) * self.config.scale_augment
+            zero = -self.mean / self.std                      # the data's 0 in scaled units, (F,)
+            x, y = (x - zero) * u.exp() + zero, (y - zero) * u.exp() + zero   # (B, L, F), (B, H, F)
+        forecasts = [f.float() for f in self.member_forecasts(x)]   # each (B, horizon, F)
+        error = torch.stack(forecasts).mean(0) - y
+        result = {"loss": torch.stack([(f - y).pow(2).mean() for f in forecasts]).sum(),
+                  "mae": error.abs().mean()}
+        if len(forecasts) > 1:
+            result["ensemble_mse"] = error.pow(2).mean()
+        return result
 
     @torch.no_grad()
     def forecast(self, history: torch.Tensor, steps: int) -> torch.Tensor:
@@ -65,14 +143,16 @@ class SequenceForecaster:
                                  f"{self.outputs} value(s), got shape {tuple(history.shape)}")
         was_training = self.training
         self.eval()
-        window = (history[-lookback:].float().to(self.mean.device) - self.mean) / self.std
+        transform = self.info.sequence.get("transform", "none")
+        window = torch.from_numpy(apply_transform(history[-lookback:].double().cpu().numpy(), transform))
+        window = (window.float().to(self.mean.device) - self.mean) / self.std
         out = []
         while sum(len(o) for o in out) < steps:
             predicted = self(window[None])[0].float()        # (horizon, F)
             out.append(predicted)
             window = torch.cat([window, predicted])[-lookback:]
         self.train(was_training)
-        return (torch.cat(out)[:steps] * self.std + self.mean).cpu()
+        return inverse_transform(torch.cat(out)[:steps] * self.std + self.mean, transform).cpu()
 
 
 class CharLanguageModel:
