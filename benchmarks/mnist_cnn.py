@@ -46,12 +46,13 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 import neuralzoo  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
 from neuralzoo.evaluate import evaluate_run  # noqa: E402
-from neuralzoo.models.cnn import CNN, CNNConfig  # noqa: E402
-from neuralzoo.training.context import bf16_enabled, keep_freed_memory  # noqa: E402
+from neuralzoo.models.cnn import CNN  # noqa: E402
+from neuralzoo.training.context import bf16_enabled  # noqa: E402
 from neuralzoo.training.optim import fused_or_plain  # noqa: E402
 
 from common import (environment, load_average, matmul_peak_gflops, max_rss_mib,  # noqa: E402
                     process_age_seconds, read_json, summary, timed, write_json)
+from step_profile import step_breakdown  # noqa: E402
 
 STARTUP_SECONDS = process_age_seconds()   # interpreter start -> all imports done
 IMPORT_SECONDS = time.perf_counter() - T0  # this script's imports alone (torch, neuralzoo, ...)
@@ -181,52 +182,6 @@ def throughput(args: argparse.Namespace, runs: Path, x: torch.Tensor, y: torch.T
         "repeats": args.repeats, "flop_per_sample": FLOP_PER_SAMPLE,
         "note": "fraction_of_peak = samples/s x 16.4e6 / the bf16 matmul peak measured in this run",
     }
-
-
-def step_breakdown(x: torch.Tensor, y: torch.Tensor, info, batch: int = 128, steps: int = 40) -> dict:
-    """Where a training step of the default classic CNN spends its time (torch.profiler, self CPU
-    time by operator, neuralzoo's settings: bf16 autocast, channels-last, fused Adam, the allocator
-    setting), and the ceiling that the convolutions alone put on samples/s: even if pooling,
-    activations, the loss and the optimizer cost nothing, a step cannot be faster than its three
-    convolutions forward and backward with oneDNN's kernels."""
-    from torch.profiler import ProfilerActivity, profile
-
-    keep_freed_memory()
-    torch.manual_seed(0)
-    model = CNN(CNNConfig(), info).to(memory_format=torch.channels_last)
-    optimizer = fused_or_plain(torch.optim.Adam, list(model.parameters()), lr=1e-3)
-    xb = x[:batch].contiguous(memory_format=torch.channels_last)
-    batch_data = {"x": xb, "y": y[:batch]}
-
-    def step() -> None:
-        with torch.autocast("cpu", torch.bfloat16, enabled=bf16_enabled("auto", torch.device("cpu"))):
-            loss = model.loss(batch_data)["loss"]
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    for _ in range(10):
-        step()
-    start = time.perf_counter()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        for _ in range(steps):
-            step()
-    wall_ms = (time.perf_counter() - start) * 1e3 / steps
-    groups = {"convolution": ("convolution", "conv2d"), "max_pooling": ("max_pool",),
-              "zero_fill (max-pool backward)": ("fill_",)}
-    ms = {name: 0.0 for name in [*groups, "everything else"]}
-    for event in prof.key_averages():
-        name = next((g for g, keys in groups.items() if any(k in event.key for k in keys)),
-                    "everything else")
-        ms[name] += event.self_cpu_time_total / 1e3 / steps
-    total = sum(ms.values())
-    conv_ms = ms["convolution"]
-    return {"batch_size": batch, "steps_profiled": steps, "profiled_step_ms": round(wall_ms, 2),
-            "self_cpu_ms_per_step": {k: round(v, 2) for k, v in ms.items()},
-            "share": {k: round(v / total, 3) for k, v in ms.items()},
-            "convolution_ceiling_samples_per_s": round(batch / conv_ms * 1e3),
-            "note": "self CPU time per step by operator group (profiler overhead included in "
-                    "profiled_step_ms); convolution_ceiling = batch / (convolution ms per step)"}
 
 
 def strong(args: argparse.Namespace, runs: Path, n_train: int) -> dict:
