@@ -11,7 +11,7 @@ baseline in the same run: PCA reconstruction error (sklearn PCA with ``--pca-com
 same training images). Published: Deep SVDD (one-class) mean AUROC 94.8. Target: mean >= 97.0 with the
 best of the autoencoder / VAE scores (one score type for all digits, chosen by its mean).
 
-Choices are made with ``--validation``, which never reads the test set: train on 90% of d's training
+Choices are made with ``--validation``, which never scores a test image: train on 90% of d's training
 images (``val_fraction=0.1``), score the held-out 10% (normal) against 3,000 random training images of
 the other digits (anomalous). Measured that way (mean AUROC, 10 digits; the recipe below otherwise):
 pixels / 255: autoencoder 96.92, VAE reconstruction 96.55; GCN: autoencoder 97.46, VAE 94.69. Hence
@@ -132,7 +132,7 @@ def main() -> None:
               "protocol": {"data": full.info.description, "normal": "one digit's training images",
                            "scored": ("validation: the digit's held-out 10% of its training images "
                                       "(normal) and 3,000 training images of the other digits "
-                                      "(anomalous); the test set is not read") if args.validation else
+                                      "(anomalous); the test images are not scored") if args.validation else
                                      "all 10,000 test images; the digit normal, the others anomalous",
                            "preprocessing": "pixels / 255, then global contrast normalisation (L1) and "
                                             "min-max scaling by the digit's training images"
