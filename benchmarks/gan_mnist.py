@@ -12,6 +12,7 @@ class histogram of the samples (max ln 10 = 2.303 nats). Target: DCGAN's Fréche
 the MLP GAN's and the VAE's, precision and recall both >= 0.8.
 
     python benchmarks/gan_mnist.py [--minutes 4] [--models gan,dcgan,vae]
+    python benchmarks/gan_mnist.py --models dcgan --set dcgan.conditional=true --set dcgan.loss=hinge
 """
 
 from __future__ import annotations
@@ -73,8 +74,20 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs-dir", type=Path, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
+                        help="change a recipe, e.g. dcgan.conditional=true (value read as JSON, else "
+                             "as a string); repeatable")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        name, _, field = key.partition(".")
+        if name not in RECIPES or not field or not value:
+            parser.error(f"--set {item!r}: expected MODEL.FIELD=VALUE with MODEL one of {', '.join(RECIPES)}")
+        try:
+            RECIPES[name][field] = json.loads(value)
+        except json.JSONDecodeError:
+            RECIPES[name][field] = value
     runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="gan_mnist_"))
     rows = {"real_reference": real_reference(args)}
     print(json.dumps({"real_reference": rows["real_reference"]}), flush=True)
