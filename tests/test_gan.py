@@ -125,6 +125,27 @@ def test_conditional_gan_draws_the_asked_digit(tmp_path):
     assert np.mean(hits) > 0.6, hits   # chance is 0.1
 
 
+def test_unlabelled_samples_follow_the_training_label_frequencies():
+    """A conditional GAN models p(x) = sum_y p(y) p(x|y): labels it draws itself follow the training
+    labels' frequencies (here made imbalanced), not a uniform distribution."""
+    from neuralzoo.data.base import ArrayData
+
+    model, data, cfg = digits_model("gan", conditional=True, hidden_sizes=(16,), latent_dim=4)
+    y = torch.cat([torch.zeros(700, dtype=torch.long), torch.arange(10).repeat(30)])   # 0: 73%
+    model.prepare(cfg, ArrayData(x=data.train.x[:len(y)], y=y))
+    drawn = model.noise(20000, generator=torch.Generator().manual_seed(0))[:, -10:].argmax(1)
+    frequencies = torch.bincount(drawn, minlength=10) / len(drawn)
+    assert abs(frequencies[0].item() - 0.73) < 0.02 and (frequencies[1:] - 0.03).abs().max() < 0.01
+    # the prior is saved with the weights; checkpoints from before it load with the uniform prior
+    state = model.state_dict()
+    fresh, *_ = digits_model("gan", conditional=True, hidden_sizes=(16,), latent_dim=4)
+    fresh.load_state_dict(state)
+    assert torch.allclose(fresh.label_prior, model.label_prior)
+    del state["label_prior"]
+    fresh.load_state_dict(state)
+    assert torch.allclose(fresh.label_prior, torch.full((10,), 0.1, dtype=fresh.label_prior.dtype))
+
+
 def test_resume_restores_both_optimizers_exactly(tmp_path):
     settings = dict(data="digits", epochs=2, batch_size=256, hidden_sizes=(64,), latent_dim=8,
                     progress=False, loss="wgan-gp", d_steps=2)

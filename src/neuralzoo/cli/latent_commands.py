@@ -77,7 +77,8 @@ def sample_command(argv: list[str]) -> int:
     parser = _parser("sample", "Draw samples from a trained generative model.", data=False)
     parser.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
     parser.add_argument("--label", type=int, default=None,
-                        help="class-conditional models: the class (index) to draw")
+                        help="class-conditional models: the class (index) to draw (default: classes "
+                             "drawn with the training labels' frequencies)")
     args = parser.parse_args(argv)
     if args.n < 1:
         raise NeuralzooError(f"--n must be a positive integer, got {args.n}")
