@@ -142,8 +142,9 @@ def main() -> None:
     if {"gan", "dcgan"} <= set(rows):   # "clearly below": at most 80% of the best other model's
         dc = rows["dcgan"]
         others = [rows[m]["frechet_distance"] for m in ("gan", "vae") if m in rows]
-        result["target_met"] = (dc["frechet_distance"] < 0.8 * min(others) and dc["precision"] >= 0.8
-                                and dc["recall"] >= 0.8)
+        met = dc["frechet_distance"] < 0.8 * min(others) and dc["precision"] >= 0.8 and dc["recall"] >= 0.8
+        # the target is judged on the test images; on validation the same test only guides choices
+        result["target_criteria_met_on_validation" if args.validation else "target_met"] = met
     write_json(args.output, result)
     print(json.dumps({k: v for k, v in result.items() if k != "environment"}, indent=2))
 
