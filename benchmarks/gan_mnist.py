@@ -42,10 +42,10 @@ RESULTS = ROOT / "benchmarks" / "results" / "gan_mnist.json"
 VALIDATION_RESULTS = ROOT / "benchmarks" / "results" / "gan_mnist_validation.json"
 VALIDATION_FRACTION = 1 / 6   # 10,000 of the 60,000 training images
 # Both GANs: the DCGAN optimiser recipe (Adam 2e-4, beta1 0.5, batch 128, constant LR), class-conditional
-# (labels into both networks, samples drawn with uniform labels), hinge loss and spectral norm on the
-# discriminator (Miyato et al. 2018). Chosen over the non-saturating unconditional default because that
-# default drops modes at this budget (results/gan_mnist_dcgan*.json record each variant's run). The VAE is
-# unconditional (it has no label input).
+# (labels into both networks; unlabelled samples draw classes by the training frequencies), hinge loss
+# and spectral norm on the discriminator (Miyato et al. 2018). Chosen over the non-saturating
+# unconditional default because that default drops modes at this budget (results/gan_mnist_dcgan*.json
+# record each variant's run). The VAE is unconditional (it has no label input).
 GAN_RECIPE = {"batch_size": 128, "schedule": "constant", "conditional": True, "loss": "hinge",
               "spectral_norm": True}
 RECIPES = {

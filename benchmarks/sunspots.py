@@ -171,7 +171,8 @@ def validate(names: list[str], seeds: list[int]) -> dict:
     record.update({"protocol": f"rolling origin: for each span in {FOLDS} fit on 1700..span start-1, "
                    "forecast the span one step ahead; pooled MSE over all spans (sunspot units); "
                    "AR(9) least squares refitted per fold on the same windows",
-                   "base": BASE, "environment": environment()})
+                   "base": BASE, "environment": environment(),
+                   "fold_sqrt_ar9_mse": [round(sqrt_ar9_mse(a, b), 1) for a, b in FOLDS]})
     for name in names:
         recipe = {**BASE, **CANDIDATES[name]}
         per_seed, per_fold, ar9 = [], [], None
@@ -188,8 +189,7 @@ def validate(names: list[str], seeds: list[int]) -> dict:
                  "mse_mean": round(statistics.mean(per_seed), 1),
                  "mse_std": round(statistics.stdev(per_seed), 1) if len(per_seed) > 1 else 0.0,
                  "fold_mse": [round(statistics.mean(v), 1) for v in zip(*per_fold)],
-                 "ar9_mse": round(ar9, 1), "fold_ar9_mse": [round(f["ar9_mse"], 1) for f in folds],
-                 "fold_sqrt_ar9_mse": [round(sqrt_ar9_mse(a, b), 1) for a, b in FOLDS]}
+                 "ar9_mse": round(ar9, 1), "fold_ar9_mse": [round(f["ar9_mse"], 1) for f in folds]}
         record["candidates"][name] = entry
         print(f"{name}: validation MSE {entry['mse_mean']} +- {entry['mse_std']} (AR(9) {entry['ar9_mse']})",
               flush=True)
@@ -248,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.output, result)
     print(f"\n{RECIPE['model']}: test MSE {result['test_mse']['mean']} +- {result['test_mse']['std']} over "
           f"{len(mses)} seeds (min {result['test_mse']['min']}, max {result['test_mse']['max']}); AR(9) "
-          f"{result['ar9_test_mse']} in the same run (on the sqrt scale {result['sqrt_ar9_test_mse']}); target < {TARGET_MSE:g}: "
+          f"{result['ar9_test_mse']} in the same run (on the sqrt scale {result['sqrt_ar9_test_mse']}); "
+          f"target < {TARGET_MSE:g}: "
           f"{'met' if result['targets']['met'] else 'not met'}")
     print(f"wrote {args.output}")
     return 0

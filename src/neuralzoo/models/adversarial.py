@@ -11,8 +11,8 @@ Losses, with D's raw output (logit or critic value) l(x) and fakes G(z):
 Class-conditional: the one-hot label is appended to the noise, and D adds the projection term
 <embed(y), h(x)> to its output (Miyato & Koyama 2018). Samples asked for without labels draw them from
 the training labels' frequencies, so p(x) = sum_y p(y) p(x | y) is the data's mixture, not a uniform
-one (MNIST's 1s are 11.2% of the training images, its 5s 9.0%). The EMA of the generator's weights (Yazici et al.
-2019) is what ``sample`` and ``forward`` use when ``ema_decay`` > 0; its decay warms up as
+one (MNIST's 1s are 11.2% of the training images, its 5s 9.0%). The EMA of the generator's weights
+(Yazici et al. 2019) is what ``sample`` and ``forward`` use when ``ema_decay`` > 0; its decay warms up as
 min(ema_decay, (1 + u) / (10 + u)) after u updates (TensorFlow's ExponentialMovingAverage with
 num_updates), else the random initial weights keep 0.999^u of the average: 10% after 2,300 updates,
 which made a 5-epoch DCGAN's EMA samples far worse than its live generator's (Frechet distance 18.7
