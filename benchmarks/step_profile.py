@@ -7,9 +7,9 @@ import time
 
 import torch
 
+from neuralzoo.config import TrainConfig
 from neuralzoo.models.cnn import CNN, CNNConfig
-from neuralzoo.training.context import bf16_enabled, keep_freed_memory
-from neuralzoo.training.optim import fused_or_plain
+from neuralzoo.training.context import StepContext, bf16_enabled, keep_freed_memory
 
 
 def step_breakdown(x: torch.Tensor, y: torch.Tensor, info, batch: int = 128, steps: int = 40) -> dict:
@@ -23,16 +23,15 @@ def step_breakdown(x: torch.Tensor, y: torch.Tensor, info, batch: int = 128, ste
     keep_freed_memory()
     torch.manual_seed(0)
     model = CNN(CNNConfig(), info).to(memory_format=torch.channels_last)
-    optimizer = fused_or_plain(torch.optim.Adam, list(model.parameters()), lr=1e-3)
-    xb = x[:batch].contiguous(memory_format=torch.channels_last)
-    batch_data = {"x": xb, "y": y[:batch]}
+    cfg = TrainConfig()   # the loop's defaults: Adam lr 1e-3 (fused), bf16 autocast where supported
+    optimizers = model.optimizers(cfg)
+    device = torch.device("cpu")
+    ctx = StepContext(loss=model.loss, device=device, use_bf16=bf16_enabled(cfg.bf16, device),
+                      channels_last=True)
+    batch_data = {"x": x[:batch].contiguous(memory_format=torch.channels_last), "y": y[:batch]}
 
-    def step() -> None:
-        with torch.autocast("cpu", torch.bfloat16, enabled=bf16_enabled("auto", torch.device("cpu"))):
-            loss = model.loss(batch_data)["loss"]
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def step() -> None:   # the model's own train step, as the loop calls it
+        model.train_step(batch_data, optimizers, ctx)
 
     for _ in range(10):
         step()
