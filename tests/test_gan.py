@@ -103,6 +103,19 @@ def test_dcgan_is_sized_from_the_data(shape):
     assert model.critic(torch.rand(2, *shape) * 2 - 1, torch.tensor([1, 2])).shape == (2,)
 
 
+def test_projection_discriminator_adds_the_embedding_dot_product():
+    """Miyato & Koyama 2018, eq. 3: D(x, y) = head(h(x)) + <embed(y), h(x)>."""
+    model, data, _ = digits_model("dcgan", conditional=True, width=8, discriminator_depth=2)
+    x, labels = data.train.x[:5] * 2 - 1, data.train.y[:5]
+    h = model.discriminator(x)
+    expected = model.head(h).squeeze(1) + (model.projection(labels) * h).sum(1)
+    torch.testing.assert_close(model.critic(x, labels), expected)
+    convs = [m for m in model.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.kernel_size for m in convs] == [(4, 4), (3, 3)]   # 8x8 digits: one stage, depth 2
+    with pytest.raises(NeuralzooError, match="discriminator_depth"):
+        digits_model("dcgan", discriminator_depth=0)
+
+
 def test_sampling_errors():
     model, _, _ = digits_model("gan")
     with pytest.raises(NeuralzooError, match="not class-conditional"):

@@ -116,7 +116,10 @@ class Adversarial(Model):
         h = self.discriminator(x)  # (B, F)
         out = self.head(h).squeeze(1)
         if self.config.conditional:
-            out = out + (self.projection(labels) * h).sum(1)
+            # <embed(y), h> as one (B, F) x (F, K) matmul and a gather: the same value, but the
+            # elementwise (B, F) product in mixed precision cost more than D's convolutions
+            scores = F.linear(h, self.projection.weight)  # (B, K)
+            out = out + scores.gather(1, labels[:, None]).squeeze(1)
         return out.float()
 
     def to_model_range(self, x: torch.Tensor) -> torch.Tensor:
