@@ -116,6 +116,17 @@ def test_projection_discriminator_adds_the_embedding_dot_product():
         digits_model("dcgan", discriminator_depth=0)
 
 
+def test_discriminator_lr_ratio_scales_only_the_discriminator_optimizer():
+    model, _, cfg = digits_model("gan", discriminator_lr_ratio=4.0, beta1=0.0, beta2=0.9)
+    g_opt, d_opt = model.optimizers(cfg)
+    assert g_opt.param_groups[0]["lr"] == pytest.approx(2e-4)
+    assert d_opt.param_groups[0]["lr"] == pytest.approx(8e-4)
+    assert d_opt.param_groups[0]["peak_lr"] == pytest.approx(8e-4)   # schedules scale from it
+    assert d_opt.param_groups[0]["betas"] == (0.0, 0.9)
+    with pytest.raises(NeuralzooError, match="discriminator_lr_ratio"):
+        digits_model("gan", discriminator_lr_ratio=0.0)
+
+
 def test_sampling_errors():
     model, _, _ = digits_model("gan")
     with pytest.raises(NeuralzooError, match="not class-conditional"):

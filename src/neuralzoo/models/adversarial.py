@@ -45,12 +45,16 @@ class AdversarialConfig:
     conditional: bool = param(False, "class-conditional: labels into both networks")
     beta1: float = param(0.5, "Adam beta1 of both optimizers (0.5: the DCGAN recipe)")
     beta2: float = param(0.999, "Adam beta2 of both optimizers")
+    discriminator_lr_ratio: float = param(1.0, "discriminator lr / generator lr (the two time-scale "
+                                               "update rule, Heusel et al. 2017: e.g. 4 with lr 1e-4)")
 
     def check_adversarial(self) -> None:
         if self.latent_dim < 1 or self.d_steps < 1:
             raise NeuralzooError("latent_dim and d_steps must be positive integers")
         if not 0 <= self.ema_decay < 1:
             raise NeuralzooError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not self.discriminator_lr_ratio > 0:
+            raise NeuralzooError(f"discriminator_lr_ratio must be > 0, got {self.discriminator_lr_ratio}")
         if self.gp_weight < 0:
             raise NeuralzooError(f"gp_weight must be >= 0, got {self.gp_weight}")
         for name in ("beta1", "beta2"):
@@ -201,7 +205,8 @@ class Adversarial(Model):
         betas = (self.config.beta1, self.config.beta2)
         d_params = [p for n, p in self.named_parameters() if not n.startswith("generator")]
         return [make_optimizer(self.generator.parameters(), cfg, betas=betas),
-                make_optimizer(d_params, cfg, betas=betas)]
+                make_optimizer(d_params, cfg, lr=cfg.lr * self.config.discriminator_lr_ratio,
+                               betas=betas)]
 
     def train_step(self, batch, optimizers, ctx) -> dict[str, torch.Tensor]:
         g_opt, d_opt = optimizers
