@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from ..config import check_choices, param
@@ -43,6 +44,15 @@ def halvings(info) -> tuple[int, int]:
     return stages, side
 
 
+class ChannelsLastUnflatten(nn.Unflatten):
+    """Unflatten to a channels-last map: the transposed convolutions after it run channels-last (the
+    fast layout of oneDNN and of tensor cores) and return their input gradient so; a channels-first
+    map here made the ReLU backward mix layouts, ~30x slower than matched ones (~3% of a step)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).contiguous(memory_format=torch.channels_last)
+
+
 @register("dcgan")
 class DCGAN(Adversarial):
     Config = DCGANConfig
@@ -55,7 +65,7 @@ class DCGAN(Adversarial):
         channels = info.input_shape[0]
         widths = [config.width * 2 ** i for i in reversed(range(stages))]   # e.g. 128, 64
         layers: list[nn.Module] = [nn.Linear(self.generator_inputs, widths[0] * side * side),
-                                   nn.Unflatten(1, (widths[0], side, side)),
+                                   ChannelsLastUnflatten(1, (widths[0], side, side)),
                                    nn.BatchNorm2d(widths[0]), nn.ReLU()]
         for fan_in, fan_out in zip(widths, [*widths[1:], None]):
             if fan_out is None:   # the last upsampling produces the image
