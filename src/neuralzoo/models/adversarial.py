@@ -120,8 +120,8 @@ class Adversarial(Model):
         h = self.discriminator(x)  # (B, F)
         out = self.head(h).squeeze(1)
         if self.config.conditional:
-            # <embed(y), h> as one (B, F) x (F, K) matmul and a gather: the same value, but the
-            # elementwise (B, F) product in mixed precision cost more than D's convolutions
+            # <embed(y), h> as one (B, F) x (F, K) matmul and a gather: the same value without an
+            # elementwise (B, F) product that mixed float32 and bfloat16 operands
             scores = F.linear(h, self.projection.weight)  # (B, K)
             out = out + scores.gather(1, labels[:, None]).squeeze(1)
         return out.float()

@@ -47,7 +47,9 @@ def halvings(info) -> tuple[int, int]:
 class ChannelsLastUnflatten(nn.Unflatten):
     """Unflatten to a channels-last map: the transposed convolutions after it run channels-last (the
     fast layout of oneDNN and of tensor cores) and return their input gradient so; a channels-first
-    map here made the ReLU backward mix layouts, ~30x slower than matched ones (~3% of a step)."""
+    map here made the ReLU backward mix layouts, ~30x slower than matched ones. With the flatten
+    order below and the projection matmul: 67.0 -> 57.9 ms per conditional 128-image step (A/B in
+    one process, 2 cores, bf16)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x).contiguous(memory_format=torch.channels_last)
@@ -90,6 +92,6 @@ class DCGAN(Adversarial):
             previous = width
         # flatten before the last activation (elementwise, so the same values): its gradient then
         # arrives in the layout of its input; after a channels-last map it arrived channels-first, and
-        # the mismatched LeakyReLU backward took ~9% of a training step
+        # the LeakyReLU backward that mixed layouts was ~30x slower than a matched one
         self.discriminator = nn.Sequential(*d_layers[:-1], nn.Flatten(), d_layers[-1])
         self.finish_init(previous * side * side)
