@@ -56,8 +56,9 @@ RECIPES = {
 }
 
 
-def seconds_per_epoch(run_dir: Path, samples: int = 60000) -> float:
-    """From the throughput of the calibration run's last logged steps (the first ones warm up)."""
+def seconds_per_epoch(run_dir: Path, samples: int) -> float:
+    """From the throughput of the calibration run's last logged steps (the first ones warm up);
+    ``samples``: training images per epoch (60,000, or 50,000 with --validation)."""
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     rate = [e["samples_per_s"] for e in events if e["event"] == "train"][-1]
     return samples / rate
@@ -118,7 +119,8 @@ def main() -> None:
         # calibration: 150 steps; the pace of the last 50 (warm caches) sets the epochs
         calibration = neuralzoo.train(name, out=runs / f"{name}-calibration", epochs=1,
                                       max_steps=150, log_every=50, **common)
-        per_epoch = seconds_per_epoch(runs / f"{name}-calibration")
+        train_images = round(60000 * (1 - VALIDATION_FRACTION)) if args.validation else 60000
+        per_epoch = seconds_per_epoch(runs / f"{name}-calibration", train_images)
         epochs = max(1, math.floor(args.minutes * 60 / per_epoch))
         summary = neuralzoo.train(name, out=runs / name, epochs=epochs, **common)
         result = evaluate_run(runs / name, split, "last", "cpu", iw_samples=1,
