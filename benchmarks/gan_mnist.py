@@ -56,12 +56,13 @@ RECIPES = {
 }
 
 
-def seconds_per_epoch(run_dir: Path, samples: int) -> float:
-    """From the throughput of the calibration run's last logged steps (the first ones warm up);
-    ``samples``: training images per epoch (60,000, or 50,000 with --validation)."""
+def seconds_per_epoch(run_dir: Path) -> float:
+    """The calibration run's pace between its last two logged steps (the first ones warm up), in
+    the loop's own epoch units, so it holds whatever the training part's size (60,000 images, or
+    50,000 with --validation)."""
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    rate = [e["samples_per_s"] for e in events if e["event"] == "train"][-1]
-    return samples / rate
+    before, last = [e for e in events if e["event"] == "train"][-2:]
+    return (last["train_seconds"] - before["train_seconds"]) / (last["epoch"] - before["epoch"])
 
 
 def real_reference(args: argparse.Namespace) -> dict:
@@ -119,8 +120,7 @@ def main() -> None:
         # calibration: 150 steps; the pace of the last 50 (warm caches) sets the epochs
         calibration = neuralzoo.train(name, out=runs / f"{name}-calibration", epochs=1,
                                       max_steps=150, log_every=50, **common)
-        train_images = round(60000 * (1 - VALIDATION_FRACTION)) if args.validation else 60000
-        per_epoch = seconds_per_epoch(runs / f"{name}-calibration", train_images)
+        per_epoch = seconds_per_epoch(runs / f"{name}-calibration")
         epochs = max(1, math.floor(args.minutes * 60 / per_epoch))
         summary = neuralzoo.train(name, out=runs / name, epochs=epochs, **common)
         result = evaluate_run(runs / name, split, "last", "cpu", iw_samples=1,

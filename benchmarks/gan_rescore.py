@@ -67,7 +67,7 @@ def main() -> None:
                 key: {"mean": round(statistics.mean(r[key] for r in per_seed), 4),
                       "std": round(statistics.stdev(r[key] for r in per_seed), 4) if len(per_seed) > 1 else 0.0}
                 for key in ("frechet_distance", "precision", "recall")}}
-    write_json(args.output, {"benchmark": "gan_rescore", "command": "python benchmarks/gan_label_prior.py "
+    write_json(args.output, {"benchmark": "gan_rescore", "command": "python benchmarks/gan_rescore.py "
                              + " ".join(sys.argv[1:]), "runs": str(args.runs),
                              "protocol": {"samples": args.samples, "sampling_seeds": args.seeds,
                                           "real": "MNIST test images",

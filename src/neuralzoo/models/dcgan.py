@@ -77,18 +77,19 @@ class DCGAN(Adversarial):
                            nn.BatchNorm2d(fan_out), nn.ReLU()]
         self.generator = nn.Sequential(*layers)
         norm = config.loss != "wgan-gp" and not config.spectral_norm
+
+        def block(fan_in: int, fan_out: int, kernel: int, stride: int, batch_norm: bool) -> list[nn.Module]:
+            # padding 1: kernel 4 stride 2 halves the side, kernel 3 stride 1 keeps it
+            conv = nn.Conv2d(fan_in, fan_out, kernel, stride, 1, bias=not batch_norm)
+            return [conv, *([nn.BatchNorm2d(fan_out)] if batch_norm else []), nn.LeakyReLU(0.2)]
+
         d_layers: list[nn.Module] = []
         previous = channels
         for i, width in enumerate(reversed(widths)):   # e.g. 64, 128
-            d_layers.append(nn.Conv2d(previous, width, 4, 2, 1, bias=not (norm and i > 0)))
-            if norm and i > 0:   # no batch norm on the first layer (Radford et al.)
-                d_layers.append(nn.BatchNorm2d(width))
-            d_layers.append(nn.LeakyReLU(0.2))
+            # no batch norm on the first layer (Radford et al.)
+            d_layers += block(previous, width, 4, 2, norm and i > 0)
             for _ in range(config.discriminator_depth - 1):
-                d_layers += [nn.Conv2d(width, width, 3, 1, 1, bias=not norm)]
-                if norm:
-                    d_layers.append(nn.BatchNorm2d(width))
-                d_layers.append(nn.LeakyReLU(0.2))
+                d_layers += block(width, width, 3, 1, norm)
             previous = width
         # flatten before the last activation (elementwise, so the same values): its gradient then
         # arrives in the layout of its input; after a channels-last map it arrived channels-first, and
