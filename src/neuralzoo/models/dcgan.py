@@ -13,7 +13,7 @@ from torch import nn
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
-from .adversarial import Adversarial, AdversarialConfig
+from .adversarial import Adversarial, AdversarialConfig, MinibatchStd
 
 
 @dataclass
@@ -86,6 +86,9 @@ class DCGAN(Adversarial):
         d_layers: list[nn.Module] = []
         previous = channels
         for i, width in enumerate(reversed(widths)):   # e.g. 64, 128
+            if config.minibatch_std and i == len(widths) - 1:   # before the last stage, as Karras et al.
+                d_layers.append(MinibatchStd(config.minibatch_std))
+                previous += 1
             # no batch norm on the first layer (Radford et al.)
             d_layers += block(previous, width, 4, 2, norm and i > 0)
             for _ in range(config.discriminator_depth - 1):

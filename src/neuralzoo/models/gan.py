@@ -12,7 +12,7 @@ from torch import nn
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
-from .adversarial import Adversarial, AdversarialConfig
+from .adversarial import Adversarial, AdversarialConfig, MinibatchStd
 
 
 @dataclass
@@ -45,5 +45,9 @@ class GAN(Adversarial):
         self.generator = nn.Sequential(*leaky_stack([self.generator_inputs, *config.hidden_sizes]),
                                        nn.Linear(config.hidden_sizes[-1], pixels), nn.Tanh(),
                                        nn.Unflatten(1, tuple(info.input_shape)))
-        self.discriminator = nn.Sequential(nn.Flatten(), *leaky_stack([pixels, *config.hidden_sizes]))
+        d_layers = [nn.Flatten(), *leaky_stack([pixels, *config.hidden_sizes])]
+        if config.minibatch_std:   # one more input to the last hidden layer
+            last = d_layers[-2]
+            d_layers[-2:-1] = [MinibatchStd(config.minibatch_std), nn.Linear(last.in_features + 1, last.out_features)]
+        self.discriminator = nn.Sequential(*d_layers)
         self.finish_init(config.hidden_sizes[-1])
