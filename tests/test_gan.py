@@ -116,6 +116,52 @@ def test_projection_discriminator_adds_the_embedding_dot_product():
         digits_model("dcgan", discriminator_depth=0)
 
 
+def test_minibatch_std_appends_the_group_standard_deviation():
+    """Karras et al. 2018, Sec. 3: one more channel holding, for each group of samples (i, i + B/g, ...),
+    the mean over all features of their standard deviation within the group; its hand-written
+    gradient agrees with autograd through torch's own std."""
+    from neuralzoo.models.adversarial import MinibatchStd
+
+    for batch, group in [(8, 4), (6, 3)]:   # 6 is not divisible by 4: the largest divisor below it
+        x = torch.randn(batch, 3, 5, 5, dtype=torch.double).contiguous(memory_format=torch.channels_last)
+        x.requires_grad_(True)
+        out = MinibatchStd(4)(x)
+        assert out.shape == (batch, 4, 5, 5) and out.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(out[:, :3], x)
+        stride = batch // group
+        # torch's var, and the 1e-8 the layer adds under the root (a zero std has no gradient)
+        expected = torch.stack([(x[i % stride::stride].var(0, unbiased=False) + 1e-8).sqrt().mean()
+                                for i in range(batch)])
+        torch.testing.assert_close(out[:, 3], expected[:, None, None].expand(batch, 5, 5))
+        weights = torch.randn(batch, dtype=torch.double)
+        (grad,) = torch.autograd.grad((out[:, 3, 0, 0] * weights).sum(), x)
+        (reference,) = torch.autograd.grad((expected * weights).sum(), x)
+        torch.testing.assert_close(grad, reference)
+
+
+@pytest.mark.parametrize("name", ["gan", "dcgan"])
+def test_minibatch_std_discriminator_sees_its_group_and_trains(name):
+    model, data, cfg = digits_model(name, minibatch_std=4, spectral_norm=True, loss="hinge",
+                                    conditional=True)
+    model.eval()   # spectral norm's power iteration moves the weights at every training-mode call
+    x, labels = data.train.x[:8] * 2 - 1, data.train.y[:8]
+    before = model.critic(x, labels)
+    changed = x.clone()
+    changed[2] = -1.0   # samples 0, 2, 4, 6 form a group; 1, 3, 5, 7 the other
+    after = model.critic(changed, labels)
+    assert (after[[0, 4, 6]] != before[[0, 4, 6]]).all()
+    torch.testing.assert_close(after[1::2], before[1::2])
+    model.train()
+    optimizers = model.optimizers(cfg)
+    ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
+    batch = data.train.batch(torch.arange(32))
+    for step in range(2):
+        out = model.train_step({**batch, "step": torch.tensor(step)}, optimizers, ctx)
+        assert all(torch.isfinite(v) for v in out.values())
+    with pytest.raises(NeuralzooError, match="minibatch_std"):
+        digits_model(name, minibatch_std=-1)
+
+
 def test_discriminator_lr_ratio_scales_only_the_discriminator_optimizer():
     model, _, cfg = digits_model("gan", discriminator_lr_ratio=4.0, beta1=0.0, beta2=0.9)
     g_opt, d_opt = model.optimizers(cfg)

@@ -102,7 +102,8 @@ class MinibatchStd(nn.Module):
             g -= 1
         # the mean over features ignores their order: flatten a map channels-last, its memory order
         flat = x.permute(0, 2, 3, 1) if x.dim() == 4 else x
-        std = _GroupStd.apply(flat.reshape(g, b // g, -1).float())  # (B/g,)
+        groups = flat.reshape(g, b // g, -1)  # (g, B/g, features); at least float32 (bf16 under autocast)
+        std = _GroupStd.apply(groups.to(torch.promote_types(x.dtype, torch.float32)))  # (B/g,)
         feature = std.repeat(g).to(x.dtype).view(b, 1, *[1] * (x.dim() - 2))
         out = torch.cat([x, feature.expand(b, 1, *x.shape[2:])], 1)
         return out.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else out
