@@ -120,7 +120,7 @@ def test_minibatch_std_appends_the_group_standard_deviation():
     """Karras et al. 2018, Sec. 3: one more channel holding, for each group of samples (i, i + B/g, ...),
     the mean over all features of their standard deviation within the group; its hand-written
     gradient agrees with autograd through torch's own std."""
-    from neuralzoo.models.adversarial import MinibatchStd
+    from neuralzoo.models.gan_layers import MinibatchStd
 
     for batch, group in [(8, 4), (6, 3)]:   # 6 is not divisible by 4: the largest divisor below it
         x = torch.randn(batch, 3, 5, 5, dtype=torch.double).contiguous(memory_format=torch.channels_last)
@@ -160,6 +160,42 @@ def test_minibatch_std_discriminator_sees_its_group_and_trains(name):
         assert all(torch.isfinite(v) for v in out.values())
     with pytest.raises(NeuralzooError, match="minibatch_std"):
         digits_model(name, minibatch_std=-1)
+
+
+def test_conditional_batch_norm_scales_and_shifts_per_class():
+    """gamma_y BN(x) + beta_y (de Vries et al. 2017) in the 1 + gain form: plain batch norm at
+    initialisation, then each sample gets its class's row; mixed labels mix the rows."""
+    from neuralzoo.models.gan_layers import ConditionalBatchNorm2d
+
+    layer, plain = ConditionalBatchNorm2d(3, 4), torch.nn.BatchNorm2d(3)
+    x, y = torch.randn(6, 3, 5, 5), torch.tensor([0, 1, 2, 3, 1, 0])
+    labels = torch.nn.functional.one_hot(y, 4).float()
+    torch.testing.assert_close(layer(x, labels), plain(x))
+    with torch.no_grad():
+        layer.gain.weight.copy_(torch.randn(3, 4))
+        layer.shift.weight.copy_(torch.randn(3, 4))
+    gain, shift = 1 + layer.gain.weight.T[y], layer.shift.weight.T[y]   # (B, C)
+    torch.testing.assert_close(layer(x, labels), plain(x) * gain[:, :, None, None] + shift[:, :, None, None])
+    halfway = torch.full((6, 4), 0.25)
+    torch.testing.assert_close(layer(x, halfway), plain(x) * (1 + layer.gain.weight.mean(1))[:, None, None]
+                               + layer.shift.weight.mean(1)[:, None, None])
+
+
+def test_dcgan_with_conditional_batch_norm_trains_and_samples():
+    model, data, cfg = digits_model("dcgan", conditional=True, conditional_batch_norm=True, width=8)
+    norms = [m for m in model.generator.modules() if type(m).__name__ == "ConditionalBatchNorm2d"]
+    assert len(norms) == 1   # 8x8 digits: one upsampling stage, one batch norm before it
+    optimizers = model.optimizers(cfg)
+    ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
+    batch = data.train.batch(torch.arange(32))
+    for step in range(3):
+        out = model.train_step({**batch, "step": torch.tensor(step)}, optimizers, ctx)
+        assert all(torch.isfinite(v) for v in out.values())
+    assert norms[0].gain.weight.abs().sum() > 0   # the class tables learn
+    model.eval()
+    assert model.sample(4, labels=3).shape == (4, 1, 8, 8)
+    with pytest.raises(NeuralzooError, match="conditional_batch_norm needs conditional"):
+        digits_model("dcgan", conditional_batch_norm=True)
 
 
 def test_discriminator_lr_ratio_scales_only_the_discriminator_optimizer():

@@ -66,49 +66,6 @@ class AdversarialConfig:
                 raise NeuralzooError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
-class _GroupStd(torch.autograd.Function):
-    """(g, M, F) -> (M,): the mean over F of the standard deviation over g, with the gradient written
-    out, d stat_m / d x_imf = (x_imf - mean_mf) / (g F std_mf): 4 passes over the map instead of the
-    ~12 of autograd through sub, square, mean and sqrt (those made a DCGAN step 1.6x slower)."""
-
-    @staticmethod
-    def forward(ctx, groups: torch.Tensor) -> torch.Tensor:
-        centred = groups - groups.mean(0)
-        std = (centred.square().mean(0) + 1e-8).sqrt_()  # (M, F)
-        ctx.save_for_backward(centred, std)
-        return std.mean(1)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        centred, std = ctx.saved_tensors
-        g, _, f = centred.shape
-        return centred * (grad[:, None] / (g * f) / std)
-
-
-class MinibatchStd(nn.Module):
-    """Appends one feature (a channel for maps): the standard deviation of every feature over a group
-    of samples, averaged into one number per group (Karras et al. 2018, Progressive growing of GANs,
-    Sec. 3). D can then tell a batch of near-copies from a real one, which penalises a generator that
-    covers too little of the data (low recall). Groups hold samples i, i + B/g, ... (their
-    reshape); g is the largest divisor of the batch not above ``group_size``."""
-
-    def __init__(self, group_size: int) -> None:
-        super().__init__()
-        self.group_size = group_size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, g = len(x), min(self.group_size, len(x))
-        while b % g:
-            g -= 1
-        # the mean over features ignores their order: flatten a map channels-last, its memory order
-        flat = x.permute(0, 2, 3, 1) if x.dim() == 4 else x
-        groups = flat.reshape(g, b // g, -1)  # (g, B/g, features); at least float32 (bf16 under autocast)
-        std = _GroupStd.apply(groups.to(torch.promote_types(x.dtype, torch.float32)))  # (B/g,)
-        feature = std.repeat(g).to(x.dtype).view(b, 1, *[1] * (x.dim() - 2))
-        out = torch.cat([x, feature.expand(b, 1, *x.shape[2:])], 1)
-        return out.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else out
-
-
 class Adversarial(Model):
     """Subclasses set ``self.generator`` ((B, latent [+ K]) -> (B, *shape) in [-1, 1]) and
     ``self.discriminator`` ((B, *shape) -> (B, F) features), then call ``finish_init(F)``."""

@@ -13,7 +13,8 @@ from torch import nn
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
-from .adversarial import Adversarial, AdversarialConfig, MinibatchStd
+from .adversarial import Adversarial, AdversarialConfig
+from .gan_layers import ConditionalBatchNorm2d, LabelledSequential, MinibatchStd
 
 
 @dataclass
@@ -21,12 +22,16 @@ class DCGANConfig(AdversarialConfig):
     width: int = param(64, "channels of the widest-resolution layer (doubled at each halving)")
     discriminator_depth: int = param(1, "convolutions per discriminator stage: the 4x4 stride-2 one, "
                                         "then depth-1 3x3 stride-1 ones at the same width")
+    conditional_batch_norm: bool = param(False, "conditional: the generator's batch norms take a scale "
+                                                "and shift per class (de Vries et al. 2017)")
 
     def __post_init__(self) -> None:
         self.check_adversarial()
         for name in ("width", "discriminator_depth"):
             if getattr(self, name) < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.conditional_batch_norm and not self.conditional:
+            raise NeuralzooError("conditional_batch_norm needs conditional=true (labels into the generator)")
         check_choices(self)
 
 
@@ -66,16 +71,19 @@ class DCGAN(Adversarial):
         stages, side = halvings(info)
         channels = info.input_shape[0]
         widths = [config.width * 2 ** i for i in reversed(range(stages))]   # e.g. 128, 64
+        classes = (info.num_classes or 0) if config.conditional_batch_norm else 0
+
+        def norm(features: int) -> nn.Module:
+            return ConditionalBatchNorm2d(features, classes) if classes else nn.BatchNorm2d(features)
+
         layers: list[nn.Module] = [nn.Linear(self.generator_inputs, widths[0] * side * side),
-                                   ChannelsLastUnflatten(1, (widths[0], side, side)),
-                                   nn.BatchNorm2d(widths[0]), nn.ReLU()]
+                                   ChannelsLastUnflatten(1, (widths[0], side, side)), norm(widths[0]), nn.ReLU()]
         for fan_in, fan_out in zip(widths, [*widths[1:], None]):
             if fan_out is None:   # the last upsampling produces the image
                 layers += [nn.ConvTranspose2d(fan_in, channels, 4, 2, 1), nn.Tanh()]
             else:
-                layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False),
-                           nn.BatchNorm2d(fan_out), nn.ReLU()]
-        self.generator = nn.Sequential(*layers)
+                layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False), norm(fan_out), nn.ReLU()]
+        self.generator = LabelledSequential(classes, *layers) if classes else nn.Sequential(*layers)
         norm = config.loss != "wgan-gp" and not config.spectral_norm
 
         def block(fan_in: int, fan_out: int, kernel: int, stride: int, batch_norm: bool) -> list[nn.Module]:

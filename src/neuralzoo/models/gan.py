@@ -12,7 +12,8 @@ from torch import nn
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
-from .adversarial import Adversarial, AdversarialConfig, MinibatchStd
+from .adversarial import Adversarial, AdversarialConfig
+from .gan_layers import MinibatchStd
 
 
 @dataclass
