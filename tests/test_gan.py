@@ -181,8 +181,13 @@ def test_conditional_batch_norm_scales_and_shifts_per_class():
                                + layer.shift.weight.mean(1)[:, None, None])
 
 
-def test_dcgan_with_conditional_batch_norm_trains_and_samples():
-    model, data, cfg = digits_model("dcgan", conditional=True, conditional_batch_norm=True, width=8)
+def test_dcgan_with_conditional_batch_norm_trains_samples_and_reloads(tmp_path):
+    from neuralzoo.training.checkpoint import save_checkpoint
+
+    config = resolve("dcgan", overrides={"data": "digits", "conditional": True,
+                                         "conditional_batch_norm": True, "width": 8})
+    data = load_dataset(DataConfig(**config["data"]))
+    model, cfg = build_model(config, data.info), TrainConfig(**config["train"])
     norms = [m for m in model.generator.modules() if type(m).__name__ == "ConditionalBatchNorm2d"]
     assert len(norms) == 1   # 8x8 digits: one upsampling stage, one batch norm before it
     optimizers = model.optimizers(cfg)
@@ -192,8 +197,13 @@ def test_dcgan_with_conditional_batch_norm_trains_and_samples():
         out = model.train_step({**batch, "step": torch.tensor(step)}, optimizers, ctx)
         assert all(torch.isfinite(v) for v in out.values())
     assert norms[0].gain.weight.abs().sum() > 0   # the class tables learn
+    save_checkpoint(tmp_path / "m.safetensors", model, optimizers,
+                    {**config, "data_info": data.info.to_dict()}, {"step": 3})
+    loaded = neuralzoo.load(tmp_path / "m.safetensors")
     model.eval()
-    assert model.sample(4, labels=3).shape == (4, 1, 8, 8)
+    draws = [m.sample(4, labels=3, generator=torch.Generator().manual_seed(0)) for m in (model, loaded)]
+    assert draws[0].shape == (4, 1, 8, 8)
+    torch.testing.assert_close(*draws)
     with pytest.raises(NeuralzooError, match="conditional_batch_norm needs conditional"):
         digits_model("dcgan", conditional_batch_norm=True)
 
