@@ -1,7 +1,8 @@
 """DCGAN (Radford et al. 2016): transposed-convolution generator with batch norm and ReLU, strided
 convolution discriminator with LeakyReLU(0.2), sized from the data's image shape (28x28 and 32x32 and
 64x64, 1 or 3 channels; any side that halves to 7 or less). Batch norm is left out of the discriminator
-for WGAN-GP (the penalty is per sample) and with spectral norm."""
+for WGAN-GP (the penalty is per sample) and with spectral norm. Class-conditional runs feed the one-hot
+label to the generator's input and, with ``conditional_batch_norm``, to each of its batch norms."""
 
 from __future__ import annotations
 
@@ -73,16 +74,18 @@ class DCGAN(Adversarial):
         widths = [config.width * 2 ** i for i in reversed(range(stages))]   # e.g. 128, 64
         classes = (info.num_classes or 0) if config.conditional_batch_norm else 0
 
-        def norm(features: int) -> nn.Module:
+        def generator_norm(features: int) -> nn.Module:
             return ConditionalBatchNorm2d(features, classes) if classes else nn.BatchNorm2d(features)
 
         layers: list[nn.Module] = [nn.Linear(self.generator_inputs, widths[0] * side * side),
-                                   ChannelsLastUnflatten(1, (widths[0], side, side)), norm(widths[0]), nn.ReLU()]
+                                   ChannelsLastUnflatten(1, (widths[0], side, side)),
+                                   generator_norm(widths[0]), nn.ReLU()]
         for fan_in, fan_out in zip(widths, [*widths[1:], None]):
             if fan_out is None:   # the last upsampling produces the image
                 layers += [nn.ConvTranspose2d(fan_in, channels, 4, 2, 1), nn.Tanh()]
             else:
-                layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False), norm(fan_out), nn.ReLU()]
+                layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False),
+                           generator_norm(fan_out), nn.ReLU()]
         self.generator = LabelledSequential(classes, *layers) if classes else nn.Sequential(*layers)
         norm = config.loss != "wgan-gp" and not config.spectral_norm
 

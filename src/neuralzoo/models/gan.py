@@ -49,6 +49,7 @@ class GAN(Adversarial):
         d_layers = [nn.Flatten(), *leaky_stack([pixels, *config.hidden_sizes])]
         if config.minibatch_std:   # one more input to the last hidden layer
             last = d_layers[-2]
-            d_layers[-2:-1] = [MinibatchStd(config.minibatch_std), nn.Linear(last.in_features + 1, last.out_features)]
+            d_layers[-2:-1] = [MinibatchStd(config.minibatch_std),
+                               nn.Linear(last.in_features + 1, last.out_features)]
         self.discriminator = nn.Sequential(*d_layers)
         self.finish_init(config.hidden_sizes[-1])
