@@ -58,6 +58,17 @@ def digits_model(name: str, **fields):
     return build_model(config, data.info), data, TrainConfig(**config["train"])
 
 
+def finite_steps(model, data, cfg, steps: int) -> list:
+    """``steps`` training steps on the first 32 digits, each output finite; returns the optimizers."""
+    optimizers = model.optimizers(cfg)
+    ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
+    batch = data.train.batch(torch.arange(32))
+    for step in range(steps):
+        out = model.train_step({**batch, "step": torch.tensor(step)}, optimizers, ctx)
+        assert all(torch.isfinite(v) for v in out.values())
+    return optimizers
+
+
 @pytest.mark.parametrize("name", ["gan", "dcgan"])
 @pytest.mark.parametrize("loss", ["non-saturating", "minimax", "hinge", "wgan-gp"])
 def test_training_steps_move_both_networks(name, loss):
@@ -152,12 +163,7 @@ def test_minibatch_std_discriminator_sees_its_group_and_trains(name):
     assert (after[[0, 4, 6]] != before[[0, 4, 6]]).all()
     torch.testing.assert_close(after[1::2], before[1::2])
     model.train()
-    optimizers = model.optimizers(cfg)
-    ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
-    batch = data.train.batch(torch.arange(32))
-    for step in range(2):
-        out = model.train_step({**batch, "step": torch.tensor(step)}, optimizers, ctx)
-        assert all(torch.isfinite(v) for v in out.values())
+    finite_steps(model, data, cfg, 2)
     with pytest.raises(NeuralzooError, match="minibatch_std"):
         digits_model(name, minibatch_std=-1)
 
@@ -190,12 +196,7 @@ def test_dcgan_with_conditional_batch_norm_trains_samples_and_reloads(tmp_path):
     model, cfg = build_model(config, data.info), TrainConfig(**config["train"])
     norms = [m for m in model.generator.modules() if type(m).__name__ == "ConditionalBatchNorm2d"]
     assert len(norms) == 1   # 8x8 digits: one upsampling stage, one batch norm before it
-    optimizers = model.optimizers(cfg)
-    ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
-    batch = data.train.batch(torch.arange(32))
-    for step in range(3):
-        out = model.train_step({**batch, "step": torch.tensor(step)}, optimizers, ctx)
-        assert all(torch.isfinite(v) for v in out.values())
+    optimizers = finite_steps(model, data, cfg, 3)
     assert norms[0].gain.weight.abs().sum() > 0   # the class tables learn
     save_checkpoint(tmp_path / "m.safetensors", model, optimizers,
                     {**config, "data_info": data.info.to_dict()}, {"step": 3})
