@@ -46,10 +46,8 @@ class GAN(Adversarial):
         self.generator = nn.Sequential(*leaky_stack([self.generator_inputs, *config.hidden_sizes]),
                                        nn.Linear(config.hidden_sizes[-1], pixels), nn.Tanh(),
                                        nn.Unflatten(1, tuple(info.input_shape)))
-        d_layers = [nn.Flatten(), *leaky_stack([pixels, *config.hidden_sizes])]
-        if config.minibatch_std:   # one more input to the last hidden layer
-            last = d_layers[-2]
-            d_layers[-2:-1] = [MinibatchStd(config.minibatch_std),
-                               nn.Linear(last.in_features + 1, last.out_features)]
-        self.discriminator = nn.Sequential(*d_layers)
+        sizes = [pixels, *config.hidden_sizes]
+        extra = [MinibatchStd(config.minibatch_std)] if config.minibatch_std else []   # one more input
+        self.discriminator = nn.Sequential(nn.Flatten(), *leaky_stack(sizes[:-1]), *extra,
+                                           *leaky_stack([sizes[-2] + len(extra), sizes[-1]]))
         self.finish_init(config.hidden_sizes[-1])
