@@ -12,6 +12,7 @@ from neuralzoo.cli import main
 from neuralzoo.config import TrainConfig
 from neuralzoo.data import DataConfig, load_dataset
 from neuralzoo.errors import NeuralzooError
+from neuralzoo.models.gan_layers import diff_augment
 from neuralzoo.quality import feature_network, frechet_distance, precision_recall, statistics
 from neuralzoo.training.context import StepContext
 
@@ -166,6 +167,42 @@ def test_minibatch_std_discriminator_sees_its_group_and_trains(name):
     finite_steps(model, data, cfg, 2)
     with pytest.raises(NeuralzooError, match="minibatch_std"):
         digits_model(name, minibatch_std=-1)
+
+
+def test_diff_augment_translates_and_cuts_out_per_sample():
+    """Each sample is its own zero-filled shift by at most round(28 / 8) = 4 pixels (Zhao et al.'s
+    ratio 1/8), or has one half-side square set to zero; the gradient reaches exactly the pixels
+    that stay in view."""
+    x = torch.randn(64, 1, 28, 28).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    moved = diff_augment(x, ("translation",), torch.Generator().manual_seed(0))
+    assert moved.shape == x.shape
+    shifts = set()
+    padded = torch.nn.functional.pad(x.detach(), (4, 4, 4, 4))
+    for i in range(len(x)):   # exactly one window of the zero-padded image matches
+        found = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                 if torch.equal(padded[i, :, 4 - dy:32 - dy, 4 - dx:32 - dx], moved[i].detach())]
+        assert len(found) == 1, found
+        shifts.add(found[0])
+    assert len(shifts) > 20   # the shifts vary from sample to sample
+    moved.sum().backward()
+    torch.testing.assert_close(x.grad.sum((1, 2, 3)), (moved != 0).sum((1, 2, 3)).float())
+    cut = diff_augment(x.detach(), ("cutout",), torch.Generator().manual_seed(1))
+    zeroed = cut == 0
+    assert (zeroed.sum((1, 2, 3)) == 14 * 14).all()
+    rows, cols = zeroed.any(3).squeeze(1), zeroed.any(2).squeeze(1)   # (B, H) and (B, W)
+    assert (rows.sum(1) == 14).all() and (cols.sum(1) == 14).all()   # one 14x14 square
+    torch.testing.assert_close(cut[~zeroed], x.detach()[~zeroed])
+    assert len({int(r.nonzero()[0]) for r in rows}) > 5
+
+
+@pytest.mark.parametrize("name", ["gan", "dcgan"])
+def test_diff_augment_models_train_and_reject_bad_policies(name):
+    model, data, cfg = digits_model(name, diff_augment=("translation", "cutout"), conditional=True)
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    finite_steps(model, data, cfg, 2)
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
+    with pytest.raises(NeuralzooError, match="diff_augment: unknown rotation; choices: translation"):
+        digits_model(name, diff_augment=("rotation",))
 
 
 def test_conditional_batch_norm_scales_and_shifts_per_class():

@@ -32,6 +32,7 @@ from torch import nn
 from ..config import param
 from ..errors import NeuralzooError
 from .base import Model
+from .gan_layers import AUGMENTATIONS, diff_augment
 
 
 @dataclass
@@ -49,6 +50,8 @@ class AdversarialConfig:
                                                "update rule, Heusel et al. 2017: e.g. 4 with lr 1e-4)")
     minibatch_std: int = param(0, "group size of the minibatch standard-deviation feature given to the "
                                   "discriminator's last stage (Karras et al. 2018: 4; 0: off)")
+    diff_augment: tuple[str, ...] = param((), "differentiable augmentations of real and generated images "
+                                              "before D in training (Zhao et al. 2020): translation, cutout")
 
     def check_adversarial(self) -> None:
         if self.latent_dim < 1 or self.d_steps < 1:
@@ -59,6 +62,10 @@ class AdversarialConfig:
             raise NeuralzooError(f"discriminator_lr_ratio must be > 0, got {self.discriminator_lr_ratio}")
         if self.minibatch_std < 0:
             raise NeuralzooError(f"minibatch_std must be >= 0 (0: off), got {self.minibatch_std}")
+        unknown = [a for a in self.diff_augment if a not in AUGMENTATIONS]
+        if unknown:
+            raise NeuralzooError(f"diff_augment: unknown {', '.join(unknown)}; "
+                                 f"choices: {', '.join(AUGMENTATIONS)}")
         if self.gp_weight < 0:
             raise NeuralzooError(f"gp_weight must be >= 0, got {self.gp_weight}")
         for name in ("beta1", "beta2"):
@@ -78,6 +85,9 @@ class Adversarial(Model):
         self.num_classes = info.num_classes or 0
         if cfg.conditional and not self.num_classes:
             raise NeuralzooError(f"conditional: {info.name!r} has no labels to condition on")
+        if cfg.diff_augment and len(info.input_shape) != 3:
+            raise NeuralzooError(f"diff_augment needs images shaped (channels, height, width); "
+                                 f"{info.name!r} has samples of shape {tuple(info.input_shape)}")
         self.head = nn.Linear(features, 1)
         if cfg.conditional:   # projection discriminator
             self.projection = nn.Embedding(self.num_classes, features)
@@ -129,6 +139,9 @@ class Adversarial(Model):
             scores = F.linear(h, self.projection.weight)  # (B, K)
             out = out + scores.gather(1, labels[:, None]).squeeze(1)
         return out.float()
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.config.diff_augment) if self.config.diff_augment else x
 
     def to_model_range(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.data_low) / self.data_span * 2 - 1
@@ -217,9 +230,10 @@ class Adversarial(Model):
         x = self.to_model_range(batch["x"])
         labels = batch.get("y") if self.config.conditional else None
         z = self.noise(len(x), labels)
+        seen = self.augment   # D sees augmented images in every training call (identity when off)
         with ctx.autocast():   # discriminator step on a detached fake
             fake = self.generator(z)
-            real_out, fake_out = self.critic(x, labels), self.critic(fake.detach(), labels)
+            real_out, fake_out = self.critic(seen(x), labels), self.critic(seen(fake.detach()), labels)
             d_loss, g_loss = self.losses(real_out, fake_out)
         penalty = (self.gradient_penalty(x, fake.detach().float(), labels)
                    if self.config.loss == "wgan-gp" else torch.zeros((), device=x.device))
@@ -233,7 +247,7 @@ class Adversarial(Model):
             for p in d_params:   # gradients flow through D to G, but D's own are not needed
                 p.requires_grad_(False)
             with ctx.autocast():
-                g_loss = self.losses(real_out.detach(), self.critic(fake, labels))[1]
+                g_loss = self.losses(real_out.detach(), self.critic(seen(fake), labels))[1]
             g_loss.backward()
             for p in d_params:
                 p.requires_grad_(True)

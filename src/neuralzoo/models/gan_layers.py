@@ -1,5 +1,6 @@
-"""Layers only the GANs use: the discriminator's minibatch standard deviation (Karras et al. 2018)
-and the generator's class-conditional batch norm (de Vries et al. 2017; Miyato & Koyama 2018)."""
+"""Layers only the GANs use: the discriminator's minibatch standard deviation (Karras et al. 2018),
+the generator's class-conditional batch norm (de Vries et al. 2017; Miyato & Koyama 2018) and the
+differentiable augmentation of the discriminator's inputs (Zhao et al. 2020)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,40 @@ class LabelledSequential(nn.Sequential):
         for layer in self:
             x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
         return x
+
+
+AUGMENTATIONS = ("translation", "cutout")
+
+
+def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator | None = None
+                 ) -> torch.Tensor:
+    """Differentiable augmentation (Zhao et al. 2020, "DiffAugment"), applied alike to real and
+    generated images before every discriminator call, so D cannot memorise the training images while
+    the generator still learns the un-augmented distribution (its gradient flows through the
+    augmentation). Per sample: ``translation`` shifts by up to 1/8 of the side with zero padding
+    (zero is mid-grey in [-1, 1], as in the paper's code); ``cutout`` zeroes a random square of half
+    the side. x: (B, C, H, W) in [-1, 1]; the memory format is kept."""
+    b, _, h, w = x.shape
+    device = x.device
+    for kind in policy:
+        if kind == "translation":
+            dy, dx = (torch.randint(-int(s / 8 + 0.5), int(s / 8 + 0.5) + 1, (b, 1),
+                                    generator=generator).to(device) for s in (h, w))  # (B, 1) shifts
+            rows = torch.arange(h, device=device) - dy   # (B, H) source row of each output row
+            cols = torch.arange(w, device=device) - dx   # (B, W)
+            keep = (((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :])
+            rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
+            picked = x[torch.arange(b, device=device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
+            # advanced indexing puts the indexed dims first: (B, H, W, C) -> (B, C, H, W) view
+            x = (picked * keep[..., None].to(picked.dtype)).permute(0, 3, 1, 2)
+        elif kind == "cutout":
+            size_h, size_w = (h + 1) // 2, (w + 1) // 2
+            top = torch.randint(0, h - size_h + 1, (b, 1), generator=generator).to(device)
+            left = torch.randint(0, w - size_w + 1, (b, 1), generator=generator).to(device)
+            rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
+            inside = (((rows >= top) & (rows < top + size_h))[:, :, None]
+                      & ((cols >= left) & (cols < left + size_w))[:, None, :])   # (B, H, W)
+            x = x * (~inside)[:, None].to(x.dtype)
+        else:
+            raise ValueError(f"unknown augmentation {kind!r}; choices: {', '.join(AUGMENTATIONS)}")
+    return x
