@@ -266,6 +266,20 @@ def test_sampling_errors():
         conditional.sample(2, labels=12)
     with pytest.raises(NeuralzooError, match="square images"):
         digits_model("dcgan", data="digits-rows")
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(NeuralzooError, match="temperature must be a positive number"):
+            conditional.sample(2, temperature=bad)
+
+
+def test_sampling_temperature_scales_the_noise_not_the_labels():
+    model, _, _ = digits_model("gan", conditional=True)
+    model.eval()
+    z = model.noise(6, torch.arange(6), torch.Generator().manual_seed(0))
+    hot = model.noise(6, torch.arange(6), torch.Generator().manual_seed(0), temperature=1.5)
+    torch.testing.assert_close(hot[:, :100], 1.5 * z[:, :100])
+    torch.testing.assert_close(hot[:, 100:], z[:, 100:])   # the one-hot label part
+    torch.testing.assert_close(model.sample(6, torch.arange(6), torch.Generator().manual_seed(0), 1.5),
+                               model(hot))
 
 
 def test_conditional_gan_draws_the_asked_digit(tmp_path):
@@ -324,9 +338,14 @@ def test_gan_cli(tmp_path, capsys):
     quality = __import__("json").loads((run / "eval.json").read_text())["quality"]
     assert quality["generated"] == 300 and "digits_cnn" in quality["feature_network"]
     assert 0 <= quality["precision"] <= 1 and quality["frechet_distance"] > 0
-    assert len(quality["class_histogram"]) == 10
+    assert len(quality["class_histogram"]) == 10 and quality["temperature"] == 1.0
     assert main(["embed", str(run)]) == 2
     assert "cannot encode" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--quality-samples", "300", "--temperature", "1.2"]) == 0
+    hotter = __import__("json").loads((run / "eval.json").read_text())["quality"]
+    assert hotter["temperature"] == 1.2 and hotter["frechet_distance"] != quality["frechet_distance"]
+    assert main(["sample", str(run), "--n", "4", "--temperature", "0"]) == 2
+    assert capsys.readouterr().err.strip().endswith("temperature must be a positive number, got 0.0")
 
 
 def test_inception_fid_network_loads_weights_safely(tmp_path):

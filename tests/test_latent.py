@@ -99,6 +99,9 @@ def test_shapes(name, info, architecture):
     assert hasattr(model, "sample") == (name == "vae")
     if name == "vae":
         assert model.sample(7).shape == (7, *info.input_shape)
+        z = torch.randn(7, 3, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(model.sample(7, torch.Generator().manual_seed(0), temperature=0.5),
+                                   model.decode(0.5 * z))   # z ~ N(0, 0.25 I)
         out = model.loss({"x": x})
         assert set(out) == {"loss", "nelbo", "reconstruction", "kl"}
         assert model.log_likelihood(x, samples=4).shape == (4,)

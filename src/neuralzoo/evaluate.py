@@ -14,7 +14,7 @@ from .api import load, run_dir_of
 from .config import build
 from .data import ArrayData, DataConfig, DataSplits, load_dataset
 from .errors import NeuralzooError
-from .models.base import Model
+from .models.base import Model, check_temperature
 from .plots import save_confusion, save_predictions
 from .training.context import StepContext, resolve_device
 from .training.loop import evaluate_metrics
@@ -93,11 +93,14 @@ def align_sequences(trained, data: DataSplits) -> None:
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  device: str = "auto", data_overrides: dict[str, Any] | None = None,
                  out: str | Path | None = None, iw_samples: int = 5000,
-                 quality_samples: int = 10000, inception: str | Path | None = None) -> dict[str, Any]:
+                 quality_samples: int = 10000, inception: str | Path | None = None,
+                 temperature: float = 1.0) -> dict[str, Any]:
     """Evaluate a run; writes eval.json (and confusion.png / predictions.png for classifiers,
     reconstructions.png / samples.png and the likelihood for autoencoders and VAEs; forecasting runs
-    add the baselines' metrics on the same windows)."""
+    add the baselines' metrics on the same windows). ``temperature``: the standard deviation of the
+    latent draws behind the sample-quality figures (1: the prior)."""
     run_dir = Path(run_dir)
+    temperature = check_temperature(temperature)
     dev = resolve_device(device)
     model = load(run_dir, which, dev)
     data_config = eval_data_config(model, data_overrides or {})
@@ -142,21 +145,23 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                                   "value": result["squared_error"]}
     if hasattr(model, "sample") and quality_samples:
         result.update(sample_quality(model, part, out_dir, quality_samples, train_cfg["seed"],
-                                     inception))
+                                     inception, temperature))
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return result
 
 
 def sample_quality(model: Model, part: ArrayData, out_dir: Path, n: int, seed: int,
-                   inception: str | Path | None = None) -> dict[str, Any]:
-    """Fréchet distance, precision/recall and the class histogram of ``n`` generated samples against
-    ``n`` samples of ``part`` (GANs and VAEs alike), with a sample grid."""
+                   inception: str | Path | None = None, temperature: float = 1.0) -> dict[str, Any]:
+    """Fréchet distance, precision/recall and the class histogram of ``n`` generated samples
+    (z ~ N(0, temperature^2 I)) against ``n`` samples of ``part`` (GANs and VAEs alike), with a
+    sample grid."""
     from .images import save_image_grid
     from .quality import feature_network, quality_report
 
     n = min(n, len(part))
     torch.manual_seed(seed)
-    samples = torch.cat([model.sample(min(1000, n - i)).cpu() for i in range(0, n, 1000)])
+    samples = torch.cat([model.sample(min(1000, n - i), temperature=temperature).cpu()
+                         for i in range(0, n, 1000)])
     if model.info.is_image:
         save_image_grid(samples[:64], out_dir / "samples.png", nrow=8)
     out: dict[str, Any] = {}
@@ -169,7 +174,7 @@ def sample_quality(model: Model, part: ArrayData, out_dir: Path, n: int, seed: i
         out["quality"] = {"note": f"no shipped feature network for samples of shape "
                                   f"{tuple(model.info.input_shape)}; sample quality not measured"}
         return out
-    quality = out["quality"] = quality_report(samples, part.x[:n], net)
+    quality = out["quality"] = {**quality_report(samples, part.x[:n], net), "temperature": temperature}
     if not hasattr(model, "reconstruct"):   # GANs: the Fréchet distance is the headline
         out["headline"] = {"metric": f"Fréchet distance ({n} samples)", "value": quality["frechet_distance"]}
     return out

@@ -50,6 +50,9 @@ def evaluate_command(argv: list[str]) -> int:
     parser.add_argument("--inception", metavar="WEIGHTS", default=None,
                         help="generative models: also the standard FID with these local Inception "
                              "weights (pt_inception-2015-12-05-6726825d.pth or a .safetensors copy)")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help="generative models: standard deviation of the latent draws behind the "
+                             "sample-quality figures (default: 1, the prior)")
     names = add_flags(parser, DataConfig, "data (default: the run's own data set)")
     args = vars(parser.parse_args(argv))
     overrides = {k: args[k] for k in names if k in args}
@@ -57,7 +60,7 @@ def evaluate_command(argv: list[str]) -> int:
         raise NeuralzooError(f"--quality-samples must be >= 0, got {args['quality_samples']}")
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
                           args.get("out"), args["iw_samples"], args["quality_samples"],
-                          args["inception"])
+                          args["inception"], args["temperature"])
     shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality",
                                     "quality_inception") if k in result}
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))

@@ -79,11 +79,15 @@ def sample_command(argv: list[str]) -> int:
     parser.add_argument("--label", type=int, default=None,
                         help="class-conditional models: the class (index) to draw (default: classes "
                              "drawn with the training labels' frequencies)")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help="standard deviation of the latent draws (default: 1, the prior; below "
+                             "1: more typical samples, above 1: more varied ones)")
     args = parser.parse_args(argv)
     if args.n < 1:
         raise NeuralzooError(f"--n must be a positive integer, got {args.n}")
     model = _load(args, "sample", "sample (no prior to draw from)")
-    x = (model.sample(args.n) if args.label is None else model.sample(args.n, labels=args.label)).cpu()
+    labels = {} if args.label is None else {"labels": args.label}
+    x = model.sample(args.n, temperature=args.temperature, **labels).cpu()
     out = _out(args, "samples.png")
     np.savez_compressed(out.with_suffix(".npz"), samples=x.numpy())
     if model.info.is_image:

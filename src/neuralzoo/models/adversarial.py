@@ -31,7 +31,7 @@ from torch import nn
 
 from ..config import param
 from ..errors import NeuralzooError
-from .base import Model
+from .base import Model, check_temperature
 from .gan_layers import AUGMENTATIONS, diff_augment
 
 
@@ -121,8 +121,10 @@ class Adversarial(Model):
 
     # -- the networks -----------------------------------------------------------------------------
     def noise(self, n: int, labels: torch.Tensor | None = None,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)  # (B, latent)
+        if temperature != 1.0:
+            z = z * temperature
         if self.config.conditional:
             if labels is None:
                 labels = torch.multinomial(self.label_prior.cpu(), n, replacement=True, generator=generator)
@@ -177,7 +179,9 @@ class Adversarial(Model):
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` images from the (EMA) generator, z ~ N(0, temperature^2 I); labels as in ``noise``."""
+        temperature = check_temperature(temperature)
         if labels is not None and not self.config.conditional:
             raise NeuralzooError(f"this {self.name!r} run is not class-conditional: train with "
                                  "--conditional to ask for a class")
@@ -185,7 +189,7 @@ class Adversarial(Model):
             if not 0 <= labels < self.num_classes:
                 raise NeuralzooError(f"label {labels} outside 0..{self.num_classes - 1}")
             labels = torch.full((n,), labels, dtype=torch.long)
-        return self(self.noise(n, labels, generator))
+        return self(self.noise(n, labels, generator, temperature))
 
     # -- training -------------------------------------------------------------------------------
     def losses(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

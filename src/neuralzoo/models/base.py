@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from ..training.context import StepContext
 
 
+def check_temperature(temperature: float) -> float:
+    """The sampling temperature of a latent-variable model: z ~ N(0, temperature^2 I) (the prior's
+    standard deviation scaled, as Kingma & Dhariwal 2018's Glow samples; below 1 trades recall for
+    precision, like BigGAN's truncation, above 1 the reverse)."""
+    if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+        raise NeuralzooError(f"temperature must be a positive number, got {temperature!r}")
+    return float(temperature)
+
+
 class Model(nn.Module):
     name: ClassVar[str] = ""               # set by @register
     Config: ClassVar[type]                  # the hyperparameter dataclass

@@ -25,6 +25,7 @@ from torch import nn
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
+from .base import check_temperature
 from .latent import LatentConfig, LatentModel, build_decoder, build_encoder
 
 
@@ -81,9 +82,12 @@ class VAE(LatentModel):
         return self.posterior(x)[0]   # the posterior mean as the code
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` draws z ~ p(z), decoded to the mean of p(x|z): (n, *input_shape)."""
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """``n`` draws z ~ N(0, temperature^2 I) (1: the prior p(z)), decoded to the mean of p(x|z):
+        (n, *input_shape)."""
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        z = z * check_temperature(temperature)
         return self.decode(z)
 
     def kl_weight(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | float:
