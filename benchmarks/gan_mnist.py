@@ -7,8 +7,9 @@ seconds per epoch (reported, not counted) and the real run gets as many whole ep
 learning-rate schedule completes. Calibration: 150 steps, the throughput of the last 50. Recipes:
 ``RECIPES`` below (both GANs class-conditional with the hinge loss and spectral norm; the
 DCGAN's generator with class-conditional batch norm). Quality:
-10,000 generated samples (EMA generator for the GANs,
-decoder means of z ~ N(0, I) for the VAE) against the 10,000 test images, in the 64-d feature space of
+10,000 generated samples (EMA generator for the GANs, decoder means for the VAE; z ~ N(0, t^2 I) with
+each model's sampling temperature t in ``TEMPERATURES``, chosen on validation images, and every row
+again at t = 1) against the 10,000 test images, in the 64-d feature space of
 the MNIST feature network shipped with neuralzoo (see ``neuralzoo.quality``): Fréchet distance,
 k-NN precision and recall (k = 3, Kynkäänniemi et al. 2019), and the entropy of the feature network's
 class histogram of the samples (max ln 10 = 2.303 nats). Target: DCGAN's Fréchet distance clearly below
@@ -16,6 +17,7 @@ the MLP GAN's and the VAE's, precision and recall both >= 0.8.
 
     python benchmarks/gan_mnist.py [--minutes 20] [--models gan,dcgan,vae]
     python benchmarks/gan_mnist.py --minutes 4 --models dcgan --set dcgan.conditional=false
+    python benchmarks/gan_mnist.py --models gan,dcgan --carry vae   # the VAE row from the last run
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import neuralzoo  # noqa: E402
-from common import environment, max_rss_mib, write_json  # noqa: E402
+from common import environment, max_rss_mib, read_json, write_json  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
 from neuralzoo.evaluate import evaluate_run  # noqa: E402
 from neuralzoo.quality import feature_network, quality_report  # noqa: E402
@@ -51,6 +53,14 @@ VALIDATION_FRACTION = 1 / 6   # 10,000 of the 60,000 training images
 # cbn.json) over the one-hot input alone; the MLP GAN has no batch norm. The VAE is unconditional.
 GAN_RECIPE = {"batch_size": 128, "schedule": "constant", "conditional": True, "loss": "hinge",
               "spectral_norm": True}
+# Sampling temperature per model, z ~ N(0, t^2 I) (the temperature of Kingma & Dhariwal 2018; t < 1 is
+# BigGAN's truncation side of the precision-recall trade-off), chosen as the lowest Fréchet distance on
+# the validation images by benchmarks/gan_temperature.py (results/gan_temperature.json), never on test.
+# Every row also reports its figures at t = 1 (the prior). The MLP GAN's from its validation run of the
+# current recipe (FD 0.312 at t = 1, 0.179 at 1.2); the DCGAN's from the two validation runs nearest
+# its recipe (batch 256; cosine schedule), both lowest at 1.05 (0.220 -> 0.197, 0.246 -> 0.231); the
+# VAE keeps its prior (no validation run scored).
+TEMPERATURES = {"gan": 1.2, "dcgan": 1.05, "vae": 1.0}
 RECIPES = {
     "gan": dict(GAN_RECIPE),
     "dcgan": {**GAN_RECIPE, "conditional_batch_norm": True},
@@ -98,6 +108,9 @@ def main() -> None:
     parser.add_argument("--validation", action="store_true",
                         help="for choosing recipes: train on 50,000 training images and score against the "
                              "other 10,000 (the test images are never used)")
+    parser.add_argument("--carry", default="", metavar="MODELS",
+                        help="copy these models' rows from the existing output file instead of "
+                             "training them (recipes unchanged since that run); marked in the JSON")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"default: {RESULTS.name}, or {VALIDATION_RESULTS.name} with --validation")
     args = parser.parse_args()
@@ -115,6 +128,11 @@ def main() -> None:
     runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="gan_mnist_"))
     rows = {"real_reference": real_reference(args)}
     print(json.dumps({"real_reference": rows["real_reference"]}), flush=True)
+    previous = read_json(args.output)
+    for name in filter(None, args.carry.split(",")):
+        if name not in previous.get("models", {}):
+            parser.error(f"--carry {name}: no {name!r} row in {args.output}")
+        rows[name] = {**previous["models"][name], "carried_from": previous.get("command", "?")}
     for name in args.models.split(","):
         common = {"data": "mnist", "data_dir": str(args.data_dir), "seed": args.seed,
                   "progress": False, **RECIPES[name]}
@@ -126,9 +144,11 @@ def main() -> None:
         per_epoch = seconds_per_epoch(runs / f"{name}-calibration")
         epochs = max(1, math.floor(args.minutes * 60 / per_epoch))
         summary = neuralzoo.train(name, out=runs / name, epochs=epochs, **common)
-        result = evaluate_run(runs / name, split, "last", "cpu", iw_samples=1,
-                              quality_samples=args.samples)
-        quality = result["quality"]
+        at_prior = evaluate_run(runs / name, split, "last", "cpu", iw_samples=1,
+                                quality_samples=args.samples)["quality"]
+        quality = (evaluate_run(runs / name, split, "last", "cpu", iw_samples=1, quality_samples=args.samples,
+                                temperature=TEMPERATURES[name])["quality"]
+                   if TEMPERATURES[name] != 1 else at_prior)
         rows[name] = {"epochs": summary["epochs"], "train_seconds": round(summary["train_seconds"], 1),
                       "calibration_seconds_per_epoch": round(per_epoch, 2),
                       "calibration_train_seconds": round(calibration["train_seconds"], 1),
@@ -136,7 +156,10 @@ def main() -> None:
                       "frechet_distance": round(quality["frechet_distance"], 3),
                       "precision": round(quality["precision"], 4), "recall": round(quality["recall"], 4),
                       "class_entropy_nats": quality["class_entropy_nats"],
-                      "class_histogram": quality["class_histogram"], "settings": common}
+                      "class_histogram": quality["class_histogram"], "temperature": TEMPERATURES[name],
+                      "at_temperature_1": {k: round(at_prior[k], 4) for k in
+                                           ("frechet_distance", "precision", "recall", "class_entropy_nats")},
+                      "settings": common}
         print(json.dumps({name: rows[name]}), flush=True)
     result = {"benchmark": "gan_mnist", "command": "python benchmarks/gan_mnist.py " + " ".join(sys.argv[1:]),
               "protocol": {"budget_minutes_per_model": args.minutes, "samples": args.samples,
