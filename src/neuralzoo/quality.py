@@ -50,7 +50,13 @@ class FeatureNetwork:
 @functools.lru_cache(maxsize=4)   # GANs ask every epoch: read and hash the file once
 def feature_network(input_shape: tuple[int, ...]) -> FeatureNetwork | None:
     name = FEATURE_NETWORKS.get(tuple(input_shape))
-    return FeatureNetwork(WEIGHTS / name) if name and (WEIGHTS / name).is_file() else None
+    if not (name and (WEIGHTS / name).is_file()):
+        return None
+    # building the network draws its initial weights (overwritten by the file) from the global RNG:
+    # a fork keeps that out of the training's random stream, which a resumed run must replay exactly
+    # (without it, the first build in a process, at the end of a GAN's first epoch, shifted the stream)
+    with torch.random.fork_rng(devices=[]):
+        return FeatureNetwork(WEIGHTS / name)
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
