@@ -32,7 +32,7 @@ from torch import nn
 from ..config import param
 from ..errors import NeuralzooError
 from .base import Model, check_temperature
-from .gan_layers import AUGMENTATIONS, diff_augment
+from .gan_layers import check_policy, diff_augment
 
 
 @dataclass
@@ -62,10 +62,7 @@ class AdversarialConfig:
             raise NeuralzooError(f"discriminator_lr_ratio must be > 0, got {self.discriminator_lr_ratio}")
         if self.minibatch_std < 0:
             raise NeuralzooError(f"minibatch_std must be >= 0 (0: off), got {self.minibatch_std}")
-        unknown = [a for a in self.diff_augment if a not in AUGMENTATIONS]
-        if unknown:
-            raise NeuralzooError(f"diff_augment: unknown {', '.join(unknown)}; "
-                                 f"choices: {', '.join(AUGMENTATIONS)}")
+        check_policy(self.diff_augment)
         if self.gp_weight < 0:
             raise NeuralzooError(f"gp_weight must be >= 0, got {self.gp_weight}")
         for name in ("beta1", "beta2"):
@@ -123,8 +120,7 @@ class Adversarial(Model):
     def noise(self, n: int, labels: torch.Tensor | None = None,
               generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)  # (B, latent)
-        if temperature != 1.0:
-            z = z * temperature
+        z = z * temperature   # the prior's N(0, I) at temperature 1
         if self.config.conditional:
             if labels is None:
                 labels = torch.multinomial(self.label_prior.cpu(), n, replacement=True, generator=generator)

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import NeuralzooError
+
 
 class _GroupStd(torch.autograd.Function):
     """(g, M, F) -> (M,): the mean over F of the standard deviation over g, with the gradient written
@@ -90,6 +92,13 @@ class LabelledSequential(nn.Sequential):
 
 
 AUGMENTATIONS = ("translation", "cutout")
+
+
+def check_policy(policy: tuple[str, ...]) -> None:
+    unknown = [kind for kind in policy if kind not in AUGMENTATIONS]
+    if unknown:
+        raise NeuralzooError(f"diff_augment: unknown {', '.join(unknown)}; "
+                             f"choices: {', '.join(AUGMENTATIONS)}")
 
 
 def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator | None = None
