@@ -159,6 +159,27 @@ def test_linear_skip_extrapolates_beyond_the_training_range(tmp_path):
     assert errors[True] < 0.1 * errors[False], errors
 
 
+def test_relu_elman_cell_is_positively_homogeneous_where_tanh_saturates():
+    """nonlinearity=relu builds torch's ReLU Elman cell; with zero biases its state is positively
+    homogeneous, h(a x) = a h(x) for a > 0 (so it follows larger amplitudes), while tanh saturates."""
+    x = torch.randn(4, 9, 1)
+    summaries = {}
+    for nonlinearity in ("relu", "tanh"):
+        model = make("rnn", classify_info(steps=9, features=1), nonlinearity=nonlinearity, hidden_size=8)
+        assert model.rnn.nonlinearity == nonlinearity
+        with torch.no_grad():
+            for name, weight in model.rnn.named_parameters():
+                if name.startswith("bias"):
+                    weight.zero_()
+        summaries[nonlinearity] = [model.summarize(a * x) for a in (1.0, 10.0)]
+    small, large = summaries["relu"]
+    torch.testing.assert_close(large, 10 * small, rtol=1e-4, atol=1e-5)
+    small, large = summaries["tanh"]
+    assert large.abs().max() <= 1 and not torch.allclose(large, 10 * small, rtol=0.1)
+    with pytest.raises(NeuralzooError, match="nonlinearity"):
+        get_model_class("gru").Config(nonlinearity="relu")
+
+
 def test_invalid_configs_name_the_field():
     cls = get_model_class("lstm")
     for bad, field in (({"hidden_size": 0}, "hidden_size"), ({"dropout": 1.0}, "dropout"),

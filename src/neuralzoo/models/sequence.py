@@ -34,6 +34,9 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 @dataclass
 class SequenceConfig:
     cell: Literal["rnn", "lstm", "gru"] = param("lstm", "recurrent cell: rnn (Elman, tanh), lstm or gru")
+    nonlinearity: Literal["tanh", "relu"] = param(
+        "tanh", "rnn cell only: the Elman cell's activation; relu grows linearly with its input where "
+        "tanh saturates, so forecasts can follow amplitudes beyond the training range")
     hidden_size: int = param(128, "units of each recurrent layer (per direction)")
     num_layers: int = param(1, "stacked recurrent layers")
     bidirectional: bool = param(False, "also read each sequence backwards (not for text)")
@@ -76,6 +79,9 @@ class SequenceConfig:
             raise NeuralzooError(f"linear_fit {self.linear_fit!r} needs linear_skip (--linear-skip)")
         if self.scale_augment < 0:
             raise NeuralzooError(f"scale_augment must be >= 0, got {self.scale_augment}")
+        if self.nonlinearity != "tanh" and self.cell != "rnn":
+            raise NeuralzooError(f"nonlinearity {self.nonlinearity!r} is for the rnn cell; the "
+                                 f"{self.cell} cell has fixed gates (use --nonlinearity tanh)")
         if self.instance_affine and self.instance_norm == "none":
             raise NeuralzooError("instance_affine needs instance_norm (--instance-norm)")
 
@@ -124,9 +130,10 @@ class Recurrent(Model):
             in_features = config.embedding_dim
         else:
             in_features = steps_and_features(tuple(info.input_shape))[1]
+        extra = {"nonlinearity": config.nonlinearity} if config.cell == "rnn" else {}
         self.rnn = CELLS[config.cell](in_features, config.hidden_size, config.num_layers,
                                       batch_first=True, bidirectional=config.bidirectional,
-                                      dropout=config.dropout if config.num_layers > 1 else 0.0)
+                                      dropout=config.dropout if config.num_layers > 1 else 0.0, **extra)
         self.features = config.hidden_size * (2 if config.bidirectional else 1)
         self.drop = nn.Dropout(config.dropout)
 
