@@ -52,7 +52,7 @@ def test_a_model_uses_its_own_constants_on_other_data(tmp_path):
     refitted = fit_contrast(raw, "the new data")
     assert (refitted["low"], refitted["high"]) != (spec["low"], spec["high"])   # so the test can fail
     np.savez(tmp_path / "x.npz", x=raw.numpy())
-    x, _ = read_inputs(str(tmp_path / "x.npz"), model.info)   # predict / reconstruct / detect inputs
+    x, _, _ = read_inputs(str(tmp_path / "x.npz"), model.info)   # predict / reconstruct / detect inputs
     torch.testing.assert_close(x, apply_contrast(raw, spec))
     # evaluation on another data set (here all ten digits, from a file) keeps the model's constants
     np.savez(tmp_path / "all.npz", x=raw.numpy(), y=np.arange(20) % 10)

@@ -249,13 +249,13 @@ def test_read_inputs(tmp_path):
     folder = tmp_path / "in"
     _write_png(folder / "b.png", np.full((8, 8, 3), 255, np.uint8))
     _write_png(folder / "a.png", np.zeros((4, 4), np.uint8))
-    x, names = read_inputs(str(folder / "b.png"), info)
+    x, names, _ = read_inputs(str(folder / "b.png"), info)
     assert x.shape == (1, 1, 4, 4) and names == ["b.png"] and torch.allclose(x, torch.ones_like(x))
-    x, names = read_inputs(str(folder), info)
+    x, names, _ = read_inputs(str(folder), info)
     assert names == ["a.png", "b.png"] and x.shape == (2, 1, 4, 4) and float(x[0].max()) == 0.0
     npz = tmp_path / "x.npz"
     np.savez(npz, x=np.zeros((3, 4, 4), np.uint8))
-    x, names = read_inputs(str(npz), info)
+    x, names, _ = read_inputs(str(npz), info)
     assert x.shape == (3, 1, 4, 4) and names == ["row0", "row1", "row2"]
     _error([str(npz), "(1, 4, 4)", "(3, 4, 4)"], read_inputs, str(npz),
            DataInfo(name="t", input_shape=(3, 4, 4)))

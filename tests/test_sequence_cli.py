@@ -122,6 +122,26 @@ def test_predict_sequence_classifier_from_npz(tmp_path, capsys):
     assert main(["predict", str(run), "--input", str(tmp_path / "x.npz"),
                  "--output", str(tmp_path / "p.csv")]) == 0
     assert len(list(csv.reader((tmp_path / "p.csv").open()))) == 5
+    # padded to 12 steps with garbage and given their lengths: the same probabilities, the padding
+    # is never read; the same sequences cut to 5 steps, padded to 8 or to 12, agree with each other
+    padded = np.concatenate([x, np.full((4, 4, 8), np.nan, np.float32)], 1)   # (4, 12, 8)
+    np.savez(tmp_path / "pad.npz", x=padded, lengths=np.full(4, 8))
+    cut = np.where(np.arange(12)[None, :, None] < 5, padded, 7.0)
+    np.savez(tmp_path / "cut12.npz", x=cut, lengths=np.full(4, 5))
+    np.savez(tmp_path / "cut8.npz", x=cut[:, :8], lengths=np.full(4, 5))
+    probs = {}
+    for name in ("p", "pad", "cut12", "cut8"):
+        if name != "p":
+            assert main(["predict", str(run), "--input", str(tmp_path / f"{name}.npz"),
+                         "--output", str(tmp_path / f"{name}.csv")]) == 0
+        rows = list(csv.reader((tmp_path / f"{name}.csv").open()))[1:]
+        probs[name] = np.array([[float(v) for v in row[2:]] for row in rows])
+    np.testing.assert_allclose(probs["pad"], probs["p"], atol=1e-6)
+    np.testing.assert_allclose(probs["cut12"], probs["cut8"], atol=1e-6)
+    assert np.abs(probs["cut8"] - probs["p"]).max() > 1e-3   # five steps are not eight
+    np.savez(tmp_path / "wide.npz", x=padded[..., :3], lengths=np.full(4, 8))
+    one_line_error(["predict", run, "--input", tmp_path / "wide.npz"], capsys,
+                   str(tmp_path / "wide.npz"), "3 features per step", "expects 8")
     capsys.readouterr()
 
 

@@ -2,6 +2,8 @@
 
 A model's :class:`DataInfo` fixes the sample shape; an image file, a folder of images, an ``.npz``
 (key ``x``/``X``) or a ``.csv`` table is converted to it with the training scaling (pixels / 255).
+An ``.npz`` of padded sequences may hold ``lengths`` (one per sample, as in training files): the
+padding is then zeroed and the lengths go to the model, so a sequence model never reads it.
 Images are converted to grey or RGB and resized with Pillow, so a photo of any size can be
 classified; arrays are never resized silently, because their scaling is unknown.
 """
@@ -9,6 +11,7 @@ classified; arrays are never resized silently, because their scaling is unknown.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,14 +25,20 @@ from .files import (IMAGE_SUFFIXES, array_to_samples, list_images, missing_x_err
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}   # channels -> Pillow mode
 
 
-def read_inputs(path: str, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
-    """Samples (N, *info.input_shape) float32 and their names (file names, or ``row{i}``), with the
-    model's own preprocessing (``info.contrast``) applied."""
-    x, names = _read(path, info)
-    return (x if info.contrast is None else apply_contrast(x, info.contrast)), names
+class Inputs(NamedTuple):
+    x: torch.Tensor                   # (N, *info.input_shape) float32 (sequences: (N, T, F), any T)
+    names: list[str]                  # file names, or row{i}
+    lengths: torch.Tensor | None      # (N,) true lengths of padded sequences, or None
 
 
-def _read(path: str, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
+def read_inputs(path: str, info: DataInfo) -> Inputs:
+    """Samples float32, their names and (padded sequences) their lengths, with the model's own
+    preprocessing (``info.contrast``) applied."""
+    x, names, lengths = _read(path, info)
+    return Inputs(x if info.contrast is None else apply_contrast(x, info.contrast), names, lengths)
+
+
+def _read(path: str, info: DataInfo) -> Inputs:
     source = Path(path).expanduser()
     if not source.exists():
         raise NeuralzooError(f"{source}: no such file or folder")
@@ -37,14 +46,14 @@ def _read(path: str, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
         files = list_images(source)
         if not files:
             raise NeuralzooError(f"{source}: folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-        return _read_images(files, info, source), [p.name for p in files]
+        return Inputs(_read_images(files, info, source), [p.name for p in files], None)
     suffix = source.suffix.lower()
     if suffix == ".npz":
         return _read_npz(source, info)
     if suffix == ".csv":
-        return _read_csv(source, info)
+        return Inputs(*_read_csv(source, info), None)
     if suffix in IMAGE_SUFFIXES:
-        return _read_images([source], info, source), [source.name]
+        return Inputs(_read_images([source], info, source), [source.name], None)
     raise NeuralzooError(f"{source}: unsupported input; give an image ({', '.join(IMAGE_SUFFIXES)}), "
                          "a folder of images, an .npz with key 'x' or a .csv table")
 
@@ -68,11 +77,13 @@ def _check_shape(x: torch.Tensor, info: DataInfo, source: Path) -> torch.Tensor:
     return x
 
 
-def _read_npz(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
+def _read_npz(source: Path, info: DataInfo) -> Inputs:
     arrays = read_npz(source)
     key = next((k for k in ("x", "X") if k in arrays), None)
     if key is None:
         raise missing_x_error(source, arrays)
+    if "lengths" in arrays:
+        return _read_padded(arrays, key, source, info)
     array = arrays[key]
     if not info.is_image and array.ndim == 1 and info.input_shape[0] > 1:
         array = array[None]   # a single feature vector
@@ -82,7 +93,23 @@ def _read_npz(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
         x, _ = array_to_samples(array, str(source), key)
     if not torch.isfinite(x).all():
         raise NeuralzooError(f"{source}: {key!r} contains NaN or infinity")
-    return _check_shape(x, info, source), [f"row{i}" for i in range(len(x))]
+    return Inputs(_check_shape(x, info, source), [f"row{i}" for i in range(len(x))], None)
+
+
+def _read_padded(arrays: dict[str, np.ndarray], key: str, source: Path, info: DataInfo) -> Inputs:
+    """Padded sequences (N, T, F) with ``lengths``: any padded length T, the model's F."""
+    from .sequences import sequence_part
+
+    if len(info.input_shape) != 2:
+        raise NeuralzooError(f"{source}: holds 'lengths' (padded sequences) but the model takes samples "
+                             f"of shape {tuple(info.input_shape)}, not sequences")
+    x, lengths = sequence_part(arrays, "train", key, source)
+    if x.shape[2] != info.input_shape[1]:
+        raise NeuralzooError(f"{source}: sequences have {x.shape[2]} features per step but the model "
+                             f"expects {info.input_shape[1]}")
+    if not torch.isfinite(x).all():
+        raise NeuralzooError(f"{source}: {key!r} contains NaN or infinity inside the lengths")
+    return Inputs(x, [f"row{i}" for i in range(len(x))], lengths)
 
 
 def _read_csv(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
