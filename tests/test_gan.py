@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,18 @@ def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians():
     v1, v2 = rng.uniform(0.5, 2, 5), rng.uniform(0.5, 2, 5)
     expected = ((m1 - m2) ** 2).sum() + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum()
     assert frechet_distance(m1, np.diag(v1), m2, np.diag(v2)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_frechet_distance_is_exact_and_quiet_for_singular_covariances():
+    """A dead feature (zero variance) in both sets, and fewer samples than features: still the
+    closed form, with no warning and no ridge."""
+    v1, v2 = np.array([0.0, 1.0, 4.0]), np.array([0.0, 9.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert frechet_distance(np.zeros(3), np.diag(v1), np.ones(3), np.diag(v2)) == pytest.approx(
+            3 + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum(), rel=1e-12)
+        x = torch.randn(5, 8, dtype=torch.float64)   # rank-4 sample covariance of 8 features
+        assert abs(frechet_distance(*statistics(x), *statistics(x))) < 1e-6   # sqrt of rounding: 1e-8
 
 
 def test_frechet_distance_general_covariances_and_from_samples():
