@@ -494,3 +494,7 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         elif name in digits_models:   # classifiers of the digits (images or rows)
             assert (run / "confusion.png").stat().st_size > 1000
         assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 3
+        row = next(r for r in summary["models"] if r["model"] == name)   # which checkpoint it scored
+        validated = json.loads((run / "config.json").read_text())["data"]["val_fraction"] > 0
+        assert row["protocol"].endswith("best-validation checkpoint" if validated else
+                                        "last checkpoint (no validation split)"), row

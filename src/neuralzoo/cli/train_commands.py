@@ -125,7 +125,8 @@ def demo_command(argv: list[str]) -> int:
                      "epochs": summary["epochs"], "samples": protocol["samples"],
                      "protocol": f"{protocol['description']}; training seed "
                                  f"{protocol['training_seed']}; {protocol['split']} metrics from the "
-                                 "best-validation checkpoint"})
+                                 + ("best-validation checkpoint" if summary["final"] else
+                                    "last checkpoint (no validation split)")})
     table = ["| model | parameters | metric | value | epochs | training s |",
              "|---|---|---|---|---|---|"]
     table += [f"| {r['model']} | {r['parameters']:,} | {r['metric']} | {r['value']:.4f} | "
