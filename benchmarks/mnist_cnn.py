@@ -51,8 +51,8 @@ from neuralzoo.models.cnn import CNN  # noqa: E402
 from neuralzoo.training.context import bf16_enabled  # noqa: E402
 from neuralzoo.training.optim import fused_or_plain  # noqa: E402
 
-from common import (environment, load_average, matmul_peak_gflops, max_rss_mib,  # noqa: E402
-                    process_age_seconds, read_json, summary, timed, write_json)
+from common import (environment, load_average, max_rss_mib, process_age_seconds,  # noqa: E402
+                    read_json, summary, timed, training_peaks, write_json)
 from step_profile import step_breakdown  # noqa: E402
 
 STARTUP_SECONDS = process_age_seconds()   # interpreter start -> all imports done
@@ -143,18 +143,6 @@ def time_to_accuracy(args: argparse.Namespace, runs: Path, n_train: int) -> dict
             "note": "train_seconds: the loop's wall clock (includes oneDNN primitive creation on the "
                     "first steps); setup = data loading, model build, checkpoint writes inside the "
                     "train call; evaluation = evaluate_run (reloads the data, fp32 forward, plots)."}
-
-
-def training_peaks() -> dict:
-    """The matmul peaks of this run, and the one that bounds the loop: bf16 where the CPU computes
-    bf16 natively (the loop then trains under bf16 autocast), else float32. Emulated bf16 is not
-    measured: a 4096^3 bf16 matmul without AVX512-BF16/AMX takes minutes and bounds nothing here."""
-    fp32 = matmul_peak_gflops(torch.float32)
-    if bf16_enabled("auto", torch.device("cpu")):
-        bf16 = matmul_peak_gflops(torch.bfloat16)
-        return {"bf16": bf16, "fp32": fp32, "training": bf16}
-    return {"bf16": {"skipped": "no native bf16 on this CPU (emulated; neuralzoo trains in float32)"},
-            "fp32": fp32, "training": fp32}
 
 
 def throughput(args: argparse.Namespace, runs: Path, x: torch.Tensor, y: torch.Tensor,
