@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 import torch
@@ -154,3 +155,17 @@ def test_augmentation_keeps_shape_and_follows_the_seed(digits):
     assert a.min() >= 0 and a.max() <= 1 + 1e-6
     shifted = augment_images(torch.eye(8).expand(4, 1, 8, 8).contiguous(), "shift")
     assert shifted.shape == (4, 1, 8, 8)
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_honoured_with_a_warning(monkeypatch):
+    from neuralzoo.training import context
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(context, "native_cpu_bf16", lambda: False)
+    with pytest.warns(RuntimeWarning, match="no native bf16.*--bf16 auto"):
+        assert context.bf16_enabled("on", cpu) is True
+    assert context.bf16_enabled("auto", cpu) is False and context.bf16_enabled("off", cpu) is False
+    monkeypatch.setattr(context, "native_cpu_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert context.bf16_enabled("on", cpu) is True and context.bf16_enabled("auto", cpu) is True
