@@ -165,8 +165,9 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
                 batch["x"] = augment_images(batch["x"], cfg.augment)
             batch = to_device(batch, ctx)
             # the global step rides along, so schedules inside a loss (the VAE's KL warm-up) are pure
-            # functions of it, like the learning rate, and replay exactly on resume
-            batch["step"] = torch.tensor(state["step"], device=ctx.device)
+            # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
+            # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors
+            batch["step"] = torch.tensor(state["step"])
             lr = set_lr(optimizers, lr_factor(state["step"], total, cfg))
             sums.add(model.train_step(batch, optimizers, ctx), len(local))
             state["step"] += 1
