@@ -22,68 +22,14 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..config import check_choices, param
+from ..config import param
 from ..errors import NeuralzooError
 from ..registry import register
 from .base import Model
+from .sequence_config import SequenceConfig
 from .sequence_tasks import TASKS
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
-
-@dataclass
-class SequenceConfig:
-    cell: Literal["rnn", "lstm", "gru"] = param("lstm", "recurrent cell: rnn (Elman, tanh), lstm or gru")
-    nonlinearity: Literal["tanh", "relu"] = param(
-        "tanh", "rnn cell only: the Elman cell's activation; relu grows linearly with its input where "
-        "tanh saturates, so forecasts can follow amplitudes beyond the training range")
-    hidden_size: int = param(128, "units of each recurrent layer (per direction)")
-    num_layers: int = param(1, "stacked recurrent layers")
-    bidirectional: bool = param(False, "also read each sequence backwards (not for text)")
-    dropout: float = param(0.0, "dropout between recurrent layers and before the head")
-    pooling: Literal["last", "mean"] = param("last", "sequence summary for classification and "
-                                             "forecasting: the final state, or the mean output over "
-                                             "the real (unpadded) steps")
-    embedding_dim: int = param(32, "text: size of the learned character embedding")
-    linear_skip: bool = param(False, "forecasting: add a linear autoregressive term over the lookback "
-                              "window to the network's forecast (the highway of LSTNet, Lai et al. 2018)")
-    linear_fit: Literal["joint", "least-squares"] = param(
-        "joint", "forecasting, with linear_skip: train the linear term jointly with the network, or fit "
-        "it by least squares on the training windows first and keep it fixed, so the network learns "
-        "the residuals of that AR model (the ARIMA + network hybrid of Zhang 2003)")
-    members: int = param(1, "forecasting: an ensemble of this many independently initialised networks "
-                         "(recurrent layers, head, skip), each trained on its own loss on the same "
-                         "batches; the forecast is their mean")
-    instance_norm: Literal["none", "standardise", "level"] = param(
-        "none", "forecasting: reversible instance normalisation (RevIN, Kim et al. ICLR 2022): each "
-        "lookback window is normalised by its own statistics per feature, the network forecasts in "
-        "that space and the forecast is mapped back with the same statistics. standardise: the "
-        "window's mean and std, so forecast(a*x + b) = a*forecast(x) + b for a > 0, like a linear AR "
-        "model; level: divided by its mean absolute value in the data's units (after the transform), "
-        "so forecast(a*x) = a*forecast(x) and a floor at zero stays visible")
-    instance_affine: bool = param(False, "forecasting, with instance_norm: RevIN's learnable per-feature "
-                                  "scale and shift of the normalised window, undone on the forecast")
-    scale_augment: float = param(0.0, "forecasting: in training, multiply each window and its targets "
-                                 "(in the data's units, after the transform) by exp(u), u ~ U(-s, s) per "
-                                 "window: amplitudes beyond the training range, the zero floor kept "
-                                 "(the scaling augmentation of Um et al. 2017)")
-
-    def __post_init__(self) -> None:
-        for name in ("hidden_size", "num_layers", "embedding_dim", "members"):
-            if getattr(self, name) < 1:
-                raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise NeuralzooError(f"dropout must be in [0, 1), got {self.dropout}")
-        check_choices(self)
-        if self.linear_fit != "joint" and not self.linear_skip:
-            raise NeuralzooError(f"linear_fit {self.linear_fit!r} needs linear_skip (--linear-skip)")
-        if self.scale_augment < 0:
-            raise NeuralzooError(f"scale_augment must be >= 0, got {self.scale_augment}")
-        if self.nonlinearity != "tanh" and self.cell != "rnn":
-            raise NeuralzooError(f"nonlinearity {self.nonlinearity!r} is for the rnn cell; the "
-                                 f"{self.cell} cell has fixed gates (use --nonlinearity tanh)")
-        if self.instance_affine and self.instance_norm == "none":
-            raise NeuralzooError("instance_affine needs instance_norm (--instance-norm)")
 
 
 def steps_and_features(shape: tuple[int, ...]) -> tuple[int, int]:
