@@ -88,15 +88,18 @@ def matmul_peak_gflops(dtype: torch.dtype, n: int = 4096, repeats: int = 5) -> d
 
 
 def training_peaks() -> dict[str, Any]:
-    """The matmul peaks of this run, and the one that bounds the loop: bf16 where the CPU computes
-    bf16 natively (the loop then trains under bf16 autocast), else float32. Emulated bf16 is not
-    measured: a 4096^3 bf16 matmul without AVX512-BF16/AMX takes minutes and bounds nothing here."""
+    """The matmul peaks of this run; ``training`` names the one that bounds the loop: bf16 where the
+    CPU computes bf16 natively (the loop then trains under bf16 autocast), else fp32. Emulated bf16 is
+    not measured: a 4096^3 bf16 matmul without AVX512-BF16/AMX takes minutes and bounds nothing."""
     fp32 = matmul_peak_gflops(torch.float32)
     if bf16_enabled("auto", torch.device("cpu")):
-        bf16 = matmul_peak_gflops(torch.bfloat16)
-        return {"bf16": bf16, "fp32": fp32, "training": bf16}
+        return {"bf16": matmul_peak_gflops(torch.bfloat16), "fp32": fp32, "training": "bf16"}
     return {"bf16": {"skipped": "no native bf16 on this CPU (emulated; neuralzoo trains in float32)"},
-            "fp32": fp32, "training": fp32}
+            "fp32": fp32, "training": "fp32"}
+
+
+def training_precision(peaks: dict[str, Any]) -> str:
+    return "bf16 autocast" if peaks["training"] == "bf16" else "float32"
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

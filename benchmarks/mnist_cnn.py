@@ -13,7 +13,7 @@ wall clock (the loop only: no data loading, checkpointing or evaluation). Test a
    target <= 5 s of training. Startup (interpreter start to imports done) and data loading are
    reported apart from it.
 2. samples/s of the default classic CNN (neuralzoo defaults: batch 128, Adam lr 1e-3, bf16 autocast
-   where native, channels-last), one epoch, against a tutorial loop (DataLoader(TensorDataset(x, y),
+   where native, channels-last), one epoch, against the tutorial loop of tutorial_loop.py (DataLoader(TensorDataset(x, y),
    batch_size=32, shuffle=True), float32, plain torch.optim.Adam, the same network), one epoch each,
    interleaved; also as GFLOP/s (16.4 MFLOP per training sample, REFERENCES.md) and as a fraction of
    this machine's matmul peak in the loop's precision (bf16 where native, else float32) measured in
@@ -34,26 +34,23 @@ T0 = time.perf_counter()
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import neuralzoo  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
 from neuralzoo.evaluate import evaluate_run  # noqa: E402
 from neuralzoo.models.cnn import CNN  # noqa: E402
-from neuralzoo.training.context import bf16_enabled  # noqa: E402
 from neuralzoo.training.optim import fused_or_plain  # noqa: E402
 
 from common import (environment, load_average, max_rss_mib, process_age_seconds,  # noqa: E402
-                    read_json, summary, timed, training_peaks, write_json)
+                    read_json, summary, timed, training_peaks, training_precision, write_json)
 from step_profile import step_breakdown  # noqa: E402
+from tutorial_loop import tutorial_epoch, tutorial_subprocess  # noqa: E402
 
 STARTUP_SECONDS = process_age_seconds()   # interpreter start -> all imports done
 IMPORT_SECONDS = time.perf_counter() - T0  # this script's imports alone (torch, neuralzoo, ...)
@@ -68,40 +65,6 @@ TARGET_ACCURACY, TARGET_SECONDS, STRONG_TARGET, STRONG_BUDGET = 0.99, 5.0, 0.996
 # accuracy 99.08-99.20% (a full epoch: 99.13-99.33%, ~12% more time).
 FAST_RECIPE = {"epochs": 1, "max_steps": 420, "batch_size": 128, "lr": 0.02, "schedule": "one-cycle",
                "label_smoothing": 0.1}
-
-
-def tutorial_model() -> nn.Sequential:
-    """The classic CNN as the tutorials write it (Conv-ReLU-Pool order), 93,322 parameters."""
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 64), nn.ReLU(),
-        nn.Linear(64, 10))
-
-
-def tutorial_epoch(x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
-    """Samples/s of one epoch of the tutorial loop, float32, default DataLoader and Adam."""
-    torch.manual_seed(seed)
-    model = tutorial_model()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
-    model.train()
-    start = time.perf_counter()
-    for xb, yb in loader:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-        optimizer.step()
-    return len(x) / (time.perf_counter() - start)
-
-
-def tutorial_subprocess(args: argparse.Namespace, seed: int) -> float:
-    """The tutorial loop in a fresh interpreter: a user's process, with glibc's default allocator
-    settings (neuralzoo's training changes them for the rest of its own process)."""
-    command = [sys.executable, __file__, "--tutorial-epoch", str(seed), "--data-dir", str(args.data_dir)]
-    if args.threads:
-        command += ["--threads", str(args.threads)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1])
 
 
 def train_cnn(run_dir: Path, args: argparse.Namespace, **settings) -> tuple[dict, float]:
@@ -154,7 +117,7 @@ def throughput(args: argparse.Namespace, runs: Path, x: torch.Tensor, y: torch.T
                 run, _ = train_cnn(runs / f"default-{r}", args, epochs=1, seed=r, log_every=10 ** 6)
                 ours.append(len(x) / run["train_seconds"])
             else:
-                tutorial.append(tutorial_subprocess(args, seed=r))
+                tutorial.append(tutorial_subprocess(args.data_dir, r, args.threads))
                 tutorial_tuned.append(tutorial_epoch(x, y, seed=r))  # after keep_freed_memory()
         print(f"  repeat {r + 1}: neuralzoo {ours[-1]:.0f} samples/s, tutorial {tutorial[-1]:.0f} "
               f"samples/s (with neuralzoo's allocator setting: {tutorial_tuned[-1]:.0f}) "
@@ -165,8 +128,8 @@ def throughput(args: argparse.Namespace, runs: Path, x: torch.Tensor, y: torch.T
         return {"gflops": round(rate * FLOP_PER_SAMPLE / 1e9, 1), "fraction_of_peak": round(
             rate * FLOP_PER_SAMPLE / 1e9 / peak, 3)}
 
-    peak = peaks["training"]["gflops"]
-    precision = "bf16 autocast" if peaks["training"]["dtype"] == "bfloat16" else "float32"
+    peak = peaks[peaks["training"]]["gflops"]
+    precision = training_precision(peaks)
     bound = peak * 1e9 / FLOP_PER_SAMPLE   # samples/s if every FLOP ran at the matmul peak
 
     return {
@@ -185,7 +148,7 @@ def throughput(args: argparse.Namespace, runs: Path, x: torch.Tensor, y: torch.T
         "speedup_vs_tutorial_with_allocator_setting": round(
             med_ours / statistics.median(tutorial_tuned), 2),
         "repeats": args.repeats, "flop_per_sample": FLOP_PER_SAMPLE,
-        "peak_dtype": peaks["training"]["dtype"],
+        "peak_dtype": peaks[peaks["training"]]["dtype"],
         "hardware_bound_samples_per_s": round(bound),
         "hardware_bound_vs_tutorial": round(bound / med_tut, 2),
         "target_4x_fraction_of_peak": round(4 * med_tut / bound, 3),
@@ -216,14 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strong", action="store_true", help="also train the strong preset (~15 min)")
     parser.add_argument("--runs-dir", type=Path, default=None, help="keep the run folders here")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--tutorial-epoch", type=int, metavar="SEED", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.tutorial_epoch is not None:  # child process of tutorial_subprocess
-        train = load_dataset(DataConfig(data="mnist", data_dir=str(args.data_dir), val_fraction=0)).train
-        print(tutorial_epoch(train.x, train.y, args.tutorial_epoch))
-        return 0
     rss = {"after_imports": max_rss_mib()}
     result: dict = {"benchmark": "MNIST classic CNN: time to 99%, throughput, strong preset, memory",
                     "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -231,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['environment']['cpu_model']}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, load {load_average()}")
     peaks = training_peaks()
-    print("matmul peak 4096^3: " + ", ".join(f"{k} {v['gflops']:.0f} GFLOP/s" if "gflops" in v else
-                                             f"{k} not measured" for k, v in peaks.items())
-          + f"; the loop trains in {peaks['training']['dtype']}")
+    print("matmul peak 4096^3: " + ", ".join(f"{k} {peaks[k].get('gflops', 'not measured')} GFLOP/s"
+                                             for k in ("bf16", "fp32"))
+          + f"; the loop trains in {training_precision(peaks)}")
     data, load_seconds = timed(lambda: load_dataset(DataConfig(
         data="mnist", data_dir=str(args.data_dir), val_fraction=0)))
     rss["after_data_load"] = max_rss_mib()
@@ -242,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         "data": f"MNIST IDX files in {args.data_dir}", "description": data.info.description,
         "split": "official train/test, val_fraction 0", "train_samples": n_train,
         "test_samples": n_test, "seeds": args.seeds, "threads": torch.get_num_threads(),
-        "precision": {"neuralzoo_training": "bf16 autocast" if bf16_enabled("auto", torch.device("cpu"))
-                      else "float32", "tutorial_training": "float32", "evaluation": "float32"},
+        "precision": {"neuralzoo_training": training_precision(peaks), "tutorial_training": "float32",
+                      "evaluation": "float32"},
         "fused_adam": bool(fused_or_plain(torch.optim.Adam, [nn.Parameter(torch.zeros(1))])
                            .param_groups[0].get("fused")),
         "evaluation": "evaluate_run(run_dir, 'test'): accuracy on all test images"}
