@@ -106,6 +106,11 @@ def test_classifier_learns_variable_length_sequences():
     assert out["accuracy"] > 0.95, out
     probs = model.predict_proba(x, lengths=lengths)
     assert (probs.argmax(1) == y).float().mean() > 0.95
+    # a model that reads whole samples refuses lengths rather than reading the padding
+    mlp = make("mlp", DataInfo(name="t", input_shape=(steps, 1), num_classes=2))
+    assert mlp.predict_proba(x).shape == (n, 2)
+    with pytest.raises(NeuralzooError, match="lengths: 'mlp' reads whole samples"):
+        mlp.predict_proba(x, lengths=lengths)
 
 
 def test_language_model_overfits_a_tiny_text(tmp_path):

@@ -57,14 +57,17 @@ class Classifier(Model):
     def predict_proba(self, x: torch.Tensor, batch_size: int = 1000,
                       lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Class probabilities (N, K) in float32, computed in eval mode in batches (``lengths``:
-        the true lengths of padded variable-length sequences)."""
+        the true lengths of padded variable-length sequences; only for models that read them)."""
+        if lengths is not None and not self.reads_lengths:
+            raise NeuralzooError(f"lengths: {self.name!r} reads whole samples and would read the padding; "
+                                 "variable-length sequences need a sequence model (rnn, lstm, gru)")
         was_training = self.training
         self.eval()
         device = self.device
 
         def inputs(i: int) -> tuple[torch.Tensor, ...]:
             chunk = x[i:i + batch_size].to(device)
-            if lengths is None or not self.reads_lengths:
+            if lengths is None:
                 return (chunk,)
             return chunk, lengths[i:i + batch_size]
 
