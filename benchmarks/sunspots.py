@@ -81,6 +81,10 @@ BASE = {"model": "gru", "lookback": 9, "hidden_size": 64, "num_layers": 1, "drop
 #   hybrid-members5 321.5 +- 0.2 (470 / 215 / 317: AR(9) to the unit, the networks learn nothing
 #   under L2 1e-2) | hybrid-members5-wd1e-3 422.3 +- 4.8 (1004 / 134 / 306: best of all on
 #   1830-1869, twice AR(9)'s error on 1770-1799, where 61 training windows are all it has).
+# Fourth round (2026-12-01, AVX2 machine): a fixed-weight combination w * members5 + (1 - w) * AR(9)
+#   (Bates & Granger 1969; benchmarks/sunspots_combination.py, results/sunspots_combination.json):
+#   w = 0 / 0.25 / 0.5 / 0.75 / 1 scored 321.8 / 298.9 / 282.5 / 272.3 / 268.6, so the validation
+#   keeps the network alone (w = 1) and no combination was scored on test.
 CANDIDATES = {
     "base": {},                                       # the previous recipe (test 384.4)
     "fp32": {"bf16": "off"},
