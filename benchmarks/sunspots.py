@@ -52,8 +52,8 @@ VALIDATION_SEEDS = (0, 1, 2)
 BASE = {"model": "gru", "lookback": 9, "hidden_size": 64, "num_layers": 1, "dropout": 0.0,
         "epochs": 200, "batch_size": 32, "lr": 3e-3, "schedule": "one-cycle", "weight_decay": 1e-2,
         "linear_skip": True}
-# Candidates: BASE with these changes. Pooled validation MSE over the 151 forecasts of the three
-# folds (mean +- std over seeds 0-2; AR(9) 321.8, per fold 470.5 / 215.2 / 317.9). BASE is the
+# Candidates: BASE with these changes. Pooled validation MSE over the 121 forecasts (30 + 40 + 51) of
+# the three folds (mean +- std over seeds 0-2; AR(9) 321.8, per fold 470.5 / 215.2 / 317.9). BASE is the
 # previous recipe (chosen on 1851-1920 alone; test 384.4). Every row, per seed and per fold, is in
 # sunspots_validation.json:
 #   base 284.1 +- 1.5 | fp32 (bf16 off) 284.1 | sqrt 319.0 +- 51.0 | log1p 424.3 +- 71.2
@@ -185,7 +185,7 @@ def held_out_run(folder: Path, recipe: dict, seed: int, first: int, last: int) -
 
 
 def validate(names: list[str], seeds: list[int]) -> dict:
-    """Pooled one-step MSE over the FOLDS spans (151 forecasts), per candidate and seed."""
+    """Pooled one-step MSE over the FOLDS spans (121 forecasts: 30 + 40 + 51), per candidate and seed."""
     record = json.loads(VALIDATION.read_text()) if VALIDATION.exists() else {"candidates": {}}
     record.update({"protocol": f"rolling origin: for each span in {FOLDS} fit on 1700..span start-1, "
                    "forecast the span one step ahead; pooled MSE over all spans (sunspot units); "

@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="nz-sunspots-comb-") as tmp:
             test = [fold_forecasts(Path(tmp), seed, 1921, 1987) for seed in range(5)]
         mses = [float(np.mean((best * net + (1 - best) * ar - truth) ** 2)) for net, ar, truth in test]
-        result["test_mse"] = {"mean": round(statistics.mean(mses), 1), "std": round(statistics.stdev(mses), 1)}
+        result["test_mse"] = {"mean": round(statistics.mean(mses), 1),
+                              "std": round(statistics.stdev(mses), 1)}
     write_json(args.output, result)
     print(f"chosen weight on validation: {best:g} (MSE {rows[f'{best:g}']['mse_mean']}); wrote {args.output}")
     return 0
