@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neuralzoo.config import TrainConfig
-from neuralzoo.data import DataConfig, DataInfo, load_dataset
+from neuralzoo.data import ArrayData, DataConfig, DataInfo, load_dataset
 from neuralzoo.errors import NeuralzooError
 from neuralzoo.models.classifier import Classifier
 from neuralzoo.registry import get_model_class
@@ -111,6 +111,8 @@ def test_classifier_learns_variable_length_sequences():
     assert mlp.predict_proba(x).shape == (n, 2)
     with pytest.raises(NeuralzooError, match="lengths: 'mlp' reads whole samples"):
         mlp.predict_proba(x, lengths=lengths)
+    with pytest.raises(NeuralzooError, match="seq.npz: 'mlp' reads whole samples"):   # nor trains on them
+        mlp.prepare(TrainConfig(), ArrayData(x, y, source="seq.npz", lengths=lengths))
 
 
 def test_language_model_overfits_a_tiny_text(tmp_path):

@@ -81,9 +81,8 @@ def predict_command(argv: list[str]) -> int:
     if not hasattr(model, "predict_proba"):
         raise NeuralzooError(f"model {model.name!r} does not predict classes")
     x, names, lengths = read_inputs(args.input, model.info)
-    if lengths is not None and not model.reads_lengths:
-        raise NeuralzooError(f"{args.input}: holds 'lengths' (padded sequences) but model "
-                             f"{model.name!r} reads whole samples; give unpadded inputs")
+    if lengths is not None:
+        model.refuse_padding(args.input)   # before predict_proba's own check, to name the file
     probs = model.predict_proba(x, lengths=lengths).numpy()
     classes = model.info.class_names or [str(i) for i in range(probs.shape[1])]
     out = Path(args.output) if args.output else run_dir_of(args.run) / "predictions.csv"

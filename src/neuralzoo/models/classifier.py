@@ -34,14 +34,21 @@ class Classifier(Model):
         self.label_smoothing = 0.0
 
     def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
-        if train.lengths is not None and not self.reads_lengths:
-            raise NeuralzooError(f"{train.source}: variable-length sequences (lengths) need a sequence "
-                                 f"model (rnn, lstm, gru); {self.name!r} would read the padding")
+        if train.lengths is not None:
+            self.refuse_padding(train.source)
         self.label_smoothing = cfg.label_smoothing
         if cfg.class_weights == "balanced":
             counts = torch.bincount(train.y, minlength=self.num_classes).float()
             weights = counts.sum() / (self.num_classes * counts.clamp(min=1))
             self.class_weights.copy_(weights)
+
+    def refuse_padding(self, where: str) -> None:
+        """Padded variable-length sequences (with lengths) reach only models that read the lengths; one
+        that reads whole samples would read the padding. ``where``: the file or field that holds them."""
+        if not self.reads_lengths:
+            raise NeuralzooError(f"{where}: {self.name!r} reads whole samples and would read the padding "
+                                 "of variable-length sequences (lengths); they need a sequence model "
+                                 "(rnn, lstm, gru)")
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         lengths = batch.get("lengths") if self.reads_lengths else None
@@ -58,9 +65,8 @@ class Classifier(Model):
                       lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Class probabilities (N, K) in float32, computed in eval mode in batches (``lengths``:
         the true lengths of padded variable-length sequences; only for models that read them)."""
-        if lengths is not None and not self.reads_lengths:
-            raise NeuralzooError(f"lengths: {self.name!r} reads whole samples and would read the padding; "
-                                 "variable-length sequences need a sequence model (rnn, lstm, gru)")
+        if lengths is not None:
+            self.refuse_padding("lengths")
         was_training = self.training
         self.eval()
         device = self.device
