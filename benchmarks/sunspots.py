@@ -43,6 +43,7 @@ from common import environment, load_average, write_json
 RESULTS = Path(__file__).parent / "results" / "sunspots.json"
 VALIDATION = Path(__file__).parent / "results" / "sunspots_validation.json"
 TARGET_MSE, AR9_REFERENCE, HYBRID_REFERENCE = 280.0, 305.0, 280.0
+YEARS, COUNTS = np.loadtxt(SERIES_DATASETS["sunspots"], delimiter=",", skiprows=1, unpack=True)  # yearly, 1700 on
 # Rolling-origin validation (never the test years): each fold fits on every year before its span
 # and forecasts the span one step ahead. The spans hold the largest cycles before 1921 (154 in 1778,
 # 138 in 1837, 139 in 1870), and the first fold's peak exceeds its training maximum (122), the
@@ -153,17 +154,23 @@ def classic_csv(folder: Path, last_year: int = 1987) -> Path:
     return path
 
 
+def ar9_one_step(first: int, last: int, root: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """AR(9) least squares fitted on 1700..first-1, one-step forecasts for first..last from the
+    observed years: (the targets' indices in the series, the forecasts in sunspot units). ``root``:
+    fitted on the square root of the counts (the classical variance-stabilising transform for
+    sunspot numbers) and squared back, negative forecasts clipped to 0."""
+    series = np.sqrt(COUNTS) if root else COUNTS
+    coef = fit_ar(series[YEARS < first], 9)
+    targets = np.flatnonzero((YEARS >= first) & (YEARS <= last))
+    history = np.stack([series[i - 9:i] for i in targets])       # (N, 9) observed years before each target
+    forecast = ar_forecast(history, coef, 1)[:, 0]
+    return targets, np.clip(forecast, 0, None) ** 2 if root else forecast
+
+
 def sqrt_ar9_mse(first: int, last: int) -> float:
-    """A second linear reference: AR(9) least squares on the square root of the counts (the classical
-    variance-stabilising transform for sunspot numbers), fitted on 1700..first-1; one-step forecasts
-    for first..last from the observed years, squared back (negative forecasts clipped to 0)."""
-    years, values = np.loadtxt(SERIES_DATASETS["sunspots"], delimiter=",", skiprows=1, unpack=True)
-    root = np.sqrt(values)
-    coef = fit_ar(root[years < first], 9)
-    targets = np.flatnonzero((years >= first) & (years <= last))
-    history = np.stack([root[i - 9:i] for i in targets])           # (N, 9) observed years before each target
-    forecast = np.clip(ar_forecast(history, coef, 1)[:, 0], 0, None) ** 2
-    return float(np.mean((forecast - values[targets]) ** 2))
+    """A second linear reference: AR(9) on the square root of the counts (``ar9_one_step``)."""
+    targets, forecast = ar9_one_step(first, last, root=True)
+    return float(np.mean((forecast - COUNTS[targets]) ** 2))
 
 
 def held_out_run(folder: Path, recipe: dict, seed: int, first: int, last: int) -> dict:
@@ -179,7 +186,7 @@ def held_out_run(folder: Path, recipe: dict, seed: int, first: int, last: int) -
     report = evaluate_run(out, split="test", which="last")
     scores = report["forecast"]["metrics"]
     assert report["forecast"]["windows"] == last - first + 1, report["forecast"]["windows"]
-    return {"seed": seed, "mse": scores["model"]["mse"], "ar9_mse": scores["ar_9"]["mse"],
+    return {"seed": seed, "run_dir": out, "mse": scores["model"]["mse"], "ar9_mse": scores["ar_9"]["mse"],
             "naive_mse": scores["naive"]["mse"], "windows": report["forecast"]["windows"],
             "train_seconds": summary["train_seconds"], "description": report["protocol"]["description"]}
 

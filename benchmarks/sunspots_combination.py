@@ -23,11 +23,9 @@ import numpy as np
 import torch
 
 import neuralzoo
-from neuralzoo.data.series import SERIES_DATASETS
-from neuralzoo.forecasting import ar_forecast, fit_ar
 
 from common import environment, write_json
-from sunspots import CHOSEN, FOLDS, RECIPE, VALIDATION_SEEDS, held_out_run
+from sunspots import CHOSEN, COUNTS, FOLDS, RECIPE, VALIDATION_SEEDS, ar9_one_step, held_out_run
 
 RESULTS = Path(__file__).parent / "results" / "sunspots_combination.json"
 
@@ -35,15 +33,13 @@ RESULTS = Path(__file__).parent / "results" / "sunspots_combination.json"
 def fold_forecasts(folder: Path, seed: int, first: int, last: int) -> tuple[np.ndarray, ...]:
     """(network, AR(9), truth) one-step forecasts for the years first..last, in sunspot units."""
     run = held_out_run(folder, RECIPE, seed, first, last)
-    model = neuralzoo.load(folder / f"{first}-{last}-seed{seed}", "last")
-    years, values = np.loadtxt(SERIES_DATASETS["sunspots"], delimiter=",", skiprows=1, unpack=True)
-    targets = np.flatnonzero((years >= first) & (years <= last))
-    network = np.array([float(model.forecast(torch.from_numpy(values[:i]), 1)[0, 0]) for i in targets])
-    coef = fit_ar(values[years < first], 9)
-    ar = ar_forecast(np.stack([values[i - 9:i] for i in targets]), coef, 1)[:, 0]
-    truth = values[targets]
-    # the same forecasts as the benchmark's evaluation (same windows, same model)
-    assert abs(np.mean((network - truth) ** 2) - run["mse"]) < 1e-3 * run["mse"], run["mse"]
+    model = neuralzoo.load(run["run_dir"], "last")
+    targets, ar = ar9_one_step(first, last)
+    network = np.array([float(model.forecast(torch.from_numpy(COUNTS[:i]), 1)[0, 0]) for i in targets])
+    truth = COUNTS[targets]
+    # the same forecasts as the benchmark's evaluation (same windows, same models)
+    for name, forecast in (("mse", network), ("ar9_mse", ar)):
+        assert abs(np.mean((forecast - truth) ** 2) - run[name]) < 1e-3 * run[name], (name, run[name])
     return network, ar, truth
 
 
