@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from neuralzoo.training.context import bf16_enabled
+from neuralzoo.training.context import native_cpu_bf16
 
 
 def process_age_seconds() -> float:
@@ -61,7 +61,7 @@ def environment() -> dict[str, Any]:
         "cpu_model": cpu_model(), "cpu_flags": cpu_flags(), "logical_cpus": os.cpu_count(),
         "torch": torch.__version__, "python": platform.python_version(),
         "torch_threads": torch.get_num_threads(),
-        "bf16_native": bf16_enabled("auto", torch.device("cpu")),
+        "bf16_native": native_cpu_bf16(),
         "load_average_1_5_15min_at_start": load_average(),
     }
 
@@ -92,7 +92,7 @@ def training_peaks() -> dict[str, Any]:
     CPU computes bf16 natively (the loop then trains under bf16 autocast), else fp32. Emulated bf16 is
     not measured: a 4096^3 bf16 matmul without AVX512-BF16/AMX takes minutes and bounds nothing."""
     fp32 = matmul_peak_gflops(torch.float32)
-    if bf16_enabled("auto", torch.device("cpu")):
+    if native_cpu_bf16():
         return {"bf16": matmul_peak_gflops(torch.bfloat16), "fp32": fp32, "training": "bf16"}
     return {"bf16": {"skipped": "no native bf16 on this CPU (emulated; neuralzoo trains in float32)"},
             "fp32": fp32, "training": "fp32"}
