@@ -20,7 +20,9 @@ from .gan_layers import ConditionalBatchNorm2d, LabelledSequential, MinibatchStd
 
 @dataclass
 class DCGANConfig(AdversarialConfig):
-    width: int = param(64, "channels of the widest-resolution layer (doubled at each halving)")
+    width: int = param(64, "generator channels at the full-resolution stage (doubled at each halving)")
+    discriminator_width: int = param(0, "the same for the discriminator (pytorch/examples' ngf and ndf); "
+                                        "0: equal to width")
     discriminator_depth: int = param(1, "convolutions per discriminator stage: the 4x4 stride-2 one, "
                                         "then depth-1 3x3 stride-1 ones at the same width")
     conditional_batch_norm: bool = param(False, "conditional: the generator's batch norms take a scale "
@@ -31,6 +33,9 @@ class DCGANConfig(AdversarialConfig):
         for name in ("width", "discriminator_depth"):
             if getattr(self, name) < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.discriminator_width < 0:
+            raise NeuralzooError(f"discriminator_width must be >= 0 (0: equal to width), "
+                                 f"got {self.discriminator_width}")
         if self.conditional_batch_norm and not self.conditional:
             raise NeuralzooError("conditional_batch_norm needs conditional=true (labels into the generator)")
         check_choices(self)
@@ -96,7 +101,8 @@ class DCGAN(Adversarial):
 
         d_layers: list[nn.Module] = []
         previous = channels
-        for i, width in enumerate(reversed(widths)):   # e.g. 64, 128
+        d_base = config.discriminator_width or config.width
+        for i, width in enumerate(d_base * 2 ** i for i in range(stages)):   # e.g. 64, 128
             if config.minibatch_std and i == len(widths) - 1:   # before the last stage, as Karras et al.
                 d_layers.append(MinibatchStd(config.minibatch_std))
                 previous += 1
