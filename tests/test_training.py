@@ -118,6 +118,23 @@ def test_max_steps_and_logs(tmp_path):
     assert config["data_info"]["input_shape"] == [1, 8, 8]
 
 
+def test_max_minutes_stops_on_the_training_clock(tmp_path):
+    """A budget that one step spends (60 microseconds) stops after the first step, mid-epoch, with a
+    checkpoint to resume from; an ample one lets the epochs finish."""
+    summary = neuralzoo.train("mlp", out=tmp_path / "r", data="digits", epochs=50, max_minutes=1e-6,
+                              progress=False)
+    assert summary["reason"] == "max_minutes" and summary["steps"] == 1 and summary["epochs"] == 0
+    assert read_metrics(tmp_path / "r")[-1] == {**read_metrics(tmp_path / "r")[-1], "event": "end",
+                                                "reason": "max_minutes"}
+    resumed = neuralzoo.train(resume=tmp_path / "r", progress=False)   # the spent budget carries over
+    assert resumed["reason"] == "max_minutes" and resumed["steps"] == 2
+    ample = neuralzoo.train("mlp", out=tmp_path / "s", data="digits", epochs=2, max_minutes=10,
+                            progress=False)
+    assert ample["reason"] == "epochs" and ample["epochs"] == 2
+    with pytest.raises(NeuralzooError, match="max_minutes must be positive, got 0"):
+        neuralzoo.train("mlp", out=tmp_path / "t", data="digits", max_minutes=0)
+
+
 def test_config_precedence_preset_file_flags(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text('epochs = 3\n[model_config]\nchannels = [8, 16, 16]\n[train]\nlr = 0.01\n')

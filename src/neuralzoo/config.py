@@ -57,6 +57,8 @@ class TrainConfig:
     monitor: str | None = param(None, "validation metric for best checkpoint and early stopping "
                                 "(default: the model's, e.g. accuracy)")
     max_steps: int | None = param(None, "stop after this many optimizer steps (smoke runs)")
+    max_minutes: float | None = param(None, "stop once the training steps (validation and checkpoints "
+                                            "not counted) have taken this long: fixed-budget runs")
     log_every: int = param(50, "steps between training log lines in metrics.jsonl")
     checkpoint_every: int | None = param(None, "also checkpoint every N steps inside an epoch")
     eval_batch_size: int = param(1000, "batch size for validation and evaluation")
@@ -72,6 +74,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {value}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise NeuralzooError(f"max_minutes must be positive, got {self.max_minutes}")
         if not self.lr > 0:
             raise NeuralzooError(f"lr must be positive, got {self.lr}")
         if self.weight_decay < 0:

@@ -148,8 +148,16 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
             save_checkpoint(ckpt_dir / f"{name}.safetensors", model, optimizers, run_config,
                             {**state, "monitor": monitor, "mode": mode, "last_val": last_val})
 
+    def out_of_time(mark: float) -> bool:
+        """The time budget is spent (every rank agrees: under torchrun they compare at log steps)."""
+        if cfg.max_minutes is None or (world.enabled and state["step"] % cfg.log_every):
+            return False
+        over = torch.tensor(float(state["train_seconds"] + time.perf_counter() - mark >= cfg.max_minutes * 60))
+        return bool(world.all_reduce_sum(over.to(device)) > 0) if world.enabled else bool(over)
+
+    timed_out = False
     model.train()
-    while state["epoch"] < cfg.epochs and state["step"] < total:
+    while state["epoch"] < cfg.epochs and state["step"] < total and not timed_out:
         epoch = state["epoch"]
         order = epoch_order(len(train), cfg.seed, epoch)
         sums = MetricSums()
@@ -188,7 +196,8 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
             if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0 \
                     and b + 1 < steps_per_epoch:
                 save("last")
-            if state["step"] >= total:
+            timed_out = out_of_time(mark)
+            if state["step"] >= total or timed_out:
                 break
         bar.close()
         state["train_seconds"] += time.perf_counter() - mark
@@ -222,6 +231,8 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
             break
     if state["step"] >= total and cfg.max_steps and total < cfg.epochs * steps_per_epoch:
         reason = "max_steps"
+    elif timed_out:
+        reason = "max_minutes"
     logger.log("end", state["step"], reason=reason, best=state["best"], monitor=monitor,
                train_seconds=state["train_seconds"], **{f"val_{k}": v for k, v in last_val.items()})
     logger.close()
