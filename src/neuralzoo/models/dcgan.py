@@ -20,7 +20,8 @@ from .gan_layers import ConditionalBatchNorm2d, LabelledSequential, MinibatchStd
 
 @dataclass
 class DCGANConfig(AdversarialConfig):
-    width: int = param(64, "generator channels of its highest-resolution hidden layer (doubled at each halving)")
+    width: int = param(64, "generator channels of its highest-resolution hidden layer (doubled at "
+                           "each halving)")
     discriminator_width: int = param(0, "the same for the discriminator (pytorch/examples' ngf and ndf); "
                                         "0: equal to width")
     discriminator_depth: int = param(1, "convolutions per discriminator stage: the 4x4 stride-2 one, "
