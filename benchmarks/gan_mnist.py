@@ -72,12 +72,16 @@ RECIPES = {
 }
 
 
+def events(run_dir: Path, kind: str) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == kind]
+
+
 def seconds_per_epoch(run_dir: Path) -> float:
     """The calibration run's pace between its last two logged steps (the first ones warm up), in
     the loop's own epoch units, so it holds whatever the training part's size (60,000 images, or
     50,000 with --validation)."""
-    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    before, last = [e for e in events if e["event"] == "train"][-2:]
+    before, last = events(run_dir, "train")[-2:]
     return (last["train_seconds"] - before["train_seconds"]) / (last["epoch"] - before["epoch"])
 
 
@@ -154,7 +158,9 @@ def main() -> None:
         quality = (evaluate_run(runs / name, split, "last", "cpu", iw_samples=1, quality_samples=args.samples,
                                 temperature=TEMPERATURES[name])["quality"]
                    if TEMPERATURES[name] != 1 else at_prior)
-        rows[name] = {"epochs": summary["epochs"], "steps": summary["steps"], "stopped_by": summary["reason"],
+        # a run the clock stopped ends inside an epoch: its last validation event has the fraction
+        epochs_done = round(events(runs / name, "val")[-1]["epoch"], 2)
+        rows[name] = {"epochs": epochs_done, "steps": summary["steps"], "stopped_by": summary["reason"],
                       "train_seconds": round(summary["train_seconds"], 1),
                       "calibration_seconds_per_epoch": round(per_epoch, 2),
                       "calibration_train_seconds": round(calibration["train_seconds"], 1),
