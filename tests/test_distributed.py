@@ -33,3 +33,16 @@ def test_two_processes_match_one_process(tmp_path):
     assert abs(end_single["val_loss"] - end_ddp["val_loss"]) < 1e-4
     assert end_single["val_accuracy"] == end_ddp["val_accuracy"]
     assert end_single["step"] == end_ddp["step"] == 2 * 26
+
+
+def test_two_processes_stop_together_on_the_time_budget(tmp_path):
+    """Under torchrun the ranks compare their clocks at log steps (an all-reduce), so a budget the
+    first step spends stops both at step 5, the first log step, and the run ends cleanly."""
+    run = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             "--nproc-per-node", "2", "-m", "neuralzoo", "train", "mlp", *ARGS,
+                             "--max-minutes", "1e-6", "--out", str(run)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    end = [e for e in read_metrics(run) if e["event"] == "end"][0]
+    assert end["reason"] == "max_minutes" and end["step"] == 5
