@@ -150,7 +150,7 @@ def main() -> None:
                                       max_steps=150, log_every=50, **common)
         per_epoch = seconds_per_epoch(runs / f"{name}-calibration")
         epochs = max(1, math.floor(args.minutes * 60 / per_epoch))
-        if common.get("schedule", "constant") == "constant":   # nothing to complete: the clock stops it
+        if calibration["config"]["schedule"] == "constant":   # nothing to complete: the clock stops it
             epochs = math.ceil(1.5 * epochs)
         summary = neuralzoo.train(name, out=runs / name, epochs=epochs, max_minutes=args.minutes, **common)
         at_prior = evaluate_run(runs / name, split, "last", "cpu", iw_samples=1,

@@ -102,9 +102,9 @@ class DCGAN(Adversarial):
 
         d_layers: list[nn.Module] = []
         previous = channels
-        d_base = config.discriminator_width or config.width
-        for i, width in enumerate(d_base * 2 ** i for i in range(stages)):   # e.g. 64, 128
-            if config.minibatch_std and i == len(widths) - 1:   # before the last stage, as Karras et al.
+        for i in range(stages):
+            width = (config.discriminator_width or config.width) * 2 ** i   # e.g. 64, 128
+            if config.minibatch_std and i == stages - 1:   # before the last stage, as Karras et al.
                 d_layers.append(MinibatchStd(config.minibatch_std))
                 previous += 1
             # no batch norm on the first layer (Radford et al.)

@@ -152,9 +152,10 @@ def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_con
         """The time budget is spent (every rank agrees: under torchrun they compare at log steps)."""
         if cfg.max_minutes is None or (world.enabled and state["step"] % cfg.log_every):
             return False
-        spent = state["train_seconds"] + time.perf_counter() - mark
-        over = torch.tensor(float(spent >= cfg.max_minutes * 60))
-        return bool(world.all_reduce_sum(over.to(device)) > 0) if world.enabled else bool(over)
+        over = state["train_seconds"] + time.perf_counter() - mark >= cfg.max_minutes * 60
+        if not world.enabled:
+            return over
+        return bool(world.all_reduce_sum(torch.tensor(float(over), device=device)) > 0)
 
     timed_out = False
     model.train()
