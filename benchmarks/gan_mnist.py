@@ -40,6 +40,7 @@ import neuralzoo  # noqa: E402
 from common import environment, max_rss_mib, read_json, write_json  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
 from neuralzoo.evaluate import evaluate_run  # noqa: E402
+from neuralzoo.training.logger import read_metrics  # noqa: E402
 from neuralzoo.quality import feature_network, quality_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +74,7 @@ RECIPES = {
 
 
 def events(run_dir: Path, kind: str) -> list[dict]:
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e["event"] == kind]
+    return [e for e in read_metrics(run_dir) if e["event"] == kind]
 
 
 def seconds_per_epoch(run_dir: Path) -> float:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import neuralzoo  # noqa: E402
 from common import environment, max_rss_mib, write_json  # noqa: E402
 from neuralzoo.evaluate import evaluate_run  # noqa: E402
+from neuralzoo.training.logger import read_metrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -45,8 +46,7 @@ def settings(args: argparse.Namespace, epochs: int) -> dict:
 
 
 def seconds_per_epoch(run_dir: Path) -> float:
-    events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    marks = [e["train_seconds"] for e in events if e["event"] == "val"]
+    marks = [e["train_seconds"] for e in read_metrics(run_dir) if e["event"] == "val"]
     return (marks[-1] - marks[0]) / (len(marks) - 1)   # the first epoch includes compilation
 
 
