@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gan_helpers import digits_model
+from gan_helpers import digits_model, finite_steps
 
 import neuralzoo
 from neuralzoo.api import build_model, resolve
@@ -67,6 +67,31 @@ def test_dcgan_is_sized_from_the_data(shape):
         [4 * 2 ** i for i in range(stages)]
     assert [m.in_channels for m in model.generator if isinstance(m, torch.nn.ConvTranspose2d)] == \
         [8 * 2 ** i for i in reversed(range(stages))]
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_resize_upsampling_replaces_every_transposed_convolution(shape):
+    """upsample=resize (Odena et al. 2016): each doubling is a nearest-neighbour resize then a 3x3
+    convolution; the image shape is the same, and the generator trains."""
+    from neuralzoo.data import DataInfo
+
+    from neuralzoo.models.dcgan import halvings
+
+    info = DataInfo("img", shape, num_classes=10)
+    model = build_model(resolve("dcgan", overrides={"width": 8, "upsample": "resize"}), info).eval()
+    assert model.sample(3).shape == (3, *shape)
+    layers = list(model.generator)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in layers)
+    resizes = [i for i, m in enumerate(layers) if isinstance(m, torch.nn.Upsample)]
+    assert len(resizes) == halvings(info)[0]
+    assert all(isinstance(layers[i + 1], torch.nn.Conv2d) and layers[i + 1].kernel_size == (3, 3)
+               for i in resizes)
+    model, data, cfg = digits_model("dcgan", upsample="resize", width=8)
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    finite_steps(model, data, cfg, 2)
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
+    with pytest.raises(NeuralzooError, match="upsample must be one of: transposed, resize; got 'bilinear'"):
+        digits_model("dcgan", upsample="bilinear")
 
 
 def test_projection_discriminator_adds_the_embedding_dot_product():

@@ -1,4 +1,5 @@
-"""DCGAN (Radford et al. 2016): transposed-convolution generator with batch norm and ReLU, strided
+"""DCGAN (Radford et al. 2016): transposed-convolution generator (or, with ``upsample=resize``, resizes
+and 3x3 convolutions: Odena et al. 2016) with batch norm and ReLU, strided
 convolution discriminator with LeakyReLU(0.2), sized from the data's image shape (28x28 and 32x32 and
 64x64, 1 or 3 channels; any side that halves to 7 or less). Batch norm is left out of the discriminator
 for WGAN-GP (the penalty is per sample) and with spectral norm. Class-conditional runs feed the one-hot
@@ -7,6 +8,7 @@ label to the generator's input and, with ``conditional_batch_norm``, to each of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -26,6 +28,10 @@ class DCGANConfig(AdversarialConfig):
                                         "0: equal to width")
     discriminator_depth: int = param(1, "convolutions per discriminator stage: the 4x4 stride-2 one, "
                                         "then depth-1 3x3 stride-1 ones at the same width")
+    upsample: Literal["transposed", "resize"] = param(
+        "transposed", "how the generator doubles the side: a 4x4 stride-2 transposed convolution "
+                      "(Radford et al.) or a nearest-neighbour resize then a 3x3 convolution, which "
+                      "cannot make checkerboard artifacts (Odena et al. 2016)")
     conditional_batch_norm: bool = param(False, "conditional: the generator's batch norms take a scale "
                                                 "and shift per class (de Vries et al. 2017)")
 
@@ -86,12 +92,17 @@ class DCGAN(Adversarial):
         layers: list[nn.Module] = [nn.Linear(self.generator_inputs, widths[0] * side * side),
                                    ChannelsLastUnflatten(1, (widths[0], side, side)),
                                    generator_norm(widths[0]), nn.ReLU()]
+
+        def double(fan_in: int, fan_out: int, bias: bool) -> list[nn.Module]:
+            if config.upsample == "resize":
+                return [nn.Upsample(scale_factor=2), nn.Conv2d(fan_in, fan_out, 3, 1, 1, bias=bias)]
+            return [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=bias)]
+
         for fan_in, fan_out in zip(widths, [*widths[1:], None]):
             if fan_out is None:   # the last upsampling produces the image
-                layers += [nn.ConvTranspose2d(fan_in, channels, 4, 2, 1), nn.Tanh()]
+                layers += [*double(fan_in, channels, True), nn.Tanh()]
             else:
-                layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False),
-                           generator_norm(fan_out), nn.ReLU()]
+                layers += [*double(fan_in, fan_out, False), generator_norm(fan_out), nn.ReLU()]
         self.generator = LabelledSequential(classes, *layers) if classes else nn.Sequential(*layers)
         norm = config.loss != "wgan-gp" and not config.spectral_norm
 
