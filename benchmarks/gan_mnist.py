@@ -11,8 +11,9 @@ pace drifts by up to 1.4x, and an epoch count alone once ran 35% over the budget
 ``RECIPES`` below (both GANs class-conditional with the hinge loss and spectral norm; the
 DCGAN's generator with class-conditional batch norm). Quality:
 10,000 generated samples (EMA generator for the GANs, decoder means for the VAE; z ~ N(0, t^2 I) with
-each model's sampling temperature t in ``TEMPERATURES``, chosen on validation images, and every row
-again at t = 1) against the 10,000 test images, in the 64-d feature space of
+each run's sampling temperature t chosen after its training from ``--temperature-grid`` as the lowest
+Fréchet distance against 10,000 of the images it trained on (never the reference images), and every
+row again at t = 1) against the 10,000 test images, in the 64-d feature space of
 the MNIST feature network shipped with neuralzoo (see ``neuralzoo.quality``): Fréchet distance,
 k-NN precision and recall (k = 3, Kynkäänniemi et al. 2019), and the entropy of the feature network's
 class histogram of the samples (max ln 10 = 2.303 nats). Target: DCGAN's Fréchet distance clearly below
@@ -38,8 +39,8 @@ import torch  # noqa: E402
 
 import neuralzoo  # noqa: E402
 from common import environment, max_rss_mib, read_json, write_json  # noqa: E402
-from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
-from neuralzoo.evaluate import evaluate_run  # noqa: E402
+from neuralzoo.data import ArrayData, DataConfig, load_dataset  # noqa: E402
+from neuralzoo.evaluate import evaluate_run, sample_quality  # noqa: E402
 from neuralzoo.training.logger import read_metrics  # noqa: E402
 from neuralzoo.quality import feature_network, quality_report  # noqa: E402
 
@@ -57,14 +58,11 @@ VALIDATION_FRACTION = 1 / 6   # 10,000 of the 60,000 training images
 # cbn.json) over the one-hot input alone; the MLP GAN has no batch norm. The VAE is unconditional.
 GAN_RECIPE = {"batch_size": 128, "schedule": "constant", "conditional": True, "loss": "hinge",
               "spectral_norm": True}
-# Sampling temperature per model, z ~ N(0, t^2 I) (the temperature of Kingma & Dhariwal 2018; t < 1 is
-# BigGAN's truncation side of the precision-recall trade-off), chosen as the lowest Fréchet distance on
-# the validation images by benchmarks/gan_temperature.py (results/gan_temperature.json), never on test.
-# Every row also reports its figures at t = 1 (the prior). The MLP GAN's from its validation run of the
-# current recipe (FD 0.312 at t = 1, 0.179 at 1.2); the DCGAN's from the two validation runs nearest
-# its recipe (batch 256; cosine schedule), both lowest at 1.05 (0.220 -> 0.197, 0.246 -> 0.231); the
-# VAE keeps its prior (no validation run scored).
-TEMPERATURES = {"gan": 1.2, "dcgan": 1.05, "vae": 1.0}
+# Sampling temperatures tried per run, z ~ N(0, t^2 I) (the temperature of Kingma & Dhariwal 2018; t < 1
+# is BigGAN's truncation side of the precision-recall trade-off). Chosen per run on its own training
+# images, because a fixed choice did not travel: the bf16 machine's validation runs chose 1.2 (MLP GAN)
+# and 1.05 (DCGAN), and both were worse than t = 1 on the AVX2 machine's shorter runs (GANS.md).
+TEMPERATURE_GRID = "0.9,1,1.05,1.1,1.15,1.2"
 RECIPES = {
     "gan": dict(GAN_RECIPE),
     "dcgan": {**GAN_RECIPE, "conditional_batch_norm": True},
@@ -85,16 +83,25 @@ def seconds_per_epoch(run_dir: Path) -> float:
     return (last["train_seconds"] - before["train_seconds"]) / (last["epoch"] - before["epoch"])
 
 
-def real_reference(args: argparse.Namespace) -> dict:
-    """The same metrics for real images: ``--samples`` training images (a seeded random subset) against
-    the reference images (test, or the held-out validation part). This is the best any generator can
-    score under this protocol (precision and recall stay below 1 because k-NN balls of a finite
-    sample miss part of the true manifold)."""
-    data = load_dataset(DataConfig(data="mnist", data_dir=str(args.data_dir),
-                                   val_fraction=VALIDATION_FRACTION if args.validation else 0))
-    pick = torch.randperm(len(data.train.x), generator=torch.Generator().manual_seed(args.seed))
-    quality = quality_report(data.train.x[pick[:args.samples]], (data.val if args.validation else data.test).x,
-                             feature_network(tuple(data.info.input_shape)))
+def choose_temperature(run_dir: Path, fit: ArrayData, args: argparse.Namespace) -> tuple[float, dict]:
+    """The grid's temperature with the lowest Fréchet distance against ``fit`` (a seeded random 10,000 of
+    the images the run trained on; the reference images are never used), and each t's distance."""
+    model = neuralzoo.load(run_dir, "last")
+    distances = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in args.temperature_grid:
+            quality = sample_quality(model, fit, Path(tmp), args.samples, args.seed, temperature=t)["quality"]
+            distances[t] = round(quality["frechet_distance"], 3)
+    print(json.dumps({"temperature_on_training_images": {str(run_dir): distances}}), flush=True)
+    return min(distances, key=distances.get), {str(t): d for t, d in distances.items()}
+
+
+def real_reference(fit: ArrayData, reference: ArrayData, args: argparse.Namespace) -> dict:
+    """The same metrics for real images: ``fit`` (``--samples`` training images, a seeded random subset)
+    against the reference images (test, or the held-out validation part). This is the best any
+    generator can score under this protocol (precision and recall stay below 1 because k-NN balls of a
+    finite sample miss part of the true manifold)."""
+    quality = quality_report(fit.x, reference.x, feature_network(tuple(fit.x.shape[1:])))
     return {"frechet_distance": round(quality["frechet_distance"], 3),
             "precision": round(quality["precision"], 4), "recall": round(quality["recall"], 4),
             "class_entropy_nats": quality["class_entropy_nats"],
@@ -118,6 +125,9 @@ def main() -> None:
     parser.add_argument("--carry", default="", metavar="MODELS",
                         help="copy these models' rows from the existing output file instead of "
                              "training them (recipes unchanged since that run); marked in the JSON")
+    parser.add_argument("--temperature-grid", type=lambda v: [float(t) for t in v.split(",")],
+                        default=TEMPERATURE_GRID, help="sampling temperatures each run chooses from "
+                        "on its training images (1: the prior only)")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"default: {RESULTS.name}, or {VALIDATION_RESULTS.name} with --validation")
     args = parser.parse_args()
@@ -133,7 +143,11 @@ def main() -> None:
         except json.JSONDecodeError:
             RECIPES[name][field] = value
     runs = args.runs_dir or Path(tempfile.mkdtemp(prefix="gan_mnist_"))
-    rows = {"real_reference": real_reference(args)}
+    data = load_dataset(DataConfig(data="mnist", data_dir=str(args.data_dir),
+                                   val_fraction=VALIDATION_FRACTION if args.validation else 0))
+    pick = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(args.seed))
+    fit = data.train.subset(pick[:args.samples])   # the real row, and where each run chooses its t
+    rows = {"real_reference": real_reference(fit, data.split(split), args)}
     print(json.dumps({"real_reference": rows["real_reference"]}), flush=True)
     previous = read_json(args.output)
     for name in filter(None, args.carry.split(",")):
@@ -155,9 +169,9 @@ def main() -> None:
         summary = neuralzoo.train(name, out=runs / name, epochs=epochs, max_minutes=args.minutes, **common)
         at_prior = evaluate_run(runs / name, split, "last", "cpu", iw_samples=1,
                                 quality_samples=args.samples)["quality"]
+        temperature, on_training_images = choose_temperature(runs / name, fit, args)
         quality = (evaluate_run(runs / name, split, "last", "cpu", iw_samples=1, quality_samples=args.samples,
-                                temperature=TEMPERATURES[name])["quality"]
-                   if TEMPERATURES[name] != 1 else at_prior)
+                                temperature=temperature)["quality"] if temperature != 1 else at_prior)
         # a run the clock stopped ends inside an epoch: its last validation event has the fraction
         epochs_done = round(events(runs / name, "val")[-1]["epoch"], 2)
         rows[name] = {"epochs": epochs_done, "steps": summary["steps"], "stopped_by": summary["reason"],
@@ -168,7 +182,8 @@ def main() -> None:
                       "frechet_distance": round(quality["frechet_distance"], 3),
                       "precision": round(quality["precision"], 4), "recall": round(quality["recall"], 4),
                       "class_entropy_nats": quality["class_entropy_nats"],
-                      "class_histogram": quality["class_histogram"], "temperature": TEMPERATURES[name],
+                      "class_histogram": quality["class_histogram"], "temperature": temperature,
+                      "fd_on_training_images_by_temperature": on_training_images,
                       "at_temperature_1": {k: round(at_prior[k], 4) for k in
                                            ("frechet_distance", "precision", "recall", "class_entropy_nats")},
                       "settings": common}
@@ -177,7 +192,9 @@ def main() -> None:
               "protocol": {"budget_minutes_per_model": args.minutes, "samples": args.samples,
                            "real": ("the held-out 10,000 of the MNIST training images (the models train "
                                     "on the other 50,000)" if args.validation else "MNIST test images (10,000)"),
-                           "feature_network": quality["feature_network"], "seed": args.seed},
+                           "feature_network": quality["feature_network"], "seed": args.seed,
+                           "temperature": (f"per run, the lowest Fréchet distance of {args.temperature_grid} "
+                                           f"against {args.samples} of its training images (seed {args.seed})")},
               "models": rows, "environment": environment(), "peak_rss_mib": max_rss_mib()}
     if {"gan", "dcgan"} <= set(rows):   # "clearly below": at most 80% of the best other model's
         dc = rows["dcgan"]
