@@ -83,17 +83,25 @@ def seconds_per_epoch(run_dir: Path) -> float:
     return (last["train_seconds"] - before["train_seconds"]) / (last["epoch"] - before["epoch"])
 
 
+def by_temperature(model, part: ArrayData, grid: list[float], samples: int, seed: int) -> dict[str, dict]:
+    """``model``'s FD / precision / recall / class entropy against ``part`` at each temperature of
+    ``grid`` (``samples`` draws, sampling seed ``seed``), keyed by str(t)."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in grid:
+            q = sample_quality(model, part, Path(tmp), samples, seed, temperature=t)["quality"]
+            rows[str(t)] = {"frechet_distance": round(q["frechet_distance"], 3), "precision": round(q["precision"], 4),
+                            "recall": round(q["recall"], 4), "class_entropy_nats": q.get("class_entropy_nats")}
+            print(json.dumps({"temperature": t, **rows[str(t)]}), flush=True)
+    return rows
+
+
 def choose_temperature(run_dir: Path, fit: ArrayData, args: argparse.Namespace) -> tuple[float, dict]:
     """The grid's temperature with the lowest Fréchet distance against ``fit`` (a seeded random 10,000 of
     the images the run trained on; the reference images are never used), and each t's distance."""
-    model = neuralzoo.load(run_dir, "last")
-    distances = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for t in args.temperature_grid:
-            quality = sample_quality(model, fit, Path(tmp), args.samples, args.seed, temperature=t)["quality"]
-            distances[t] = round(quality["frechet_distance"], 3)
-    print(json.dumps({"temperature_on_training_images": {str(run_dir): distances}}), flush=True)
-    return min(distances, key=distances.get), {str(t): d for t, d in distances.items()}
+    rows = by_temperature(neuralzoo.load(run_dir, "last"), fit, args.temperature_grid, args.samples, args.seed)
+    distances = {t: row["frechet_distance"] for t, row in rows.items()}
+    return float(min(distances, key=distances.get)), distances
 
 
 def real_reference(fit: ArrayData, reference: ArrayData, args: argparse.Namespace) -> dict:

@@ -6,8 +6,10 @@ Brock et al. 2019, is the t < 1 side of the same trade-off): t < 1 draws more ty
 of ``benchmarks/gan_mnist.py``: trained on 50,000 MNIST training images), the last checkpoint is
 scored at every temperature of the grid with the protocol of ``neuralzoo evaluate`` (10,000 samples,
 labels drawn by the training frequencies, sampling seed = the training seed, against the held-out
-10,000 training images in the shipped MNIST feature network's space); the temperature with the
-lowest Fréchet distance is the one ``gan_mnist.py`` uses for that model on the test images.
+10,000 training images in the shipped MNIST feature network's space), and the temperature with the
+lowest Fréchet distance is reported. (``gan_mnist.py`` no longer takes its temperatures from here:
+since 2026-12-01 each of its runs chooses its own by the same lowest-distance rule, scored
+against 10,000 of its training images.)
 
     python benchmarks/gan_mnist.py --validation --models gan --runs-dir DIR
     python benchmarks/gan_temperature.py --run gan=DIR/gan [--run dcgan=OTHER/dcgan] [--grid 0.9,1,1.1]
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -26,12 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import neuralzoo  # noqa: E402
 from common import environment, write_json  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
-from neuralzoo.evaluate import sample_quality  # noqa: E402
+from gan_mnist import DATA_DIR, VALIDATION_FRACTION, by_temperature  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT.parent / "shared" / "data" / "mnist"
 RESULTS = ROOT / "benchmarks" / "results" / "gan_temperature.json"
-VALIDATION_FRACTION = 1 / 6   # as gan_mnist.py --validation
 
 
 def main() -> None:
@@ -57,15 +56,7 @@ def main() -> None:
         if model.run_config["data"]["val_fraction"] != VALIDATION_FRACTION:
             raise SystemExit(f"{path}: not a --validation run (val_fraction "
                              f"{model.run_config['data']['val_fraction']})")
-        rows = {}
-        with tempfile.TemporaryDirectory() as tmp:
-            for t in grid:
-                q = sample_quality(model, data.val, Path(tmp), args.samples,
-                                   model.run_config["train"]["seed"], temperature=t)["quality"]
-                rows[str(t)] = {"frechet_distance": round(q["frechet_distance"], 3),
-                                "precision": round(q["precision"], 4), "recall": round(q["recall"], 4),
-                                "class_entropy_nats": q.get("class_entropy_nats")}
-                print(label, t, rows[str(t)], flush=True)
+        rows = by_temperature(model, data.val, grid, args.samples, model.run_config["train"]["seed"])
         best = min(rows, key=lambda t: rows[t]["frechet_distance"])
         record["runs"][label] = {"run": path, "model": model.run_config["model"],
                                  "command": "python benchmarks/gan_temperature.py " + " ".join(sys.argv[1:]),
