@@ -40,7 +40,9 @@ import torch  # noqa: E402
 import neuralzoo  # noqa: E402
 from common import environment, max_rss_mib, read_json, write_json  # noqa: E402
 from neuralzoo.data import ArrayData, DataConfig, load_dataset  # noqa: E402
+from neuralzoo.errors import NeuralzooError  # noqa: E402
 from neuralzoo.evaluate import evaluate_run, sample_quality  # noqa: E402
+from neuralzoo.models.base import check_temperature  # noqa: E402
 from neuralzoo.training.logger import read_metrics  # noqa: E402
 from neuralzoo.quality import feature_network, quality_report  # noqa: E402
 
@@ -90,8 +92,9 @@ def by_temperature(model, part: ArrayData, grid: list[float], samples: int, seed
     with tempfile.TemporaryDirectory() as tmp:
         for t in grid:
             q = sample_quality(model, part, Path(tmp), samples, seed, temperature=t)["quality"]
-            rows[str(t)] = {"frechet_distance": round(q["frechet_distance"], 3), "precision": round(q["precision"], 4),
-                            "recall": round(q["recall"], 4), "class_entropy_nats": q.get("class_entropy_nats")}
+            rows[str(t)] = {"frechet_distance": round(q["frechet_distance"], 3),
+                            "precision": round(q["precision"], 4), "recall": round(q["recall"], 4),
+                            "class_entropy_nats": q.get("class_entropy_nats")}
             print(json.dumps({"temperature": t, **rows[str(t)]}), flush=True)
     return rows
 
@@ -141,6 +144,11 @@ def main() -> None:
     args = parser.parse_args()
     args.output = args.output or (VALIDATION_RESULTS if args.validation else RESULTS)
     split = "val" if args.validation else "test"
+    try:   # before any training, not after the first model's budget
+        for t in args.temperature_grid:
+            check_temperature(t)
+    except NeuralzooError as error:
+        parser.error(f"--temperature-grid: {error}")
     for item in args.set:
         key, _, value = item.partition("=")
         name, _, field = key.partition(".")
