@@ -40,8 +40,7 @@ import torch  # noqa: E402
 import neuralzoo  # noqa: E402
 from common import environment, max_rss_mib, read_json, write_json  # noqa: E402
 from neuralzoo.data import ArrayData, DataConfig, load_dataset  # noqa: E402
-from neuralzoo.errors import NeuralzooError  # noqa: E402
-from neuralzoo.evaluate import evaluate_run, sample_quality  # noqa: E402
+from neuralzoo.evaluate import sample_quality  # noqa: E402
 from neuralzoo.models.base import check_temperature  # noqa: E402
 from neuralzoo.training.logger import read_metrics  # noqa: E402
 from neuralzoo.quality import feature_network, quality_report  # noqa: E402
@@ -85,26 +84,29 @@ def seconds_per_epoch(run_dir: Path) -> float:
     return (last["train_seconds"] - before["train_seconds"]) / (last["epoch"] - before["epoch"])
 
 
+def scores(quality: dict) -> dict:
+    """The figures a row keeps of a quality report, rounded alike everywhere in the JSON."""
+    return {"frechet_distance": round(quality["frechet_distance"], 3), "precision": round(quality["precision"], 4),
+            "recall": round(quality["recall"], 4), "class_entropy_nats": quality.get("class_entropy_nats")}
+
+
 def by_temperature(model, part: ArrayData, grid: list[float], samples: int, seed: int) -> dict[str, dict]:
-    """``model``'s FD / precision / recall / class entropy against ``part`` at each temperature of
-    ``grid`` (``samples`` draws, sampling seed ``seed``), keyed by str(t)."""
-    rows = {}
+    """``model``'s quality report against ``part`` at each temperature of ``grid`` (``samples`` draws,
+    sampling seed ``seed``: ``neuralzoo evaluate``'s protocol), keyed by str(t)."""
+    reports = {}
     with tempfile.TemporaryDirectory() as tmp:
         for t in grid:
-            q = sample_quality(model, part, Path(tmp), samples, seed, temperature=t)["quality"]
-            rows[str(t)] = {"frechet_distance": round(q["frechet_distance"], 3),
-                            "precision": round(q["precision"], 4), "recall": round(q["recall"], 4),
-                            "class_entropy_nats": q.get("class_entropy_nats")}
-            print(json.dumps({"temperature": t, **rows[str(t)]}), flush=True)
-    return rows
+            reports[str(t)] = sample_quality(model, part, Path(tmp), samples, seed, temperature=t)["quality"]
+            print(json.dumps({"temperature": t, **scores(reports[str(t)])}), flush=True)
+    return reports
 
 
-def choose_temperature(run_dir: Path, fit: ArrayData, args: argparse.Namespace) -> tuple[float, dict]:
-    """The grid's temperature with the lowest Fréchet distance against ``fit`` (a seeded random 10,000 of
-    the images the run trained on; the reference images are never used), and each t's distance."""
-    rows = by_temperature(neuralzoo.load(run_dir, "last"), fit, args.temperature_grid, args.samples, args.seed)
-    distances = {t: row["frechet_distance"] for t, row in rows.items()}
-    return float(min(distances, key=distances.get)), distances
+def temperature_grid(text: str) -> list[float]:
+    """``--temperature-grid``: comma-separated positive numbers, checked before any training."""
+    try:
+        return [check_temperature(float(t)) for t in text.split(",")]
+    except ValueError as error:   # float()'s, or check_temperature's NeuralzooError
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def real_reference(fit: ArrayData, reference: ArrayData, args: argparse.Namespace) -> dict:
@@ -113,10 +115,7 @@ def real_reference(fit: ArrayData, reference: ArrayData, args: argparse.Namespac
     generator can score under this protocol (precision and recall stay below 1 because k-NN balls of a
     finite sample miss part of the true manifold)."""
     quality = quality_report(fit.x, reference.x, feature_network(tuple(fit.x.shape[1:])))
-    return {"frechet_distance": round(quality["frechet_distance"], 3),
-            "precision": round(quality["precision"], 4), "recall": round(quality["recall"], 4),
-            "class_entropy_nats": quality["class_entropy_nats"],
-            "images": f"{args.samples} MNIST training images (random, seed {args.seed})"}
+    return {**scores(quality), "images": f"{args.samples} MNIST training images (random, seed {args.seed})"}
 
 
 def main() -> None:
@@ -136,7 +135,7 @@ def main() -> None:
     parser.add_argument("--carry", default="", metavar="MODELS",
                         help="copy these models' rows from the existing output file instead of "
                              "training them (recipes unchanged since that run); marked in the JSON")
-    parser.add_argument("--temperature-grid", type=lambda v: [float(t) for t in v.split(",")],
+    parser.add_argument("--temperature-grid", type=temperature_grid,
                         default=TEMPERATURE_GRID, help="sampling temperatures each run chooses from "
                         "on its training images (1: the prior only)")
     parser.add_argument("--output", type=Path, default=None,
@@ -144,11 +143,6 @@ def main() -> None:
     args = parser.parse_args()
     args.output = args.output or (VALIDATION_RESULTS if args.validation else RESULTS)
     split = "val" if args.validation else "test"
-    try:   # before any training, not after the first model's budget
-        for t in args.temperature_grid:
-            check_temperature(t)
-    except NeuralzooError as error:
-        parser.error(f"--temperature-grid: {error}")
     for item in args.set:
         key, _, value = item.partition("=")
         name, _, field = key.partition(".")
@@ -183,11 +177,14 @@ def main() -> None:
         if calibration["config"]["schedule"] == "constant":   # nothing to complete: the clock stops it
             epochs = math.ceil(1.5 * epochs)
         summary = neuralzoo.train(name, out=runs / name, epochs=epochs, max_minutes=args.minutes, **common)
-        at_prior = evaluate_run(runs / name, split, "last", "cpu", iw_samples=1,
-                                quality_samples=args.samples)["quality"]
-        temperature, on_training_images = choose_temperature(runs / name, fit, args)
-        quality = (evaluate_run(runs / name, split, "last", "cpu", iw_samples=1, quality_samples=args.samples,
-                                temperature=temperature)["quality"] if temperature != 1 else at_prior)
+        # t: the lowest Fréchet distance against training images (never the reference images)
+        model = neuralzoo.load(runs / name, "last")
+        on_fit = {t: q["frechet_distance"] for t, q in
+                  by_temperature(model, fit, args.temperature_grid, args.samples, args.seed).items()}
+        temperature = float(min(on_fit, key=on_fit.get))
+        on_reference = by_temperature(model, data.split(split), sorted({1.0, temperature}), args.samples,
+                                      args.seed)
+        quality, at_prior = on_reference[str(temperature)], on_reference["1.0"]
         # a run the clock stopped ends inside an epoch: its last validation event has the fraction
         epochs_done = round(events(runs / name, "val")[-1]["epoch"], 2)
         rows[name] = {"epochs": epochs_done, "steps": summary["steps"], "stopped_by": summary["reason"],
@@ -195,13 +192,10 @@ def main() -> None:
                       "calibration_seconds_per_epoch": round(per_epoch, 2),
                       "calibration_train_seconds": round(calibration["train_seconds"], 1),
                       "parameters": summary["parameters"],
-                      "frechet_distance": round(quality["frechet_distance"], 3),
-                      "precision": round(quality["precision"], 4), "recall": round(quality["recall"], 4),
-                      "class_entropy_nats": quality["class_entropy_nats"],
-                      "class_histogram": quality["class_histogram"], "temperature": temperature,
-                      "fd_on_training_images_by_temperature": on_training_images,
-                      "at_temperature_1": {k: round(at_prior[k], 4) for k in
-                                           ("frechet_distance", "precision", "recall", "class_entropy_nats")},
+                      **scores(quality), "class_histogram": quality["class_histogram"],
+                      "temperature": temperature,
+                      "fd_on_training_images_by_temperature": {t: round(d, 3) for t, d in on_fit.items()},
+                      "at_temperature_1": scores(at_prior),
                       "settings": common}
         print(json.dumps({name: rows[name]}), flush=True)
     result = {"benchmark": "gan_mnist", "command": "python benchmarks/gan_mnist.py " + " ".join(sys.argv[1:]),

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import neuralzoo  # noqa: E402
 from common import environment, write_json  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
-from gan_mnist import DATA_DIR, VALIDATION_FRACTION, by_temperature  # noqa: E402
+from gan_mnist import DATA_DIR, VALIDATION_FRACTION, by_temperature, scores  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "gan_temperature.json"
@@ -56,7 +56,8 @@ def main() -> None:
         if model.run_config["data"]["val_fraction"] != VALIDATION_FRACTION:
             raise SystemExit(f"{path}: not a --validation run (val_fraction "
                              f"{model.run_config['data']['val_fraction']})")
-        rows = by_temperature(model, data.val, grid, args.samples, model.run_config["train"]["seed"])
+        rows = {t: scores(q) for t, q in
+                by_temperature(model, data.val, grid, args.samples, model.run_config["train"]["seed"]).items()}
         best = min(rows, key=lambda t: rows[t]["frechet_distance"])
         record["runs"][label] = {"run": path, "model": model.run_config["model"],
                                  "command": "python benchmarks/gan_temperature.py " + " ".join(sys.argv[1:]),
