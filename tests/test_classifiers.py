@@ -9,7 +9,7 @@ import torch
 import neuralzoo
 from neuralzoo.data import DataInfo
 from neuralzoo.errors import NeuralzooError
-from neuralzoo.evaluate import evaluate_run
+from neuralzoo.evaluation import evaluate_run
 from neuralzoo.models.cnn import CNN, CNNConfig
 from neuralzoo.models.mlp import MLP, MLPConfig
 

@@ -11,7 +11,7 @@ import neuralzoo
 from neuralzoo.data import DataConfig, load_dataset, read_inputs
 from neuralzoo.data.contrast import apply_contrast, fit_contrast, normalise
 from neuralzoo.errors import NeuralzooError
-from neuralzoo.evaluate import eval_data_config, load_eval_data
+from neuralzoo.evaluation import eval_data_config, load_eval_data
 
 
 def test_gcn_removes_brightness_and_contrast():

@@ -12,7 +12,7 @@ import neuralzoo
 from neuralzoo.api import build_model, resolve
 from neuralzoo.cli import main
 from neuralzoo.errors import NeuralzooError
-from neuralzoo.quality import feature_network
+from neuralzoo.evaluation.quality import feature_network
 from neuralzoo.training.context import StepContext
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from neuralzoo.errors import NeuralzooError
-from neuralzoo.quality import frechet_distance, precision_recall, statistics
+from neuralzoo.evaluation.quality import frechet_distance, precision_recall, statistics
 
 
 def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians():
@@ -64,7 +64,7 @@ def test_precision_recall_detect_dropped_modes():
 def test_inception_fid_network_loads_weights_safely(tmp_path):
     from safetensors.torch import save_file
 
-    from neuralzoo.inception import FIDInception, InceptionFeatures, load_inception
+    from neuralzoo.evaluation.inception import FIDInception, InceptionFeatures, load_inception
 
     net = FIDInception()
     assert net(torch.rand(2, 1, 28, 28)).shape == (2, 2048)

@@ -150,7 +150,7 @@ def test_evaluate_on_other_sequence_data_uses_the_models_vocabulary_and_scaling(
 
     import neuralzoo
     from neuralzoo.data import DataConfig
-    from neuralzoo.evaluate import load_eval_data
+    from neuralzoo.evaluation import load_eval_data
 
     (tmp_path / "a.txt").write_text("abcabcabd " * 30)
     (tmp_path / "b.txt").write_text("dcba zz " * 30)   # another vocabulary and an unseen 'z'
@@ -159,9 +159,9 @@ def test_evaluate_on_other_sequence_data_uses_the_models_vocabulary_and_scaling(
                  "--hidden-size", "8", "--out", str(run), *TINY]) == 0
     model = neuralzoo.load(run)
     data = load_eval_data(model, DataConfig(data=str(tmp_path / "b.txt"), seq_len=8))
-    vocabulary = model.info.sequence["vocabulary"]
+    vocabulary = model.info.text.vocabulary
     decoded = "".join(vocabulary[i] for i in data.train.x[0].tolist())
-    assert decoded == "dcba \ufffd\ufffd " and data.info.sequence["vocabulary"] == vocabulary
+    assert decoded == "dcba \ufffd\ufffd " and data.info.text.vocabulary == vocabulary
 
     t = torch.arange(60, dtype=torch.float64)
     (tmp_path / "s1.csv").write_text("time,v\n" + "".join(f"{i},{i}\n" for i in range(60)))
@@ -171,7 +171,7 @@ def test_evaluate_on_other_sequence_data_uses_the_models_vocabulary_and_scaling(
                  "--hidden-size", "4", "--out", str(run), *TINY]) == 0
     model = neuralzoo.load(run)
     data = load_eval_data(model, DataConfig(data=str(tmp_path / "s2.csv"), lookback=4))
-    mean, std = model.info.sequence["mean"][0], model.info.sequence["std"][0]
+    mean, std = model.info.series.mean[0], model.info.series.std[0]
     assert torch.allclose(data.train.x[0, :, 0].double() * std + mean, 100 + 2 * t[:4], atol=1e-3)
     one_line_error(["evaluate", run, "--data", "digits"], capsys, "classify data", "forecast data")
     capsys.readouterr()

@@ -11,7 +11,9 @@ import torch
 
 from neuralzoo.data import DataConfig, load_dataset
 from neuralzoo.errors import NeuralzooError
-from neuralzoo.forecasting import ar_forecast, baselines, fit_ar, metrics
+from neuralzoo.data import SeriesInfo
+from neuralzoo.evaluation.forecasting import (ar_forecast, baselines, fit_ar, fit_baselines, metrics,
+                                                  training_values)
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
@@ -72,9 +74,9 @@ def ramp(tmp_path) -> Path:
 def test_windows_never_reach_into_the_future(ramp):
     data = load_dataset(DataConfig(data=str(ramp), lookback=5, horizon=3, val_fraction=0.2,
                                    test_fraction=0.2))
-    train_end, val_end, n = data.info.sequence["split"]
+    train_end, val_end, n = data.info.series.split
     assert (train_end, val_end, n) == (60, 80, 100)
-    mean, std = data.info.sequence["mean"][0], data.info.sequence["std"][0]
+    mean, std = data.info.series.mean[0], data.info.series.std[0]
     bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
     for name, (start, end) in bounds.items():
         part = getattr(data, name)
@@ -90,13 +92,16 @@ def test_windows_never_reach_into_the_future(ramp):
 def test_scaling_and_training_windows_use_only_the_training_part(ramp, tmp_path):
     config = dict(lookback=5, horizon=3, val_fraction=0.2, test_fraction=0.2)
     data = load_dataset(DataConfig(data=str(ramp), **config))
-    assert data.info.sequence["mean"] == [pytest.approx(29.5)]              # mean of steps 0..59
-    assert data.info.sequence["std"] == [pytest.approx(np.arange(60).std())]
+    assert data.info.series.mean == [pytest.approx(29.5)]              # mean of steps 0..59
+    assert data.info.series.std == [pytest.approx(np.arange(60).std())]
     changed = write_series(tmp_path / "changed.csv", {"v": list(range(60)) + [1e6] * 40},
                            time=list(range(1900, 2000)))
     other = load_dataset(DataConfig(data=str(changed), **config))
-    assert other.info.sequence["mean"] == data.info.sequence["mean"]
-    assert other.info.sequence["ar"] == data.info.sequence["ar"]
+    assert other.info.series.mean == data.info.series.mean
+    # the evaluation's AR baseline and MASE scale come from the training part alone
+    (ar_other,), scale_other = fit_baselines(training_values(other.train, other.info.series), other.info.series)
+    (ar_data,), scale_data = fit_baselines(training_values(data.train, data.info.series), data.info.series)
+    assert ar_other.tolist() == ar_data.tolist() and scale_other.tolist() == scale_data.tolist()
     assert torch.equal(other.train.x, data.train.x) and torch.equal(other.train.y, data.train.y)
 
 
@@ -110,7 +115,7 @@ def test_missing_values_error_or_interpolate_from_the_past(tmp_path):
           data=str(path), lookback=3)
     data = load_dataset(DataConfig(data=str(path), lookback=3, missing="interpolate", val_fraction=0.2,
                                    test_fraction=0.2))
-    mean, std = data.info.sequence["mean"][0], data.info.sequence["std"][0]
+    mean, std = data.info.series.mean[0], data.info.series.std[0]
     x = data.train.x[..., 0] * std + mean
     y = data.train.y[:, 0, 0] * std + mean
     restored = torch.cat([x[0], y]).double()     # steps 0..29 of the training part
@@ -149,8 +154,8 @@ def test_ar_least_squares_recovers_a_known_process():
 
 def test_baselines_and_metrics_by_hand():
     history = np.arange(12, dtype=float).reshape(1, 12, 1)        # 0..11
-    spec = {"period": 4, "ar_order": 2, "ar": [[1.0, 1.0, 0.0]], "lookback": 12}
-    out = baselines(history, 6, spec)
+    spec = SeriesInfo(columns=["v"], lookback=12, horizon=6, mean=[0.0], std=[1.0], period=4, ar_order=2)
+    out = baselines(history, 6, spec, [np.array([1.0, 1.0, 0.0])])
     assert out["naive"][0, :, 0].tolist() == [11] * 6
     assert out["seasonal_naive_4"][0, :, 0].tolist() == [8, 9, 10, 11, 8, 9]
     assert out["ar_2"][0, :, 0].tolist() == [12, 13, 14, 15, 16, 17]   # y = 1 + y[t-1]
@@ -164,7 +169,7 @@ def test_text_vocabulary_from_training_part_and_held_out_windows(tmp_path):
     (tmp_path / "t.txt").write_text(text)
     data = load_dataset(DataConfig(data=str(tmp_path / "t.txt"), seq_len=8, val_fraction=0.1,
                                    test_fraction=0.2))
-    vocabulary = data.info.sequence["vocabulary"]
+    vocabulary = data.info.text.vocabulary
     assert vocabulary == "abc\ufffd" and data.info.task == "text"
     assert torch.equal(data.train.x[:, 1:], data.train.y[:, :-1])       # y is x shifted by one
     test_start = len(text) - 24
@@ -186,13 +191,16 @@ def test_transform_round_trip_and_training_only_scaling(tmp_path, name):
     path = write_series(tmp_path / "s.csv", {"v": list(values)})
     config = dict(lookback=6, val_fraction=0.0, test_fraction=0.25, transform=name)
     data = load_dataset(DataConfig(data=str(path), **config))
-    spec = data.info.sequence
+    spec = data.info.series
     forward = {"sqrt": np.sqrt, "log1p": np.log1p}[name]
-    assert spec["transform"] == name and f"{name} transform" in data.info.description
-    assert spec["mean"] == [pytest.approx(forward(values[:90]).mean())]
-    assert spec["std"] == [pytest.approx(forward(values[:90]).std())]
-    assert spec["ar"][0] == pytest.approx(fit_ar(values[:90], 6).tolist())   # AR stays on raw values
-    restored = inverse_transform(data.test.y[:, 0, 0].double().numpy() * spec["std"][0] + spec["mean"][0], name)
+    assert spec.transform == name and f"{name} transform" in data.info.description
+    assert spec.mean == [pytest.approx(forward(values[:90]).mean())]
+    assert spec.std == [pytest.approx(forward(values[:90]).std())]
+    train_values = training_values(data.train, spec)   # the evaluation reads them back in raw units
+    assert np.allclose(train_values[:, 0], values[:90], rtol=1e-5)
+    (ar,), _ = fit_baselines(train_values, spec)
+    assert ar.tolist() == pytest.approx(fit_ar(values[:90], 6).tolist(), rel=1e-4)   # AR on raw values
+    restored = inverse_transform(data.test.y[:, 0, 0].double().numpy() * spec.std[0] + spec.mean[0], name)
     assert np.allclose(restored, values[90:], rtol=1e-5, atol=1e-4)
     exact = np.array([0.0, 0.5, 3.0, 154.4, 1e4])
     assert np.allclose(inverse_transform(apply_transform(exact, name), name), exact, rtol=1e-12)
@@ -200,7 +208,7 @@ def test_transform_round_trip_and_training_only_scaling(tmp_path, name):
                           torch.from_numpy(exact), rtol=1e-12)
     later = write_series(tmp_path / "later.csv", {"v": list(values[:90]) + [1e5] * 30})
     other = load_dataset(DataConfig(data=str(later), **config))
-    assert other.info.sequence["mean"] == spec["mean"] and torch.equal(other.train.x, data.train.x)
+    assert other.info.series.mean == spec.mean and torch.equal(other.train.x, data.train.x)
 
 
 def test_transform_domain_and_choice_errors(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neuralzoo.config import TrainConfig
-from neuralzoo.data import ArrayData, DataConfig, DataInfo, load_dataset
+from neuralzoo.data import ArrayData, DataConfig, DataInfo, TextInfo, load_dataset
 from neuralzoo.errors import NeuralzooError
 from neuralzoo.models.classifier import Classifier
 from neuralzoo.registry import get_model_class
@@ -58,7 +58,7 @@ def test_task_follows_the_data_and_capabilities_are_structural(digits):
     assert torch.allclose(classifier.predict_proba(x).sum(1), torch.ones(5), atol=1e-5)
     assert classifier(digits.train.x[:5]).shape == (5, 10)   # (1, 8, 8) images are read row by row
     assert forecaster(series.train.x[:5]).shape == (5, 3, 1) == series.train.y[:5].shape
-    assert language(text.train.x[:5]).shape == (5, 16, len(text.info.sequence["vocabulary"]))
+    assert language(text.train.x[:5]).shape == (5, 16, len(text.info.text.vocabulary))
 
 
 @pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
@@ -139,9 +139,9 @@ def test_forecaster_beats_the_naive_forecast(tmp_path):
     data = load_dataset(DataConfig(data=str(tmp_path / "s.csv"), lookback=16, horizon=4))
     model = make("lstm", data.info, hidden_size=32)
     fit(model, data.train.batch(torch.arange(len(data.train))), steps=200, lr=1e-2)
-    from neuralzoo.forecasting import forecast_report
+    from neuralzoo.evaluation.forecasting import forecast_report
 
-    report = forecast_report(model, data.test, data.info.sequence)["metrics"]
+    report = forecast_report(model, data.test, data.train, data.info.series)["metrics"]
     assert report["model"]["rmse"] < 0.5 * report["naive"]["rmse"], report
     ahead = model.forecast(torch.from_numpy(values[:300]), 10)   # recursive beyond horizon 4
     assert ahead.shape == (10, 1) and torch.allclose(ahead[:, 0], torch.from_numpy(values[300:310]).float(),
@@ -193,7 +193,7 @@ def test_invalid_configs_name_the_field():
                        ({"cell": "transformer"}, "cell"), ({"pooling": "max"}, "pooling")):
         with pytest.raises(NeuralzooError, match=field):
             cls.Config(**bad)
-    info = DataInfo(name="t", input_shape=(8,), task="text", sequence={"vocabulary": "ab"})
+    info = DataInfo(name="t", input_shape=(8,), task="text", text=TextInfo("ab"))
     with pytest.raises(NeuralzooError, match="bidirectional"):
         make("lstm", info, bidirectional=True)
 
@@ -202,18 +202,18 @@ def test_forecasts_are_inverted_to_the_data_units(tmp_path):
     """With a transform the report and ``forecast`` speak the data's units: truth and history are
     the raw values, and the model's output goes through the inverse transform (not only unscaled)."""
     from neuralzoo.data.series import inverse_transform
-    from neuralzoo.forecasting import forecast_report
+    from neuralzoo.evaluation.forecasting import forecast_report
 
     values = 50 + 40 * np.sin(np.arange(200) / 3)
     (tmp_path / "s.csv").write_text("v\n" + "".join(f"{v}\n" for v in values))
     data = load_dataset(DataConfig(data=str(tmp_path / "s.csv"), lookback=8, val_fraction=0.0,
                                    transform="sqrt"))
-    spec = data.info.sequence
+    spec = data.info.series
     model = make("gru", data.info, hidden_size=8, linear_skip=True)
     model.eval()
     with torch.no_grad():
-        raw = model(data.test.x)[:, 0, 0].double().numpy() * spec["std"][0] + spec["mean"][0]
-    report = forecast_report(model, data.test, spec)["metrics"]
+        raw = model(data.test.x)[:, 0, 0].double().numpy() * spec.std[0] + spec.mean[0]
+    report = forecast_report(model, data.test, data.train, spec)["metrics"]
     truth = values[-len(data.test):]
     assert report["model"]["mse"] == pytest.approx(((inverse_transform(raw, "sqrt") - truth) ** 2).mean(), rel=1e-4)
     assert report["naive"]["mse"] == pytest.approx(((values[-len(data.test) - 1:-1] - truth) ** 2).mean(), rel=1e-4)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 __all__ = ["train", "load", "list_models", "NeuralzooError", "__version__"]
 
 from .errors import NeuralzooError  # noqa: E402

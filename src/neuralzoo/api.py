@@ -1,4 +1,4 @@
-"""The Python API behind the CLI: resolve configs, train, load.
+"""The Python API behind the CLI: resolve configs, train, load (``runs.load``).
 
 Config precedence, lowest first: dataclass defaults < the model's ``train_defaults`` < preset < config
 file < explicit arguments.
@@ -19,8 +19,8 @@ from .config import TrainConfig, build, read_config_file, to_dict
 from .data import DataConfig, DataInfo, load_dataset
 from .errors import NeuralzooError
 from .models.base import Model
-from .registry import get_model_class
-from .training.checkpoint import load_model_state, read_checkpoint
+from .registry import get_model_class, model_names
+from .runs import load, read_run_config  # noqa: F401  (load: neuralzoo.load)
 from .training.loop import fit
 
 RUN_KEYS = ("model", "preset", "model_config", "train", "data", "data_info", "version")
@@ -84,6 +84,19 @@ def build_model(run_config: dict[str, Any], info: DataInfo, seed: int = 0) -> Mo
     return cls(build(cls.Config, run_config["model_config"]), info)
 
 
+def epoch_callbacks(model: Model, cfg: TrainConfig) -> list:
+    """The loop's per-epoch callbacks this run asks for: sample grids (``sample_every``)."""
+    if not cfg.sample_every:
+        return []
+    if not hasattr(model, "sample"):
+        able = [name for name in model_names() if hasattr(get_model_class(name), "sample")]
+        raise NeuralzooError(f"sample_every: {model.name!r} cannot sample; models that can: "
+                             f"{', '.join(able)}")
+    from .evaluation.epoch_samples import SampleGrid
+
+    return [SampleGrid(cfg.sample_every)]
+
+
 def default_run_dir(model_name: str) -> Path:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise NeuralzooError("under torchrun give --out RUN_DIR so every process writes the same run")
@@ -103,8 +116,9 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
         cls = get_model_class(run_config["model"])
         parts = split_values(cls, settings, "the arguments")
         if parts["model_config"] or parts["data"]:
+            fixed = ", ".join({**parts["model_config"], **parts["data"]})
             raise NeuralzooError("a resumed run keeps its model and data settings; only training "
-                                 f"settings may change (got {', '.join({**parts['model_config'], **parts['data']})})")
+                                 f"settings may change (got {fixed})")
         run_config["train"] = to_dict(build(TrainConfig, {**run_config["train"], **parts["train"]}))
         # killed before its first checkpoint: start the same run again from step 0
         from_checkpoint = (run_dir / "checkpoints" / "last.safetensors").exists()
@@ -116,80 +130,15 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
     data_cfg = build(DataConfig, run_config["data"])
     data = load_dataset(data_cfg)
     run_config["data_info"] = data.info.to_dict()
-    from . import __version__
+    from .version import __version__
 
     run_config["version"] = __version__
     net = build_model(run_config, data.info, train_cfg.seed)
     if int(os.environ.get("RANK", "0")) == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(run_config, indent=2) + "\n")
-    summary = fit(net, data, train_cfg, run_dir, run_config, resume=from_checkpoint)
+    summary = fit(net, data, train_cfg, run_dir, run_config, resume=from_checkpoint,
+                  callbacks=epoch_callbacks(net, train_cfg))
     summary.update(run_dir=str(run_dir), model=run_config["model"],
                    parameters=sum(p.numel() for p in net.parameters()))
     return summary
-
-
-def read_run_config(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise NeuralzooError(f"{run_dir}: not a neuralzoo run directory (no config.json)")
-    try:
-        config = json.loads(path.read_text())
-        get_model_class(config["model"])
-        for key in ("model_config", "train", "data"):
-            if not isinstance(config[key], dict):
-                raise TypeError(f"{key!r} is not an object")
-        return config
-    except NeuralzooError as e:   # e.g. an unknown model name: say which file holds it
-        raise NeuralzooError(f"{path}: {e}") from None
-    except (ValueError, KeyError, TypeError, OSError) as e:
-        raise NeuralzooError(f"{path}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
-
-
-def checkpoint_path(path: str | Path, which: str = "best") -> Path:
-    path = Path(path)
-    if path.is_dir():
-        ckpt = path / "checkpoints" / f"{which}.safetensors"
-        if which == "best" and not ckpt.exists():
-            ckpt = path / "checkpoints" / "last.safetensors"
-        if not ckpt.exists():
-            what = ("a neuralzoo run directory without checkpoints" if (path / "config.json").is_file()
-                    else "not a neuralzoo run directory (no config.json, no checkpoints/)")
-            raise NeuralzooError(f"{path}: {what}; expected {ckpt}")
-        return ckpt
-    if not path.exists():
-        raise NeuralzooError(f"{path}: no such run directory or checkpoint file")
-    return path
-
-
-def run_dir_of(path: str | Path) -> Path:
-    """The run directory of a run directory or of a checkpoint file (``RUN/checkpoints/x.safetensors``
-    -> ``RUN``; a checkpoint elsewhere -> its folder): where evaluate and predict write by default."""
-    path = Path(path)
-    if path.is_dir():
-        return path
-    if path.parent.name == "checkpoints" and (path.parent.parent / "config.json").is_file():
-        return path.parent.parent
-    return path.parent
-
-
-def load(path: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
-    """Rebuild a trained model from a checkpoint file or run directory alone (no training script).
-
-    The model comes back in eval mode with ``.config`` (its dataclass), ``.info`` (DataInfo) and
-    ``.run_config`` (everything the run was trained with)."""
-    ckpt = checkpoint_path(path, which)
-    tensors, run_config, _state = read_checkpoint(ckpt)
-    try:
-        cls = get_model_class(run_config["model"])
-        info = DataInfo.from_dict(run_config["data_info"])
-        model = cls(build(cls.Config, run_config["model_config"]), info)
-    except NeuralzooError as e:   # unknown model, invalid model config: name the checkpoint
-        raise NeuralzooError(f"{ckpt}: {e}") from None
-    except (KeyError, TypeError, AttributeError) as e:
-        raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete "
-                             f"({type(e).__name__}: {e})") from None
-    load_model_state(model, tensors, ckpt)
-    model.run_config = run_config
-    model.checkpoint = str(ckpt)
-    return model.to(device).eval()

@@ -61,6 +61,9 @@ class TrainConfig:
                                             "not counted) have taken this long: fixed-budget runs")
     log_every: int = param(50, "steps between training log lines in metrics.jsonl")
     checkpoint_every: int | None = param(None, "also checkpoint every N steps inside an epoch")
+    sample_every: int = param(0, "generative models: every N epochs a grid of samples from fixed noise "
+                                 "-> RUN_DIR/samples/epoch_NNNN.png and their class histogram in "
+                                 "metrics.jsonl (0: off; GANs: 1)")
     eval_batch_size: int = param(1000, "batch size for validation and evaluation")
     tensorboard: bool = param(False, "also write TensorBoard event files to RUN_DIR/tensorboard")
     progress: bool = param(True, "show a progress bar (on terminals only)")
@@ -74,6 +77,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {value}")
+        if self.sample_every < 0:
+            raise NeuralzooError(f"sample_every must be >= 0 (0: off), got {self.sample_every}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise NeuralzooError(f"max_minutes must be positive, got {self.max_minutes}")
         if not self.lr > 0:

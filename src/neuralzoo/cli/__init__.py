@@ -25,7 +25,7 @@ def command(name: str, help: str) -> Callable:
 
 
 def top_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from ..version import __version__
 
     parser = argparse.ArgumentParser(
         prog="neuralzoo", description="Train, evaluate and use classic deep-learning models.",

@@ -36,7 +36,7 @@ def _run_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 @command("evaluate", "metrics of a trained run on a data split -> eval.json")
 def evaluate_command(argv: list[str]) -> int:
-    from ..evaluate import evaluate_run
+    from ..evaluation import evaluate_run
 
     parser = _run_parser("neuralzoo evaluate", "Evaluate a run; writes eval.json (+ confusion.png).")
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
@@ -69,7 +69,7 @@ def evaluate_command(argv: list[str]) -> int:
 
 @command("predict", "predict classes of images / an .npz array -> CSV with class probabilities")
 def predict_command(argv: list[str]) -> int:
-    from ..api import load, run_dir_of
+    from ..runs import load, run_dir_of
     from ..data import read_inputs
     from ..training.context import resolve_device
 

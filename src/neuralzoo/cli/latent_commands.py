@@ -35,7 +35,7 @@ def _parser(prog: str, description: str, data: bool = True) -> argparse.Argument
 
 
 def _load(args: argparse.Namespace, capability: str | tuple[str, ...], job: str):
-    from ..api import load
+    from ..runs import load
     from ..training.context import resolve_device
 
     model = load(args.run, args.checkpoint, resolve_device(args.device))
@@ -56,7 +56,7 @@ def _models_with(capability: str) -> list[str]:
 
 def _data(model, args: argparse.Namespace):
     """The split to work on, from the run's own data set unless data flags name another."""
-    from ..evaluate import eval_data_config, load_eval_data
+    from ..evaluation import eval_data_config, load_eval_data
 
     overrides = {f: v for f, v in vars(args).items() if f in DataConfig.__dataclass_fields__}
     data = load_eval_data(model, eval_data_config(model, overrides))
@@ -64,7 +64,7 @@ def _data(model, args: argparse.Namespace):
 
 
 def _out(args: argparse.Namespace, default: str) -> Path:
-    from ..api import run_dir_of
+    from ..runs import run_dir_of
 
     return Path(args.output) if args.output else run_dir_of(args.run) / default
 
@@ -129,7 +129,7 @@ def embed_command(argv: list[str]) -> int:
 @command("reconstruct", "originals vs reconstructions PNG and the reconstruction error")
 @torch.no_grad()   # inference only: no autograd graphs
 def reconstruct_command(argv: list[str]) -> int:
-    from ..latent_eval import reconstruction_errors, save_reconstructions
+    from ..evaluation.reconstruction import reconstruction_errors, save_reconstructions
 
     parser = _parser("reconstruct", "Reconstruct a data split; prints and saves the error.")
     parser.add_argument("--n", type=int, default=16, help="images in the picture (default: 16)")
@@ -181,7 +181,7 @@ def interpolate_command(argv: list[str]) -> int:
 @command("detect", "anomaly scores, flags and threshold (+ AUROC / AP / ROC with labels)")
 @torch.no_grad()   # inference only: no autograd graphs
 def detect_command(argv: list[str]) -> int:
-    from ..anomaly import detect
+    from ..evaluation.anomaly import detect
 
     parser = _parser("detect", "Score a data split for anomalies (higher = more anomalous).")
     parser.add_argument("--score", choices=("auto", "reconstruction", "elbo", "nll"), default="auto",

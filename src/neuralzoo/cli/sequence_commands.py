@@ -14,7 +14,7 @@ from .commands import _run_parser
 
 
 def _load_capable(args, capability: str, needs: str):
-    from ..api import load
+    from ..runs import load
     from ..training.context import resolve_device
 
     model = load(args.run, args.checkpoint, resolve_device(args.device))
@@ -41,10 +41,10 @@ def _future_times(times: list[str], count: int) -> list[str]:
 def forecast_command(argv: list[str]) -> int:
     import torch
 
-    from ..api import run_dir_of
+    from ..runs import run_dir_of
     from ..data.series import fill_missing, read_series
-    from ..evaluate import eval_data_config
-    from ..forecasting import backtest
+    from ..evaluation import eval_data_config
+    from ..evaluation.forecasting import backtest
     from ..plots import save_forecast
 
     parser = _run_parser("neuralzoo forecast", "Forecast with a run trained on a time series.")
@@ -60,21 +60,21 @@ def forecast_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     model = _load_capable(args, "forecast", "forecast needs a run trained on a time series "
                           "(a .csv with --lookback, or --data sunspots)")
-    spec = model.info.sequence
-    horizon = args.horizon or spec["horizon"]
+    spec = model.info.series
+    horizon = args.horizon or spec.horizon
     if horizon < 1 or args.step < 1:
         raise NeuralzooError(f"--horizon and --step must be positive, got {horizon} and {args.step}")
     config = eval_data_config(model, {"data": args.data} if args.data else {})
     series = read_series(config)
-    if series.columns != spec["columns"]:
+    if series.columns != spec.columns:
         raise NeuralzooError(f"{series.source}: columns {series.columns} but the model forecasts "
-                             f"{spec['columns']}")
+                             f"{spec.columns}")
     values, _ = fill_missing(series, (len(series.values),), config.missing)
     out = Path(args.output) if args.output else run_dir_of(args.run) / "forecast.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.backtest:
-        result = backtest(model, values, spec["split"][1], horizon, args.step, spec)
-        result["protocol"] = (f"{series.source}: origins from step {spec['split'][1] + 1} (the test "
+        result = backtest(model, values, spec.split[1], horizon, args.step, spec)
+        result["protocol"] = (f"{series.source}: origins from step {spec.split[1] + 1} (the test "
                               f"part) every {args.step}; horizon {horizon}; units of the data")
         path = out.with_name("backtest.json")
         path.write_text(json.dumps(result, indent=2) + "\n")
@@ -83,8 +83,8 @@ def forecast_command(argv: list[str]) -> int:
         return 0
     n = len(values)
     origin = n if args.origin is None else (args.origin if args.origin >= 0 else n + args.origin)
-    if not spec["lookback"] <= origin <= n:
-        raise NeuralzooError(f"--origin {args.origin}: the forecast needs {spec['lookback']} to {n} "
+    if not spec.lookback <= origin <= n:
+        raise NeuralzooError(f"--origin {args.origin}: the forecast needs {spec.lookback} to {n} "
                              "observed steps before it")
     forecast = model.forecast(torch.from_numpy(values[:origin]), horizon).numpy()   # (H, F)
     truth = np.full_like(forecast, np.nan)
@@ -93,19 +93,19 @@ def forecast_command(argv: list[str]) -> int:
     times = series.times[origin:origin + known] + _future_times(series.times[:n], horizon - known)
     with out.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["step", series.time_column or "time", *[f"forecast_{c}" for c in spec["columns"]],
-                         *[f"truth_{c}" for c in spec["columns"]]])
+        writer.writerow(["step", series.time_column or "time", *[f"forecast_{c}" for c in spec.columns],
+                         *[f"truth_{c}" for c in spec.columns]])
         for h in range(horizon):
             writer.writerow([h + 1, times[h], *[f"{v:.6g}" for v in forecast[h]],
                              *["" if np.isnan(v) else f"{v:.6g}" for v in truth[h]]])
-    shown = max(5 * spec["lookback"], 3 * horizon)
+    shown = max(5 * spec.lookback, 3 * horizon)
     try:   # numeric time labels (years, ...) on the x axis, else step numbers
         positions = np.array(series.times[:n] + _future_times(series.times[:n], horizon), dtype=float)
     except ValueError:
         positions = np.arange(1, n + horizon + 1, dtype=float)
     picture = save_forecast(positions[max(0, origin - shown):origin], values[max(0, origin - shown):origin],
                             positions[origin:origin + horizon], forecast, truth if known else None,
-                            spec["columns"], out.with_suffix(".png"),
+                            spec.columns, out.with_suffix(".png"),
                             f"{model.name}: {horizon} steps after step {origin} ({series.times[origin - 1]})")
     print(f"wrote {horizon} forecasts to {out} and the plot to {picture}")
     return 0

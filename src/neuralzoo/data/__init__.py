@@ -19,17 +19,17 @@ import numpy as np
 import torch
 
 from ..errors import NeuralzooError
-from .base import ArrayData, DataConfig, DataInfo, DataSplits
+from .base import ArrayData, DataConfig, DataInfo, DataSplits, SeriesInfo, TextInfo
 from .contrast import apply_contrast, fit_contrast
-from .files import SourceArrays, load_csv, load_image_folder, load_npz
+from .files import SourceArrays, image_rows, load_csv, load_image_folder, load_npz
 from .idx import is_mnist_folder, load_mnist, read_idx
 from .inputs import read_inputs
-from .sequences import ROW_DATASETS, image_rows
+from .sequences import ROW_DATASETS
 from .series import SERIES_DATASETS, load_series
 from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
 
 __all__ = ["DATASETS", "ArrayData", "DataConfig", "DataInfo", "DataSplits", "NeuralzooError",
-           "encode_labels", "load_dataset", "read_idx", "read_inputs"]
+           "SeriesInfo", "TextInfo", "encode_labels", "load_dataset", "read_idx", "read_inputs"]
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "digits-rows", "mnist-rows", "sunspots", "fable")
 PATH_KINDS = ("a .npz file (keys x, y[, x_val, y_val, x_test, y_test, lengths]), a .csv file with a "

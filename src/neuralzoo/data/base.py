@@ -7,7 +7,7 @@ are int64 ``(N,)``. Nothing here does per-sample Python work: batches are gather
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 import torch
@@ -96,6 +96,45 @@ class DataConfig:
 
 
 @dataclass
+class SeriesInfo:
+    """What a forecaster and its evaluation need to know about a time series (``data/series.py``);
+    saved in every checkpoint. The baselines (naive, seasonal naive, AR(p)) and the MASE scale are
+    not stored: the forecasting evaluation fits them on the training part it is given."""
+
+    columns: list[str]
+    lookback: int
+    horizon: int
+    mean: list[float]                      # per column, of the (transformed) training part
+    std: list[float]
+    time_column: str | None = None
+    transform: str = "none"                # none, sqrt, log1p: applied before the scaling
+    period: int = 1                        # seasonal period: seasonal naive and the MASE scale
+    ar_order: int = 1                      # order p of the AR(p) baseline
+    split: tuple[int, int, int] = (0, 0, 0)   # ends of the train, val and test parts (steps)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SeriesInfo":
+        # checkpoints written before this class also stored the fitted baselines ("ar", "mase_scale")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["split"] = tuple(values.get("split", (0, 0, 0)))
+        return cls(**values)
+
+
+@dataclass
+class TextInfo:
+    """A character language model's vocabulary (``data/text.py``); the last character is U+FFFD,
+    which stands for characters never seen in training."""
+
+    vocabulary: str
+    seq_len: int = 64
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TextInfo":
+        return cls(vocabulary=d["vocabulary"], seq_len=d.get("seq_len", 64))
+
+
+@dataclass
 class DataInfo:
     """Everything a model needs to know about its data; saved in every checkpoint."""
 
@@ -108,7 +147,8 @@ class DataInfo:
     # what the data asks of a model: classify (x -> label), forecast (window -> future values, see
     # data/series.py), text (characters -> next character, see data/text.py)
     task: Literal["classify", "forecast", "text"] = "classify"
-    sequence: dict[str, Any] | None = None   # forecast: columns, scaling...; text: vocabulary
+    series: SeriesInfo | None = None       # forecast: columns, window sizes, scaling
+    text: TextInfo | None = None           # text: the vocabulary
     contrast: dict[str, Any] | None = None   # gcn constants fitted on the training part (contrast.py)
 
     @property
@@ -123,6 +163,15 @@ class DataInfo:
         d = dict(d)
         d["input_shape"] = tuple(d["input_shape"])
         d["value_range"] = tuple(d.get("value_range", (0.0, 1.0)))
+        legacy = d.pop("sequence", None)   # checkpoints before SeriesInfo / TextInfo: one dict
+        if legacy is not None and d.get("task") == "forecast":
+            d.setdefault("series", legacy)
+        elif legacy is not None and d.get("task") == "text":
+            d.setdefault("text", legacy)
+        if d.get("series") is not None:
+            d["series"] = SeriesInfo.from_dict(d["series"])
+        if d.get("text") is not None:
+            d["text"] = TextInfo.from_dict(d["text"])
         return cls(**d)
 
 

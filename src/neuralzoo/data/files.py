@@ -288,3 +288,13 @@ def load_image_folder(folder: Path, image_size: int | None) -> SourceArrays:
                         scaling="pixels / 255 -> [0, 1]",
                         parts={"train": (x, np.array(labels, dtype=np.int64), str(folder))},
                         class_names=[p.name for p in classes])
+
+
+def image_rows(source: SourceArrays) -> SourceArrays:
+    """(N, 1, H, W) grey images -> (N, H, W): H time steps of W features."""
+    parts = {split: (x[:, 0], y, name) for split, (x, y, name) in source.parts.items()}
+    steps, width = next(iter(parts.values()))[0].shape[1:]
+    return SourceArrays(origin=f"{source.origin}, each image read as {steps} steps of {width} pixels "
+                        "(row by row, top first)", scaling=source.scaling, parts=parts,
+                        class_names=source.class_names, test_rule=source.test_rule,
+                        scaled_to_unit=source.scaled_to_unit)

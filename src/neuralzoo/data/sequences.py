@@ -1,6 +1,6 @@
-"""Sequence classification data: images read row by row, and variable-length sequences from .npz.
+"""Sequence classification data: variable-length sequences from .npz (images read row by row,
+``digits-rows`` / ``mnist-rows``, are ``files.image_rows``).
 
-``digits-rows`` / ``mnist-rows``: each (1, H, W) image becomes H steps of W pixels, (N, H, W).
 An ``.npz`` holding ``lengths`` (and ``lengths_val`` / ``lengths_test`` beside ``x_val`` / ``x_test``)
 holds sequences ``x`` (N, T, F) (or (N, T): one feature) padded to a common T; sample i is
 ``x[i, :lengths[i]]``. Padding is set to 0 whatever the file holds there (NaN padding is fine), and
@@ -15,20 +15,9 @@ import numpy as np
 import torch
 
 from ..errors import NeuralzooError
-from .files import SourceArrays
 
 ROW_DATASETS = {"digits-rows": "digits", "mnist-rows": "mnist"}
 LENGTH_KEYS = {"train": "lengths", "val": "lengths_val", "test": "lengths_test"}
-
-
-def image_rows(source: SourceArrays) -> SourceArrays:
-    """(N, 1, H, W) grey images -> (N, H, W): H time steps of W features."""
-    parts = {split: (x[:, 0], y, name) for split, (x, y, name) in source.parts.items()}
-    steps, width = next(iter(parts.values()))[0].shape[1:]
-    return SourceArrays(origin=f"{source.origin}, each image read as {steps} steps of {width} pixels "
-                        "(row by row, top first)", scaling=source.scaling, parts=parts,
-                        class_names=source.class_names, test_rule=source.test_rule,
-                        scaled_to_unit=source.scaled_to_unit)
 
 
 def sequence_part(arrays: dict[str, np.ndarray], split: str, x_name: str, path: Path

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import NeuralzooError
-from .base import ArrayData, DataConfig, DataInfo, DataSplits
+from .base import ArrayData, DataConfig, DataInfo, DataSplits, SeriesInfo
 from .files import read_table
 
 BUNDLED = Path(__file__).parent / "bundled"
@@ -146,8 +146,6 @@ def windows(scaled: torch.Tensor, start: int, end: int, lookback: int, horizon: 
 
 
 def load_series(cfg: DataConfig) -> DataSplits:
-    from ..forecasting import fit_ar, mase_scale
-
     series = read_series(cfg)
     lookback = cfg.lookback or DEFAULT_LOOKBACK
     n, horizon = len(series.values), cfg.horizon
@@ -157,7 +155,6 @@ def load_series(cfg: DataConfig) -> DataSplits:
                              f"few for lookback {lookback} + horizon {horizon}; lower them or the "
                              "val/test fractions")
     values, filled = fill_missing(series, (train_end, val_end, n), cfg.missing)
-    train_values = values[:train_end]
     transformed = apply_transform(values, cfg.transform, series.source)
     mean, std = transformed[:train_end].mean(0), transformed[:train_end].std(0)
     std = np.where(std > 0, std, 1.0)
@@ -165,14 +162,10 @@ def load_series(cfg: DataConfig) -> DataSplits:
     parts = {name: windows(scaled, a, b, lookback, horizon, f"{series.source} [{name}]")
              for name, (a, b) in {"train": (0, train_end), "val": (train_end, val_end),
                                   "test": (val_end, n)}.items()}
-    order = cfg.ar_order or lookback
-    spec = {"columns": series.columns, "time_column": series.time_column, "lookback": lookback,
-            "horizon": horizon, "transform": cfg.transform, "mean": mean.tolist(), "std": std.tolist(),
-            "period": cfg.period,
-            "ar_order": order, "ar": [fit_ar(train_values[:, c], order).tolist()
-                                      for c in range(values.shape[1])],
-            "mase_scale": mase_scale(train_values, cfg.period).tolist(),
-            "split": [train_end, val_end, n]}
+    spec = SeriesInfo(columns=series.columns, time_column=series.time_column, lookback=lookback,
+                      horizon=horizon, transform=cfg.transform, mean=mean.tolist(), std=std.tolist(),
+                      period=cfg.period, ar_order=cfg.ar_order or lookback,
+                      split=(train_end, val_end, n))
     counts = {k: 0 if v is None else len(v) for k, v in parts.items()}
     t = series.times
     description = (f"time series {series.source} ({n} steps {t[0]}..{t[-1]}, columns "
@@ -186,5 +179,5 @@ def load_series(cfg: DataConfig) -> DataSplits:
                    f"{counts['test']}; a window belongs to the part of its targets)")
     info = DataInfo(name=cfg.data, input_shape=(lookback, len(series.columns)),
                     value_range=(float(scaled.min()), float(scaled.max())),
-                    description=description, task="forecast", sequence=spec)
+                    description=description, task="forecast", series=spec)
     return DataSplits(train=parts["train"], val=parts["val"], test=parts["test"], info=info)

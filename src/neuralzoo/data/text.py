@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..errors import NeuralzooError
-from .base import ArrayData, DataConfig, DataInfo, DataSplits
+from .base import ArrayData, DataConfig, DataInfo, DataSplits, TextInfo
 
 BUNDLED = Path(__file__).parent / "bundled"
 TEXT_DATASETS = {"fable": BUNDLED / "fable.txt"}   # a short English fable written for neuralzoo
@@ -70,5 +70,5 @@ def load_text(cfg: DataConfig) -> DataSplits:
                    f"characters predicted once: val {counts['val']}, test {counts['test']})")
     info = DataInfo(name=cfg.data, input_shape=(seq_len,), value_range=(0.0, len(vocabulary) - 1.0),
                     description=description, task="text",
-                    sequence={"vocabulary": vocabulary, "seq_len": seq_len})
+                    text=TextInfo(vocabulary, seq_len))
     return DataSplits(train=parts["train"], val=parts["val"], test=parts["test"], info=info)

@@ -74,7 +74,8 @@ class Adversarial(Model):
     """Subclasses set ``self.generator`` ((B, latent [+ K]) -> (B, *shape) in [-1, 1]) and
     ``self.discriminator`` ((B, *shape) -> (B, F) features), then call ``finish_init(F)``."""
 
-    train_defaults = {"lr": 2e-4, "val_fraction": 0.0}   # the DCGAN recipe; no model selection
+    # the DCGAN recipe; no model selection; a sample grid after every epoch
+    train_defaults = {"lr": 2e-4, "val_fraction": 0.0, "sample_every": 1}
     monitor = ("loss", "min")
 
     def finish_init(self, features: int) -> None:
@@ -215,7 +216,7 @@ class Adversarial(Model):
         return {"loss": d_loss + g_loss, "d_loss": d_loss, "g_loss": g_loss}
 
     def optimizers(self, cfg) -> list[torch.optim.Optimizer]:
-        from ..training.optim import make_optimizer
+        from .optimizers import make_optimizer
 
         if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
             raise NeuralzooError(f"{self.name!r} does not train under torchrun yet; run one process")
@@ -280,22 +281,3 @@ class Adversarial(Model):
         a, b = ends[0::2], ends[1::2]   # conditional: each walk also moves between two labels
         t = torch.linspace(0, 1, steps, device=a.device)[None, :, None]
         return self((a[:, None] + t * (b - a)[:, None]).flatten(0, 1))
-
-    @torch.no_grad()
-    def epoch_report(self, run_dir, epoch: int) -> dict:
-        """A grid from fixed noise (seed 0, its own generator) -> RUN/samples/epoch_NNNN.png, and the
-        class histogram of 1,000 samples per the shipped feature network when one fits the data."""
-        from ..images import save_image_grid
-        from ..quality import class_histogram, feature_network
-
-        was_training = self.training
-        self.eval()
-        images = self.sample(1000, generator=torch.Generator().manual_seed(0)).cpu()
-        self.train(was_training)
-        out: dict = {}
-        if self.info.is_image:
-            save_image_grid(images[:64], f"{run_dir}/samples/epoch_{epoch:04d}.png", nrow=8)
-        net = feature_network(self.info.input_shape)
-        if net is not None:
-            out = class_histogram(net(images)[1], net.model.num_classes)
-        return out

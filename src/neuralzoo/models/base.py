@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -30,6 +30,34 @@ def check_temperature(temperature: float) -> float:
     if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
         raise NeuralzooError(f"temperature must be a positive number, got {temperature!r}")
     return float(temperature)
+
+
+Outputs = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+@torch.no_grad()
+def batched(fn: Callable[..., Outputs], *inputs: torch.Tensor | None, batch_size: int = 1000,
+            device: torch.device | str = "cpu", module: nn.Module | None = None) -> Outputs:
+    """``fn`` over the rows of ``inputs`` (``None`` passes through) in slices of ``batch_size``,
+    without autograd and with ``module`` in eval mode (its mode restored after), every output moved
+    to the CPU and concatenated. The one inference loop: evaluation, predict, scoring and feature
+    extraction all go through it, so each row is seen once and no loop forgets eval mode."""
+    was_training = module.training if module is not None else False
+    if module is not None:
+        module.eval()
+    n = len(next(t for t in inputs if t is not None))
+    chunks = []
+    try:
+        for start in range(0, max(n, 1), batch_size):   # an empty input still gets shaped outputs
+            rows = [None if t is None else t[start:start + batch_size].to(device) for t in inputs]
+            out = fn(*rows)
+            chunks.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
+    finally:
+        if module is not None:
+            module.train(was_training)
+    if isinstance(chunks[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*chunks))
+    return torch.cat(chunks)
 
 
 class Model(nn.Module):
@@ -58,7 +86,7 @@ class Model(nn.Module):
                 raise NeuralzooError(f"{flag_name} applies to classifiers only, not to {self.name!r}")
 
     def optimizers(self, cfg: "TrainConfig") -> list[torch.optim.Optimizer]:
-        from ..training.optim import make_optimizer
+        from .optimizers import make_optimizer
 
         return [make_optimizer(self.parameters(), cfg)]
 
@@ -79,3 +107,8 @@ class Model(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def infer(self, fn: Callable[..., Outputs], *inputs: torch.Tensor | None,
+              batch_size: int = 1000) -> Outputs:
+        """``batched`` on this model's device, in eval mode: ``model.infer(model.encode, x)``."""
+        return batched(fn, *inputs, batch_size=batch_size, device=self.device, module=self)

@@ -67,16 +67,5 @@ class Classifier(Model):
         the true lengths of padded variable-length sequences; only for models that read them)."""
         if lengths is not None:
             self.refuse_padding("lengths")
-        was_training = self.training
-        self.eval()
-        device = self.device
-
-        def inputs(i: int) -> tuple[torch.Tensor, ...]:
-            chunk = x[i:i + batch_size].to(device)
-            if lengths is None:
-                return (chunk,)
-            return chunk, lengths[i:i + batch_size]
-
-        out = [F.softmax(self(*inputs(i)).float(), 1).cpu() for i in range(0, len(x), batch_size)]
-        self.train(was_training)
-        return torch.cat(out) if out else torch.empty(0, self.num_classes)
+        inputs = (x,) if lengths is None else (x, lengths)
+        return self.infer(lambda *rows: F.softmax(self(*rows).float(), 1), *inputs, batch_size=batch_size)

@@ -158,12 +158,7 @@ class LatentModel(Model):
     def anomaly_scores(self, x: torch.Tensor, batch_size: int = 500, **options) -> torch.Tensor:
         """Per-sample anomaly scores (N,), higher = more anomalous (scikit-learn's ``score_samples``
         has the opposite sign, hence the different name)."""
-        was_training = self.training
-        self.eval()
-        out = [self.score_batch(x[i:i + batch_size].to(self.device), **options).float().cpu()
-               for i in range(0, len(x), batch_size)]
-        self.train(was_training)
-        return torch.cat(out) if out else torch.empty(0)
+        return self.infer(lambda rows: self.score_batch(rows, **options).float(), x, batch_size=batch_size)
 
     def score_batch(self, x: torch.Tensor, **options) -> torch.Tensor:
         raise NotImplementedError

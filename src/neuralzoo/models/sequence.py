@@ -72,7 +72,7 @@ class Recurrent(Model):
             raise NeuralzooError(f"instance_norm: reversible instance normalisation is for forecasting, "
                                  f"not {info.task!r} data; use --instance-norm none")
         if info.task == "text":
-            self.embedding = nn.Embedding(len(info.sequence["vocabulary"]), config.embedding_dim)
+            self.embedding = nn.Embedding(len(info.text.vocabulary), config.embedding_dim)
             in_features = config.embedding_dim
         else:
             in_features = steps_and_features(tuple(info.input_shape))[1]

@@ -38,13 +38,13 @@ class SequenceForecaster:
 
     def __init__(self, config, info) -> None:
         super().__init__(config, info)
-        spec = info.sequence
-        self.horizon, self.outputs = spec["horizon"], len(spec["columns"])
+        spec = info.series
+        self.horizon, self.outputs = spec.horizon, len(spec.columns)
         self.head = nn.Linear(self.features, self.horizon * self.outputs)
         if config.linear_skip:   # an AR(lookback) model in parallel: the network learns its residual
-            self.skip = nn.Linear(spec["lookback"] * self.outputs, self.horizon * self.outputs)
-        self.register_buffer("mean", torch.tensor(spec["mean"]), persistent=False)
-        self.register_buffer("std", torch.tensor(spec["std"]), persistent=False)
+            self.skip = nn.Linear(spec.lookback * self.outputs, self.horizon * self.outputs)
+        self.register_buffer("mean", torch.tensor(spec.mean), persistent=False)
+        self.register_buffer("std", torch.tensor(spec.std), persistent=False)
         if config.instance_affine:   # RevIN's affine (Kim et al. 2022, eq. 2), kept as log-scale and
             # shift so that the L2 weight decay pulls it towards the identity, not towards scale 0
             self.norm_log_scale = nn.Parameter(torch.zeros(self.outputs))
@@ -136,14 +136,14 @@ class SequenceForecaster:
     def forecast(self, history: torch.Tensor, steps: int) -> torch.Tensor:
         """The next ``steps`` values (steps, F) in the data's units after ``history`` (L >= lookback,
         F) in the same units; beyond the trained horizon the forecasts are fed back (recursive)."""
-        lookback = self.info.sequence["lookback"]
+        lookback = self.info.series.lookback
         history = history[:, None] if history.dim() == 1 else history   # one column
         if history.dim() != 2 or history.shape[0] < lookback or history.shape[1] != self.outputs:
             raise NeuralzooError(f"forecast needs a history of at least {lookback} steps of "
                                  f"{self.outputs} value(s), got shape {tuple(history.shape)}")
         was_training = self.training
         self.eval()
-        transform = self.info.sequence.get("transform", "none")
+        transform = self.info.series.transform
         window = torch.from_numpy(apply_transform(history[-lookback:].double().cpu().numpy(), transform))
         window = (window.float().to(self.mean.device) - self.mean) / self.std
         out = []
@@ -165,7 +165,7 @@ class CharLanguageModel:
             raise NeuralzooError("bidirectional: a language model must not read the characters it "
                                  "predicts; use --no-bidirectional")
         super().__init__(config, info)
-        self.vocabulary: str = info.sequence["vocabulary"]
+        self.vocabulary: str = info.text.vocabulary
         self.head = nn.Linear(self.features, len(self.vocabulary))
 
     def forward(self, x: torch.Tensor, state=None) -> torch.Tensor:

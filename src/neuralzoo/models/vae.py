@@ -29,6 +29,12 @@ from .base import check_temperature
 from .latent import LatentConfig, LatentModel, build_decoder, build_encoder
 
 
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per latent dimension, shaped like ``mu``, in closed
+    form (Kingma & Welling 2014, App. B): 1/2 (mu^2 + exp(logvar) - logvar - 1)."""
+    return 0.5 * (mu ** 2 + logvar.exp() - logvar - 1)
+
+
 @dataclass
 class VAEConfig(LatentConfig):
     decoder: Literal["auto", "bernoulli", "gaussian"] = param("auto", "p(x|z): bernoulli for [0, 1] "
@@ -108,7 +114,7 @@ class VAE(LatentModel):
         rec = self.reconstruction_nll(out, x)
         # log N(z; mu, sigma) - log N(z; 0, 1) with (z - mu) / sigma = eps; the log(2 pi) terms cancel
         log_ratio = 0.5 * (eps ** 2 + logvar - z ** 2).sum(-1)  # log p(z) - log q(z|x), (k, B)
-        kl = 0.5 * (mu ** 2 + logvar.exp() - logvar - 1).sum(1)
+        kl = gaussian_kl(mu, logvar).sum(1)
         return -rec + kl_weight * log_ratio, rec, kl
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load as st_load
+from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 from ..errors import NeuralzooError
@@ -77,15 +77,12 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, di
     if not path.is_file():
         raise NeuralzooError(f"{path}: checkpoint not found")
     try:
-        raw = path.read_bytes()
-        header_len = int.from_bytes(raw[:8], "little")
-        if len(raw) < 8 or header_len > len(raw) - 8:
-            raise ValueError("bad header length")
-        meta = json.loads(raw[8:8 + header_len]).get("__metadata__") or {}
-        if meta.get("format") != FORMAT:
-            raise NeuralzooError(f"{path}: not a neuralzoo checkpoint (safetensors metadata has no "
-                                 f"'format: {FORMAT}')")
-        tensors = st_load(raw)
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT:
+                raise NeuralzooError(f"{path}: not a neuralzoo checkpoint (safetensors metadata has no "
+                                     f"'format: {FORMAT}')")
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
         return tensors, json.loads(meta["config"]), json.loads(meta["state"])
     except NeuralzooError:
         raise

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -89,155 +89,226 @@ def to_device(batch: dict[str, torch.Tensor], ctx: StepContext) -> dict[str, tor
     return out
 
 
-def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_config: dict[str, Any],
-        resume: bool = False) -> dict[str, Any]:
-    """Train ``model`` on ``data``; writes metrics.jsonl and checkpoints/{last,best}.safetensors."""
-    world = Distributed.from_env(cfg.device)
-    configure_process(cfg)
-    device = resolve_device(cfg.device, world.local_rank)
-    run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    torch.manual_seed(cfg.seed + world.rank)
-    if cfg.batch_size < world.world_size:
-        raise NeuralzooError(f"batch_size {cfg.batch_size} is smaller than the {world.world_size} "
-                             "processes; each needs at least one sample")
-    train, val = data.train, data.val
-    if device.type == "cuda":  # keep the whole data set on the GPU: no per-step host copies
-        train, val = (None if part is None else part.to(device) for part in (train, val))
-    if cfg.patience is not None and val is None:
-        raise NeuralzooError("patience (early stopping) needs a validation split: --val-fraction > 0")
-    channels_last = cfg.channels_last and len(data.info.input_shape) == 3
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    model.prepare(cfg, train)
-    optimizers = model.optimizers(cfg)
-    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best": None, "bad_epochs": 0,
-                             "train_seconds": 0.0}
-    last_val: dict[str, float] = {}
-    if resume:
-        saved = restore(ckpt_dir / "last.safetensors", model, optimizers)
-        state.update({k: saved[k] for k in state if k in saved})
-        last_val = saved.get("last_val", {})
-    # compiling the loss (which calls forward) lets inductor fuse the elementwise work around the
-    # matmuls too: ~1.8x faster steps for the IWAE-trained VAE on CPU
-    loss_fn = torch.compile(model.loss) if cfg.compile else model.loss
-    if world.enabled:
-        from torch.nn.parallel import DistributedDataParallel
+# called after each epoch on the main process: (model, run_dir, completed epochs) -> values to log
+EpochCallback = Callable[[Model, Path, int], dict[str, Any]]
 
-        loss_fn = DistributedDataParallel(LossModule(model),
-                                          device_ids=[device.index] if device.type == "cuda" else None)
-    ctx = StepContext(loss=loss_fn, device=device, use_bf16=bf16_enabled(cfg.bf16, device),
-                      grad_clip=cfg.grad_clip, channels_last=channels_last)
-    logger = RunLogger(run_dir, world.is_main, cfg.tensorboard,
-                       resume_step=state["step"] if resume else None)
-    monitor, mode = monitor_of(model, cfg)
-    if val is not None:  # fail now, not after an epoch, when the monitored metric does not exist
-        reported = evaluate_metrics(model, val.subset(torch.arange(min(2, len(val)))), 2, ctx)
-        if monitor not in reported:
-            raise NeuralzooError(f"monitor {monitor!r} is not a validation metric of "
-                                 f"{model.name!r}; it reports: {', '.join(sorted(reported))}")
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
-    reason = "epochs"
 
-    def save(name: str) -> None:
-        if world.is_main:
-            save_checkpoint(ckpt_dir / f"{name}.safetensors", model, optimizers, run_config,
-                            {**state, "monitor": monitor, "mode": mode, "last_val": last_val})
+class Trainer:
+    """One run of the loop. ``fit`` reads as its steps: set up, (restore), check the monitored
+    metric exists, then epochs of training steps, validation, callbacks and checkpoints, then the
+    end-of-run summary. Everything a step needs lives on ``self``; models see only ``train_step``."""
 
-    def out_of_time(mark: float) -> bool:
-        """The time budget is spent (every rank agrees: under torchrun they compare at log steps)."""
-        if cfg.max_minutes is None or (world.enabled and state["step"] % cfg.log_every):
-            return False
-        over = state["train_seconds"] + time.perf_counter() - mark >= cfg.max_minutes * 60
-        if not world.enabled:
-            return over
-        return bool(world.all_reduce_sum(torch.tensor(float(over), device=device)) > 0)
+    def __init__(self, model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path,
+                 run_config: dict[str, Any], callbacks: Sequence[EpochCallback] = ()) -> None:
+        self.model, self.cfg, self.run_config, self.callbacks = model, cfg, run_config, callbacks
+        self.run_dir = Path(run_dir)
+        self.world = Distributed.from_env(cfg.device)
+        configure_process(cfg)
+        self.device = resolve_device(cfg.device, self.world.local_rank)
+        torch.manual_seed(cfg.seed + self.world.rank)
+        self.train, self.val = self.place_data(data)
+        self.channels_last = cfg.channels_last and len(data.info.input_shape) == 3
+        self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best": None, "bad_epochs": 0,
+                                      "train_seconds": 0.0}
+        self.last_val: dict[str, float] = {}
+        self.steps_per_epoch = math.ceil(len(self.train) / cfg.batch_size)
+        self.total = cfg.epochs * self.steps_per_epoch
+        if cfg.max_steps:
+            self.total = min(self.total, cfg.max_steps)
+        self.monitor, self.mode = monitor_of(model, cfg)
+        self.timed_out = False
 
-    timed_out = False
-    model.train()
-    while state["epoch"] < cfg.epochs and state["step"] < total and not timed_out:
+    # -- set-up -------------------------------------------------------------------------------
+    def place_data(self, data: DataSplits) -> tuple[ArrayData, ArrayData | None]:
+        cfg, world = self.cfg, self.world
+        if cfg.batch_size < world.world_size:
+            raise NeuralzooError(f"batch_size {cfg.batch_size} is smaller than the {world.world_size} "
+                                 "processes; each needs at least one sample")
+        if cfg.patience is not None and data.val is None:
+            raise NeuralzooError("patience (early stopping) needs a validation split: --val-fraction > 0")
+        if self.device.type == "cuda":  # keep the whole data set on the GPU: no per-step host copies
+            return data.train.to(self.device), None if data.val is None else data.val.to(self.device)
+        return data.train, data.val
+
+    def prepare_model(self, resume: bool) -> None:
+        """Device and layout, the model's own preparation, its optimizers, the saved state when
+        resuming, and the step context (autocast, the data-parallel loss, clipping)."""
+        model, cfg = self.model, self.cfg
+        model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.prepare(cfg, self.train)
+        self.optimizers = model.optimizers(cfg)
+        if resume:
+            saved = restore(self.run_dir / "checkpoints" / "last.safetensors", model, self.optimizers)
+            self.state.update({k: saved[k] for k in self.state if k in saved})
+            self.last_val = saved.get("last_val", {})
+        # compiling the loss (which calls forward) lets inductor fuse the elementwise work around the
+        # matmuls too: ~1.8x faster steps for the IWAE-trained VAE on CPU
+        loss_fn = torch.compile(model.loss) if cfg.compile else model.loss
+        if self.world.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            loss_fn = DistributedDataParallel(LossModule(model), device_ids=[self.device.index] if
+                                              self.device.type == "cuda" else None)
+        self.ctx = StepContext(loss=loss_fn, device=self.device, use_bf16=bf16_enabled(cfg.bf16, self.device),
+                               grad_clip=cfg.grad_clip, channels_last=self.channels_last)
+        self.logger = RunLogger(self.run_dir, self.world.is_main, cfg.tensorboard,
+                                resume_step=self.state["step"] if resume else None)
+
+    def check_monitor(self) -> None:
+        """Fail now, not after an epoch, when the monitored validation metric does not exist."""
+        if self.val is None:
+            return
+        reported = evaluate_metrics(self.model, self.val.subset(torch.arange(min(2, len(self.val)))), 2,
+                                    self.ctx)
+        if self.monitor not in reported:
+            raise NeuralzooError(f"monitor {self.monitor!r} is not a validation metric of "
+                                 f"{self.model.name!r}; it reports: {', '.join(sorted(reported))}")
+
+    # -- the loop -----------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        self.prepare_model(resume)
+        self.check_monitor()
+        self.model.train()
+        reason = "epochs"
+        while (self.state["epoch"] < self.cfg.epochs and self.state["step"] < self.total
+               and not self.timed_out):
+            self.train_epoch()
+            improved = self.validate()
+            self.end_epoch(improved)
+            if self.cfg.patience is not None and self.state["bad_epochs"] >= self.cfg.patience:
+                reason = "early_stopping"
+                break
+        return self.finish(reason)
+
+    def train_epoch(self) -> None:
+        """The steps of one epoch (or of its rest, when resuming mid-epoch)."""
+        cfg, world, state = self.cfg, self.world, self.state
         epoch = state["epoch"]
-        order = epoch_order(len(train), cfg.seed, epoch)
+        order = epoch_order(len(self.train), cfg.seed, epoch)
         sums = MetricSums()
         mark = time.perf_counter()   # training time is added up between marks (no validation)
-        bar = tqdm(total=steps_per_epoch, initial=state["batch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        bar = tqdm(total=self.steps_per_epoch, initial=state["batch"],
+                   desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=None if (cfg.progress and world.is_main) else True, leave=False)
-        for b in range(state["batch"], steps_per_epoch):
-            index = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            local = index[world.rank::world.world_size]
-            ctx.grad_scale = len(local) * world.world_size / len(index)
-            batch = train.batch(local.to(train.x.device))
-            if cfg.augment != "none" and batch["x"].dim() == 4:
-                batch["x"] = augment_images(batch["x"], cfg.augment)
-            batch = to_device(batch, ctx)
-            # the global step rides along, so schedules inside a loss (the VAE's KL warm-up) are pure
-            # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
-            # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors
-            batch["step"] = torch.tensor(state["step"])
-            lr = set_lr(optimizers, lr_factor(state["step"], total, cfg))
-            sums.add(model.train_step(batch, optimizers, ctx), len(local))
-            state["step"] += 1
+        for b in range(state["batch"], self.steps_per_epoch):
+            sums.add(*self.train_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size]))
             state["batch"] = b + 1
             bar.update(1)
-            if state["step"] % cfg.log_every == 0 or b + 1 == steps_per_epoch or state["step"] >= total:
-                means = sums.means()
-                if not math.isfinite(means.get("loss", 0.0)):
-                    raise NeuralzooError(f"training diverged: loss is {means['loss']} at step "
-                                         f"{state['step']}; try a lower --lr or --grad-clip")
+            last = b + 1 == self.steps_per_epoch or state["step"] >= self.total
+            if state["step"] % cfg.log_every == 0 or last:
                 now = time.perf_counter()
-                state["train_seconds"] += now - mark
-                logger.log("train", state["step"], epoch=epoch + (b + 1) / steps_per_epoch, lr=lr,
-                           samples_per_s=sums.count * world.world_size / max(now - mark, 1e-9),
-                           train_seconds=state["train_seconds"], **means)
-                bar.set_postfix(loss=f"{means['loss']:.4f}")
+                bar.set_postfix(loss=f"{self.log_train(sums, now - mark, epoch):.4f}")
                 sums, mark = MetricSums(), now
             if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0 \
-                    and b + 1 < steps_per_epoch:
-                save("last")
-            timed_out = out_of_time(mark)
-            if state["step"] >= total or timed_out:
+                    and b + 1 < self.steps_per_epoch:
+                self.save("last")
+            self.timed_out = self.out_of_time(mark)
+            if state["step"] >= self.total or self.timed_out:
                 break
         bar.close()
         state["train_seconds"] += time.perf_counter() - mark
-        if state["batch"] >= steps_per_epoch:
+        if state["batch"] >= self.steps_per_epoch:
             state["epoch"], state["batch"] = epoch + 1, 0
-        last_val = evaluate_metrics(model, val, cfg.eval_batch_size, ctx, world) if val else {}
-        value = last_val.get(monitor)
-        improved = value is not None and (state["best"] is None or
-                                          (value < state["best"] if mode == "min" else value > state["best"]))
+
+    def train_step(self, index: torch.Tensor) -> tuple[dict[str, torch.Tensor], int]:
+        """One optimizer step on the samples ``index`` of the global batch (this rank's share)."""
+        world, ctx, train = self.world, self.ctx, self.train
+        local = index[world.rank::world.world_size]
+        ctx.grad_scale = len(local) * world.world_size / len(index)
+        batch = train.batch(local.to(train.x.device))
+        if self.cfg.augment != "none" and batch["x"].dim() == 4:
+            batch["x"] = augment_images(batch["x"], self.cfg.augment)
+        batch = to_device(batch, ctx)
+        # the global step rides along, so schedules inside a loss (the VAE's KL warm-up) are pure
+        # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
+        # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors
+        batch["step"] = torch.tensor(self.state["step"])
+        self.lr = set_lr(self.optimizers, lr_factor(self.state["step"], self.total, self.cfg))
+        out = self.model.train_step(batch, self.optimizers, ctx)
+        self.state["step"] += 1
+        return out, len(local)
+
+    def log_train(self, sums: MetricSums, seconds: float, epoch: int) -> float:
+        """Log the means since the last log line; stop on a non-finite loss. Returns the loss."""
+        state = self.state
+        means = sums.means()
+        if not math.isfinite(means.get("loss", 0.0)):
+            raise NeuralzooError(f"training diverged: loss is {means['loss']} at step "
+                                 f"{state['step']}; try a lower --lr or --grad-clip")
+        state["train_seconds"] += seconds
+        self.logger.log("train", state["step"], epoch=epoch + state["batch"] / self.steps_per_epoch,
+                        lr=self.lr, samples_per_s=sums.count * self.world.world_size / max(seconds, 1e-9),
+                        train_seconds=state["train_seconds"], **means)
+        return means["loss"]
+
+    def out_of_time(self, mark: float) -> bool:
+        """The time budget is spent (every rank agrees: under torchrun they compare at log steps)."""
+        cfg, world = self.cfg, self.world
+        if cfg.max_minutes is None or (world.enabled and self.state["step"] % cfg.log_every):
+            return False
+        over = self.state["train_seconds"] + time.perf_counter() - mark >= cfg.max_minutes * 60
+        if not world.enabled:
+            return over
+        return bool(world.all_reduce_sum(torch.tensor(float(over), device=self.device)) > 0)
+
+    def validate(self) -> bool:
+        """Validation metrics of the epoch; whether the monitored one improved on the best."""
+        state = self.state
+        self.last_val = (evaluate_metrics(self.model, self.val, self.cfg.eval_batch_size, self.ctx,
+                                          self.world) if self.val else {})
+        value, best = self.last_val.get(self.monitor), state["best"]
+        better = (lambda a, b: a < b) if self.mode == "min" else (lambda a, b: a > b)
+        improved = value is not None and (best is None or better(value, best))
         if improved:
             state["best"], state["bad_epochs"] = value, 0
         elif value is not None:
             state["bad_epochs"] += 1
-        # optional per-epoch report of a model (GANs: a sample grid from fixed noise and the class
-        # histogram); it must not draw from the global RNG, so resumed runs stay exact
-        report = model.epoch_report(run_dir, state["epoch"]) if (
-            world.is_main and hasattr(model, "epoch_report")) else {}
-        logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / steps_per_epoch,
-                   best=bool(improved), train_seconds=state["train_seconds"],
-                   **{f"val_{k}": v for k, v in last_val.items()}, **report)
-        if world.is_main:
-            shown = "  ".join(f"val_{k} {v:.4f}" for k, v in last_val.items())
-            print(f"epoch {epoch + 1}/{cfg.epochs}  step {state['step']}  {shown}  "
-                  f"({state['train_seconds']:.1f}s training)", flush=True)
+        return improved
+
+    def end_epoch(self, improved: bool) -> None:
+        """Callbacks (e.g. per-epoch sample grids), the validation log line, the checkpoints."""
+        state = self.state
+        report: dict[str, Any] = {}
+        if self.world.is_main:
+            for callback in self.callbacks:
+                report.update(callback(self.model, self.run_dir, state["epoch"]))
+        self.logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / self.steps_per_epoch,
+                        best=bool(improved), train_seconds=state["train_seconds"],
+                        **{f"val_{k}": v for k, v in self.last_val.items()}, **report)
+        if self.world.is_main:
+            shown = "  ".join(f"val_{k} {v:.4f}" for k, v in self.last_val.items())
+            print(f"epoch {state['epoch'] + (state['batch'] > 0)}/{self.cfg.epochs}  step {state['step']}  "
+                  f"{shown}  ({state['train_seconds']:.1f}s training)", flush=True)
         # best before last: a crash between the two leaves a "last" that redoes this epoch
-        if improved or val is None:
-            save("best")
-        save("last")
-        if cfg.patience is not None and state["bad_epochs"] >= cfg.patience:
-            reason = "early_stopping"
-            break
-    if state["step"] >= total and cfg.max_steps and total < cfg.epochs * steps_per_epoch:
-        reason = "max_steps"
-    elif timed_out:
-        reason = "max_minutes"
-    logger.log("end", state["step"], reason=reason, best=state["best"], monitor=monitor,
-               train_seconds=state["train_seconds"], **{f"val_{k}": v for k, v in last_val.items()})
-    logger.close()
-    return {"reason": reason, "steps": state["step"], "epochs": state["epoch"], "monitor": monitor,
-            "best": state["best"], "final": last_val, "train_seconds": state["train_seconds"],
-            "config": to_dict(cfg)}
+        if improved or self.val is None:
+            self.save("best")
+        self.save("last")
+
+    def save(self, name: str) -> None:
+        if self.world.is_main:
+            save_checkpoint(self.run_dir / "checkpoints" / f"{name}.safetensors", self.model, self.optimizers,
+                            self.run_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
+                                              "last_val": self.last_val})
+
+    def finish(self, reason: str) -> dict[str, Any]:
+        state, cfg = self.state, self.cfg
+        if state["step"] >= self.total and cfg.max_steps and self.total < cfg.epochs * self.steps_per_epoch:
+            reason = "max_steps"
+        elif self.timed_out:
+            reason = "max_minutes"
+        self.logger.log("end", state["step"], reason=reason, best=state["best"], monitor=self.monitor,
+                        train_seconds=state["train_seconds"],
+                        **{f"val_{k}": v for k, v in self.last_val.items()})
+        self.logger.close()
+        return {"reason": reason, "steps": state["step"], "epochs": state["epoch"], "monitor": self.monitor,
+                "best": state["best"], "final": self.last_val, "train_seconds": state["train_seconds"],
+                "config": to_dict(cfg)}
+
+
+def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_config: dict[str, Any],
+        resume: bool = False, callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
+    """Train ``model`` on ``data``; writes metrics.jsonl and checkpoints/{last,best}.safetensors.
+    ``callbacks`` run after each epoch on the main process (see ``EpochCallback``)."""
+    return Trainer(model, data, cfg, run_dir, run_config, callbacks).fit(resume)

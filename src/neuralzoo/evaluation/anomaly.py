@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data.base import ArrayData, DataSplits
-from .errors import NeuralzooError
+from ..data.base import ArrayData, DataSplits
+from ..errors import NeuralzooError
+from .base import EvaluationContext, Headline, Reporter
 
 REFERENCE_SAMPLES = 5000   # training samples scored to place a contamination threshold
 
@@ -29,12 +30,16 @@ def score(model, x: torch.Tensor, method: str, samples: int = 100) -> torch.Tens
     return model.anomaly_scores(x, method=method, samples=samples)
 
 
+def default_method(model) -> str:
+    return "elbo" if hasattr(model, "log_likelihood") else "reconstruction"
+
+
 def detect(model, data: DataSplits, part: ArrayData, out: Path, *, method: str = "auto",
            samples: int = 100, contamination: float | None = None, threshold: float | None = None,
            normal_classes: tuple[str, ...] | None = None, split: str = "test") -> dict[str, Any]:
     """Score ``part``; write a CSV of scores and flags, detect.json, and roc.png when labelled."""
     if method == "auto":
-        method = "elbo" if hasattr(model, "log_likelihood") else "reconstruction"
+        method = default_method(model)
     if contamination is not None and not 0 < contamination < 0.5:
         raise NeuralzooError(f"contamination must be in (0, 0.5), got {contamination}")
     scores = score(model, part.x, method, samples).numpy()
@@ -62,7 +67,7 @@ def detect(model, data: DataSplits, part: ArrayData, out: Path, *, method: str =
     if is_anomaly is not None:
         from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-        from .plots import save_roc
+        from ..plots import save_roc
 
         normal = normal_classes or tuple(model.run_config["data"].get("train_classes") or ())
         result.update(normal_classes=list(normal), anomalies=int(is_anomaly.sum()))
@@ -102,3 +107,35 @@ def _anomaly_labels(model, data: DataSplits, part: ArrayData,
                              f"{data.info.name!r}: {', '.join(names)}")
     normal_index = torch.tensor([names.index(c) for c in normal])
     return (~torch.isin(part.y, normal_index)).numpy().astype(np.int64)
+
+
+class AnomalyReporter(Reporter):
+    """For runs trained on some classes only (``--train-classes``: the one-class protocol of Ruff et
+    al. 2018), how well the model's default anomaly score separates the other classes of the split:
+    AUROC and average precision. ``neuralzoo detect`` adds thresholds, flags and the ROC curve."""
+
+    name = "anomaly"
+    samples = 100   # Monte Carlo samples of a VAE's -ELBO score, as detect's default
+
+    def applies(self, ctx: EvaluationContext) -> bool:
+        return (hasattr(ctx.model, "anomaly_scores") and ctx.part.y is not None
+                and bool(ctx.model.run_config["data"].get("train_classes")))
+
+    def report(self, ctx: EvaluationContext) -> dict[str, Any]:
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        is_anomaly = _anomaly_labels(ctx.model, ctx.data, ctx.part, None)
+        method = default_method(ctx.model)
+        block: dict[str, Any] = {"score": method, "normal_classes": list(ctx.model.run_config["data"]
+                                                                         ["train_classes"]),
+                                 "anomalies": int(is_anomaly.sum()), "samples": len(is_anomaly)}
+        if 0 < is_anomaly.sum() < len(is_anomaly):
+            torch.manual_seed(ctx.seed)
+            scores = score(ctx.model, ctx.part.x, method, self.samples).numpy()
+            block.update(auroc=float(roc_auc_score(is_anomaly, scores)),
+                         average_precision=float(average_precision_score(is_anomaly, scores)))
+        return {"anomaly": block}
+
+    def headline(self, block: dict[str, Any]) -> Headline | None:
+        auroc = block["anomaly"].get("auroc")
+        return None if auroc is None else Headline("anomaly AUROC", auroc, higher_is_better=True)

@@ -17,18 +17,25 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-WEIGHTS = Path(__file__).parent / "weights"
+from .base import EvaluationContext, Headline, Reporter
+
+from ..data.base import ArrayData
+
+if TYPE_CHECKING:
+    from ..models.base import Model
+
+WEIGHTS = Path(__file__).parent.parent / "weights"
 FEATURE_NETWORKS = {(1, 28, 28): "mnist_cnn.safetensors", (1, 8, 8): "digits_cnn.safetensors"}
 
 
 class FeatureNetwork:
     def __init__(self, path: Path) -> None:
-        from .api import load
+        from ..runs import load
 
         self.model = load(path, device="cpu")
         self.path = path
@@ -36,15 +43,13 @@ class FeatureNetwork:
         self.name = (f"neuralzoo {path.stem} (classic CNN trained by tools/train_feature_networks.py; "
                      f"64-d penultimate features; sha256 {digest})")
 
-    @torch.no_grad()
     def __call__(self, x: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (N, 64), predicted class (N,)) for images in [0, 1]."""
-        feats, classes = [], []
-        for i in range(0, len(x), batch_size):
-            h = self.model.head[:-1](self.model.features(x[i:i + batch_size].float().cpu()))
-            feats.append(h)
-            classes.append(self.model.head[-1](h).argmax(1))
-        return torch.cat(feats), torch.cat(classes)
+        def features_and_class(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            h = self.model.head[:-1](self.model.features(images.float()))   # (B, 64)
+            return h, self.model.head[-1](h).argmax(1)
+
+        return self.model.infer(features_and_class, x, batch_size=batch_size)
 
 
 @functools.lru_cache(maxsize=4)   # GANs ask every epoch: read and hash the file once
@@ -118,3 +123,55 @@ def quality_report(samples: torch.Tensor, real: torch.Tensor, net) -> dict[str, 
     if fake_classes is not None:
         out.update(class_histogram(fake_classes, net.model.num_classes))
     return out
+
+
+def generate(model: "Model", n: int, temperature: float = 1.0, batch_size: int = 1000) -> torch.Tensor:
+    """``n`` samples of a generative model, z ~ N(0, temperature^2 I), drawn in batches: (n, *shape)."""
+    counts = [min(batch_size, n - i) for i in range(0, n, batch_size)]
+    return torch.cat([model.sample(count, temperature=temperature).cpu() for count in counts])
+
+
+def sample_quality(model: "Model", part: ArrayData, out_dir: Path, n: int, seed: int,
+                   inception: str | Path | None = None, temperature: float = 1.0) -> dict[str, Any]:
+    """The sample-quality block of eval.json for ``n`` samples against ``part`` (and samples.png)."""
+    from ..images import save_image_grid
+
+    n = min(n, len(part))
+    torch.manual_seed(seed)
+    samples = generate(model, n, temperature)
+    if model.info.is_image:
+        save_image_grid(samples[:64], out_dir / "samples.png", nrow=8)
+    out: dict[str, Any] = {}
+    if inception is not None:   # the standard FID, with the user's local Inception weights
+        from .inception import InceptionFeatures
+
+        out["quality_inception"] = quality_report(samples, part.x[:n], InceptionFeatures(inception))
+    net = feature_network(model.info.input_shape)
+    if net is None:
+        out["quality"] = {"note": f"no shipped feature network for samples of shape "
+                                  f"{tuple(model.info.input_shape)}; sample quality not measured"}
+        return out
+    out["quality"] = {**quality_report(samples, part.x[:n], net), "temperature": temperature}
+    return out
+
+
+class SampleQualityReporter(Reporter):
+    """Fréchet distance, precision/recall and the class histogram of ``quality_samples`` generated
+    samples (z ~ N(0, temperature^2 I)) against as many samples of the split (GANs and VAEs alike),
+    a grid of the first 64, and the standard FID when local Inception weights are given."""
+
+    name = "sample_quality"
+
+    def applies(self, ctx: EvaluationContext) -> bool:
+        return hasattr(ctx.model, "sample") and ctx.quality_samples > 0
+
+    def report(self, ctx: EvaluationContext) -> dict[str, Any]:
+        return sample_quality(ctx.model, ctx.part, ctx.out_dir, ctx.quality_samples, ctx.seed,
+                              ctx.inception, ctx.temperature)
+
+    def headline(self, block: dict[str, Any]) -> Headline | None:
+        quality = block.get("quality", {})
+        if "frechet_distance" not in quality:
+            return None
+        return Headline(f"Fréchet distance ({quality['generated']} samples)", quality["frechet_distance"],
+                        higher_is_better=False)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import NeuralzooError
+from ..errors import NeuralzooError
 
 SHA256_PREFIX = "6726825d"   # of pt_inception-2015-12-05-6726825d.pth
 
@@ -186,6 +186,7 @@ class InceptionFeatures:
         self.net = load_inception(path)
         self.name = f"Inception-v3 FID weights ({Path(path).name}), 2048-d pool features, 299x299 bilinear"
 
-    @torch.no_grad()
     def __call__(self, x: torch.Tensor, batch_size: int = 50) -> tuple[torch.Tensor, None]:
-        return torch.cat([self.net(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]), None
+        from ..models.base import batched
+
+        return batched(self.net, x, batch_size=batch_size, module=self.net), None

@@ -1,0 +1,95 @@
+"""Evaluation: metrics of a trained run on a named split, with the protocol beside them.
+
+``evaluate_run`` loads the run, expresses the data in the model's terms (``data.py``), measures the
+model's own loss over the split once, then walks ``REPORTERS``: each capability has one reporter
+(``base.Reporter``) that decides whether it applies to the model and writes its block of eval.json.
+The headline (the one figure the demo and the CLI show) comes from the first reporter that gives one.
+Add a metric: a reporter in its own module, one line in ``REPORTERS``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import NeuralzooError
+from ..models.base import check_temperature
+from ..runs import load, run_dir_of
+from ..training.context import StepContext, resolve_device
+from ..training.loop import evaluate_metrics
+from .anomaly import AnomalyReporter
+from .base import EvaluationContext, Headline, Reporter
+from .classification import ClassificationReporter
+from .data import eval_data_config, load_eval_data
+from .forecasting import ForecastReporter
+from .quality import SampleQualityReporter
+from .reconstruction import ReconstructionReporter
+from .text import TextReporter
+
+# in headline priority: a VAE's likelihood before the quality of its samples
+REPORTERS: tuple[Reporter, ...] = (ClassificationReporter(), ForecastReporter(), TextReporter(),
+                                   ReconstructionReporter(), AnomalyReporter(), SampleQualityReporter())
+
+__all__ = ["REPORTERS", "EvaluationContext", "Headline", "Reporter", "eval_data_config",
+           "evaluate_run", "load_eval_data"]
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
+                 device: str = "auto", data_overrides: dict[str, Any] | None = None,
+                 out: str | Path | None = None, iw_samples: int = 5000,
+                 quality_samples: int = 10000, inception: str | Path | None = None,
+                 temperature: float = 1.0) -> dict[str, Any]:
+    """Evaluate a run; writes eval.json (and each reporter's pictures) to ``out`` (default: the run
+    directory) and returns its contents. ``temperature``: the standard deviation of the latent draws
+    behind the sample-quality figures (1: the prior)."""
+    temperature = check_temperature(temperature)
+    if quality_samples < 0:
+        raise NeuralzooError(f"quality_samples must be >= 0, got {quality_samples}")
+    dev = resolve_device(device)
+    model = load(run_dir, which, dev)
+    data_config = eval_data_config(model, data_overrides or {})
+    data = load_eval_data(model, data_config)
+    part = data.split(split)
+    if part.y is None and hasattr(model, "predict_proba"):
+        raise NeuralzooError(f"{part.source or data.info.name}: the {split!r} split has no labels; "
+                             f"evaluating classifier {model.run_config['model']!r} needs labelled data "
+                             "(use predict for unlabelled inputs)")
+    out_dir = Path(out) if out else run_dir_of(run_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_cfg = model.run_config["train"]
+    # evaluation runs in float32 so every reported figure agrees with predict_proba to the sample
+    metrics = evaluate_metrics(model, part, 1000, StepContext(loss=model.loss, device=dev, use_bf16=False))
+    ctx = EvaluationContext(model, data, split, out_dir, train_cfg["seed"], metrics, iw_samples,
+                            quality_samples, inception, temperature)
+    result: dict[str, Any] = {
+        "model": model.run_config["model"],
+        "checkpoint": model.checkpoint,
+        "protocol": {"data": data.info.name, "split": split, "samples": len(part),
+                     "training_seed": train_cfg["seed"], "split_seed": data_config.split_seed,
+                     "binarize": data_config.binarize, "description": data.info.description},
+        "metrics": metrics,
+        "reporters": [],
+    }
+    headline: Headline | None = None
+    for reporter in REPORTERS:
+        if not reporter.applies(ctx):
+            continue
+        block = reporter.report(ctx)
+        result.update(block)
+        result["reporters"].append(reporter.name)
+        headline = headline or reporter.headline(block)
+    if headline is None and "loss" in metrics:
+        headline = Headline("loss", metrics["loss"], higher_is_better=False)
+    result["headline"] = headline.to_dict() if headline else None
+    (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    return result
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.generic, torch.Tensor)):
+        return value.item()
+    raise TypeError(type(value).__name__)

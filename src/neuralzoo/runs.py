@@ -1,0 +1,86 @@
+"""Run directories and checkpoints -> models: the one way back from files to a trained model.
+
+Below evaluation and the Python API in the layering: ``evaluation``, ``api``, the CLI and the feature
+networks of sample quality all load models through here (``neuralzoo.load`` is ``runs.load``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import build
+from .data.base import DataInfo
+from .errors import NeuralzooError
+from .models.base import Model
+from .registry import get_model_class
+from .training.checkpoint import load_model_state, read_checkpoint
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise NeuralzooError(f"{run_dir}: not a neuralzoo run directory (no config.json)")
+    try:
+        config = json.loads(path.read_text())
+        get_model_class(config["model"])
+        for key in ("model_config", "train", "data"):
+            if not isinstance(config[key], dict):
+                raise TypeError(f"{key!r} is not an object")
+        return config
+    except NeuralzooError as e:   # e.g. an unknown model name: say which file holds it
+        raise NeuralzooError(f"{path}: {e}") from None
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise NeuralzooError(f"{path}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
+
+
+def checkpoint_path(path: str | Path, which: str = "best") -> Path:
+    path = Path(path)
+    if path.is_dir():
+        ckpt = path / "checkpoints" / f"{which}.safetensors"
+        if which == "best" and not ckpt.exists():
+            ckpt = path / "checkpoints" / "last.safetensors"
+        if not ckpt.exists():
+            what = ("a neuralzoo run directory without checkpoints" if (path / "config.json").is_file()
+                    else "not a neuralzoo run directory (no config.json, no checkpoints/)")
+            raise NeuralzooError(f"{path}: {what}; expected {ckpt}")
+        return ckpt
+    if not path.exists():
+        raise NeuralzooError(f"{path}: no such run directory or checkpoint file")
+    return path
+
+
+def run_dir_of(path: str | Path) -> Path:
+    """The run directory of a run directory or of a checkpoint file (``RUN/checkpoints/x.safetensors``
+    -> ``RUN``; a checkpoint elsewhere -> its folder): where evaluate and predict write by default."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.parent.name == "checkpoints" and (path.parent.parent / "config.json").is_file():
+        return path.parent.parent
+    return path.parent
+
+
+def load(path: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
+    """Rebuild a trained model from a checkpoint file or run directory alone (no training script).
+
+    The model comes back in eval mode with ``.config`` (its dataclass), ``.info`` (DataInfo) and
+    ``.run_config`` (everything the run was trained with)."""
+    ckpt = checkpoint_path(path, which)
+    tensors, run_config, _state = read_checkpoint(ckpt)
+    try:
+        cls = get_model_class(run_config["model"])
+        info = DataInfo.from_dict(run_config["data_info"])
+        model = cls(build(cls.Config, run_config["model_config"]), info)
+    except NeuralzooError as e:   # unknown model, invalid model config: name the checkpoint
+        raise NeuralzooError(f"{ckpt}: {e}") from None
+    except (KeyError, TypeError, AttributeError) as e:
+        raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete "
+                             f"({type(e).__name__}: {e})") from None
+    load_model_state(model, tensors, ckpt)
+    model.run_config = run_config
+    model.checkpoint = str(ckpt)
+    return model.to(device).eval()
