@@ -28,6 +28,23 @@ def test_sample_writes_grid_and_array(runs, tmp_path):
     assert np.load(out.with_suffix(".npz"))["samples"].shape == (10, 1, 8, 8)
 
 
+@pytest.mark.parametrize("name", ["samples.npz", "samples.png", "samples", "sub/dir/samples.jpg"])
+def test_sample_output_with_either_extension_writes_both_files(runs, tmp_path, name, capsys):
+    """``--output`` names the pair: whichever of the two suffixes (or none) is given, the grid and
+    the array are written beside each other and the command succeeds."""
+    out = tmp_path / name
+    assert main(["sample", str(runs / "vae"), "--n", "9", "--output", str(out)]) == 0
+    picture = out if out.suffix == ".jpg" else out.with_suffix(".png")
+    assert np.load(out.with_suffix(".npz"))["samples"].shape == (9, 1, 8, 8)
+    assert picture.stat().st_size > 100 and str(picture) in capsys.readouterr().out
+
+
+def test_output_with_a_foreign_suffix_is_one_line_exit_2(runs, tmp_path, capsys):
+    assert main(["sample", str(runs / "vae"), "--output", str(tmp_path / "samples.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "samples.txt" in err and ".npz" in err and ".png" in err
+
+
 def test_embed_writes_codes_and_map(runs):
     assert main(["embed", str(runs / "autoencoder"), "--split", "test"]) == 0
     codes = np.load(runs / "autoencoder" / "embedding.npz")

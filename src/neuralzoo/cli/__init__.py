@@ -9,19 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
 
 from ..errors import NeuralzooError
-
-COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {}
-
-
-def command(name: str, help: str) -> Callable:
-    def decorate(fn: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
-        COMMANDS[name] = (help, fn)
-        return fn
-
-    return decorate
+from .base import COMMANDS
 
 
 def top_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import add_flags
 from ..data.base import DataConfig
 from ..errors import NeuralzooError
-from . import command
+from .base import IMAGE_SUFFIXES, command, output_paths
 
 
 @command("list", "show the registered models")
@@ -85,7 +85,7 @@ def predict_command(argv: list[str]) -> int:
         model.refuse_padding(args.input)   # before predict_proba's own check, to name the file
     probs = model.predict_proba(x, lengths=lengths).numpy()
     classes = model.info.class_names or [str(i) for i in range(probs.shape[1])]
-    out = Path(args.output) if args.output else run_dir_of(args.run) / "predictions.csv"
+    out = output_paths(args.output, run_dir_of(args.run) / "predictions.csv", table=(".csv",))["table"]
     with out.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["input", "predicted", *[f"prob_{c}" for c in classes]])
@@ -104,7 +104,8 @@ def plot_command(argv: list[str]) -> int:
     parser.add_argument("run", metavar="RUN_DIR")
     parser.add_argument("--output", help="PNG path (default: RUN_DIR/curves.png)")
     args = parser.parse_args(argv)
-    out = Path(args.output) if args.output else Path(args.run) / "curves.png"
+    out = output_paths(args.output, Path(args.run) / "curves.png",
+                       picture=(*IMAGE_SUFFIXES, ".pdf", ".svg"))["picture"]
     save_curves(read_metrics(Path(args.run)), out, Path(args.run).name)
     print(f"wrote {out}")
     return 0

@@ -18,7 +18,7 @@ import torch
 from ..config import add_flags
 from ..data.base import DataConfig
 from ..errors import NeuralzooError
-from . import command
+from .base import IMAGE_SUFFIXES, command, output_paths
 
 
 def _parser(prog: str, description: str, data: bool = True) -> argparse.ArgumentParser:
@@ -63,10 +63,11 @@ def _data(model, args: argparse.Namespace):
     return data, data.split(args.split)
 
 
-def _out(args: argparse.Namespace, default: str) -> Path:
+def _outputs(args: argparse.Namespace, default: str, **kinds: tuple[str, ...]) -> dict[str, Path]:
+    """The command's files: named after ``--output`` (any of their suffixes) or ``RUN_DIR/default``."""
     from ..runs import run_dir_of
 
-    return Path(args.output) if args.output else run_dir_of(args.run) / default
+    return output_paths(args.output, run_dir_of(args.run) / default, **kinds)
 
 
 @command("sample", "draw new samples from a generative model -> image grid PNG + .npz")
@@ -88,13 +89,13 @@ def sample_command(argv: list[str]) -> int:
     model = _load(args, "sample", "sample (no prior to draw from)")
     labels = {} if args.label is None else {"labels": args.label}
     x = model.sample(args.n, temperature=args.temperature, **labels).cpu()
-    out = _out(args, "samples.png")
-    np.savez_compressed(out.with_suffix(".npz"), samples=x.numpy())
+    out = _outputs(args, "samples.png", picture=IMAGE_SUFFIXES, arrays=(".npz",))
+    np.savez_compressed(out["arrays"], samples=x.numpy())
     if model.info.is_image:
-        save_image_grid(x, out)
-        print(f"wrote {out} and {out.with_suffix('.npz')}")
+        save_image_grid(x, out["picture"])
+        print(f"wrote {out['picture']} and {out['arrays']}")
     else:
-        print(f"wrote {out.with_suffix('.npz')} (samples are not images: no picture)")
+        print(f"wrote {out['arrays']} (samples are not images: no picture)")
     return 0
 
 
@@ -109,20 +110,19 @@ def embed_command(argv: list[str]) -> int:
     data, part = _data(model, args)
     codes = torch.cat([model.encode(part.x[i:i + 1000].to(model.device)).float().cpu()
                        for i in range(0, len(part), 1000)]).numpy()
-    out = _out(args, "embedding.png")
+    out = _outputs(args, "embedding.png", picture=IMAGE_SUFFIXES, arrays=(".npz",), table=(".csv",))
     labels = None if part.y is None else part.y.numpy()
-    np.savez_compressed(out.with_suffix(".npz"), codes=codes,
-                        **({} if labels is None else {"labels": labels}))
-    with out.with_suffix(".csv").open("w", newline="") as f:
+    np.savez_compressed(out["arrays"], codes=codes, **({} if labels is None else {"labels": labels}))
+    with out["table"].open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([*([] if labels is None else ["label"]),
                          *[f"z{i}" for i in range(codes.shape[1])]])
         for i, row in enumerate(codes):
             writer.writerow([*([] if labels is None else [int(labels[i])]), *[f"{v:.6g}" for v in row]])
-    how = save_latent_map(codes, labels, data.info.class_names, out,
+    how = save_latent_map(codes, labels, data.info.class_names, out["picture"],
                           f"{model.name} codes of {data.info.name} [{args.split}]")
-    print(f"wrote {len(codes)} codes of size {codes.shape[1]} to {out.with_suffix('.npz')} and "
-          f"{out.with_suffix('.csv')}; latent map ({how}) {out}")
+    print(f"wrote {len(codes)} codes of size {codes.shape[1]} to {out['arrays']} and "
+          f"{out['table']}; latent map ({how}) {out['picture']}")
     return 0
 
 
@@ -137,13 +137,13 @@ def reconstruct_command(argv: list[str]) -> int:
     model = _load(args, "reconstruct", "reconstruct")
     data, part = _data(model, args)
     error = reconstruction_errors(model, part.x)
-    out = _out(args, "reconstructions.png")
+    out = _outputs(args, "reconstructions.png", picture=IMAGE_SUFFIXES, summary=(".json",))
     result = {"squared_error": float(error.mean()), "squared_error_std": float(error.std()),
               "units": "sum over features of (x - reconstruction)^2, mean over examples",
               "data": data.info.name, "split": args.split, "samples": len(part)}
     if model.info.is_image:
-        save_reconstructions(model, part.x[:args.n], out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        save_reconstructions(model, part.x[:args.n], out["picture"])
+    out["summary"].write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 
@@ -164,7 +164,7 @@ def interpolate_command(argv: list[str]) -> int:
         raise NeuralzooError(f"interpolate draws images; {model.info.name!r} samples are not images")
     if hasattr(model, "latent_walk"):   # GANs: walks between random noise vectors
         walk = model.latent_walk(args.pairs, args.steps, torch.Generator().manual_seed(args.seed))
-        out = save_image_grid(walk.cpu(), _out(args, "interpolation.png"), nrow=args.steps)
+        out = save_image_grid(walk.cpu(), _outputs(args, "interpolation.png", picture=IMAGE_SUFFIXES)["picture"], nrow=args.steps)
         print(f"wrote {out}")
         return 0
     _, part = _data(model, args)
@@ -173,7 +173,7 @@ def interpolate_command(argv: list[str]) -> int:
         raise NeuralzooError(f"the {args.split!r} split has fewer than 2 samples")
     rows = [model.interpolate(part.x[a], part.x[b], args.steps).cpu()
             for a, b in zip(pick[0::2], pick[1::2])]
-    out = save_image_grid(torch.cat(rows), _out(args, "interpolation.png"), nrow=args.steps)
+    out = save_image_grid(torch.cat(rows), _outputs(args, "interpolation.png", picture=IMAGE_SUFFIXES)["picture"], nrow=args.steps)
     print(f"wrote {out}")
     return 0
 
@@ -202,7 +202,7 @@ def detect_command(argv: list[str]) -> int:
     data, part = _data(model, args)
     normal = None if args.normal_classes is None else tuple(
         c.strip() for c in args.normal_classes.split(",") if c.strip())
-    result: dict[str, Any] = detect(model, data, part, _out(args, "anomaly_scores.csv"),
+    result: dict[str, Any] = detect(model, data, part, _outputs(args, "anomaly_scores.csv", scores=(".csv",))["scores"],
                                     method=args.score, samples=args.iw_samples,
                                     contamination=args.contamination, threshold=args.threshold,
                                     normal_classes=normal, split=args.split)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NeuralzooError
-from . import command
+from .base import IMAGE_SUFFIXES, command, output_paths
 from .commands import _run_parser
 
 
@@ -70,7 +70,9 @@ def forecast_command(argv: list[str]) -> int:
         raise NeuralzooError(f"{series.source}: columns {series.columns} but the model forecasts "
                              f"{spec.columns}")
     values, _ = fill_missing(series, (len(series.values),), config.missing)
-    out = Path(args.output) if args.output else run_dir_of(args.run) / "forecast.csv"
+    paths = output_paths(args.output, run_dir_of(args.run) / "forecast.csv", table=(".csv",),
+                         picture=IMAGE_SUFFIXES)
+    out = paths["table"]
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.backtest:
         result = backtest(model, values, spec.split[1], horizon, args.step, spec)
@@ -105,7 +107,7 @@ def forecast_command(argv: list[str]) -> int:
         positions = np.arange(1, n + horizon + 1, dtype=float)
     picture = save_forecast(positions[max(0, origin - shown):origin], values[max(0, origin - shown):origin],
                             positions[origin:origin + horizon], forecast, truth if known else None,
-                            spec.columns, out.with_suffix(".png"),
+                            spec.columns, paths["picture"],
                             f"{model.name}: {horizon} steps after step {origin} ({series.times[origin - 1]})")
     print(f"wrote {horizon} forecasts to {out} and the plot to {picture}")
     return 0

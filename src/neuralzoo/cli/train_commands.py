@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import TrainConfig, add_flags
 from ..data.base import DataConfig
-from . import command
+from .base import command
 
 RUN_FLAGS = ("model", "out", "config", "resume", "preset")
 

@@ -1,0 +1,43 @@
+"""The command registry: ``@command("name", help)`` on a function ``(argv) -> exit code``.
+
+Its own module so that the command modules and the front door (``cli/__init__.py``, which imports
+them to register their commands) never import each other in a circle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..errors import NeuralzooError
+
+COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {}
+
+
+def command(name: str, help: str) -> Callable:
+    def decorate(fn: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+        COMMANDS[name] = (help, fn)
+        return fn
+
+    return decorate
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def output_paths(output: str | None, default: Path, **kinds: tuple[str, ...]) -> dict[str, Path]:
+    """The files a command writes, one per kind (``picture=(".png", ".jpg")``, ``arrays=(".npz",)``),
+    named after one stem: ``--output`` with the suffix of any of its kinds (or none) names them all
+    (``samples.npz`` and ``samples.png`` both give samples.png + samples.npz); without it, ``default``.
+    A kind keeps the user's suffix when it is one of its own, else takes its first. Folders are made."""
+    path = Path(output).expanduser() if output else default
+    suffix = path.suffix.lower()
+    if suffix and not any(suffix in allowed for allowed in kinds.values()):
+        every = [s for allowed in kinds.values() for s in allowed]
+        raise NeuralzooError(f"--output {output}: give a file name ending in {', '.join(every)} (or no "
+                             f"suffix); this command writes {' and '.join(a[0] for a in kinds.values())} "
+                             "files beside each other")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.with_suffix("") if suffix else path
+    return {kind: path if suffix in allowed else stem.with_suffix(allowed[0])
+            for kind, allowed in kinds.items()}
