@@ -130,4 +130,4 @@ def test_dcgan_with_conditional_batch_norm_trains_samples_and_reloads(tmp_path):
     assert draws[0].shape == (4, 1, 8, 8)
     torch.testing.assert_close(*draws)
     with pytest.raises(NeuralzooError, match="conditional_batch_norm needs conditional"):
-        digits_model("dcgan", conditional_batch_norm=True)
+        digits_model("dcgan", conditional=False, conditional_batch_norm=True)

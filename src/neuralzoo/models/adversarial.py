@@ -22,7 +22,7 @@ against 7.5).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -38,12 +38,14 @@ from .gan_layers import check_policy, diff_augment
 @dataclass
 class AdversarialConfig:
     latent_dim: int = param(100, "size of the noise vector z ~ N(0, I)")
-    loss: Literal["non-saturating", "minimax", "hinge", "wgan-gp"] = param("non-saturating", "GAN loss")
+    # defaults: the recipe benchmarks/gan_mnist.py validated (hinge, spectral norm, class-conditional)
+    loss: Literal["non-saturating", "minimax", "hinge", "wgan-gp"] = param("hinge", "GAN loss")
     gp_weight: float = param(10.0, "wgan-gp: weight of the gradient penalty")
     d_steps: int = param(1, "discriminator updates per generator update (wgan-gp: 5 in the paper)")
-    spectral_norm: bool = param(False, "spectral normalisation of the discriminator's weights")
+    spectral_norm: bool = param(True, "spectral normalisation of the discriminator's weights")
     ema_decay: float = param(0.999, "decay of the generator-weight EMA used for sampling (0: off)")
-    conditional: bool = param(False, "class-conditional: labels into both networks")
+    conditional: bool | None = param(None, "class-conditional: labels into both networks (default: "
+                                           "when the data has labels)")
     beta1: float = param(0.5, "Adam beta1 of both optimizers (0.5: the DCGAN recipe)")
     beta2: float = param(0.999, "Adam beta2 of both optimizers")
     discriminator_lr_ratio: float = param(1.0, "discriminator lr / generator lr (the two time-scale "
@@ -70,6 +72,17 @@ class AdversarialConfig:
                 raise NeuralzooError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
+def resolve_conditioning(config: AdversarialConfig, info) -> AdversarialConfig:
+    """The config with ``conditional`` (and a DCGAN's ``conditional_batch_norm``) decided where left
+    to the default (None): conditional exactly when the data has labels. Saved configs keep None and
+    the data description, so a loaded model decides the same way."""
+    conditional = bool(info.num_classes) if config.conditional is None else config.conditional
+    changes = {"conditional": conditional}
+    if getattr(config, "conditional_batch_norm", False) is None:
+        changes["conditional_batch_norm"] = conditional
+    return replace(config, **changes)
+
+
 class Adversarial(Model):
     """Subclasses set ``self.generator`` ((B, latent [+ K]) -> (B, *shape) in [-1, 1]) and
     ``self.discriminator`` ((B, *shape) -> (B, F) features), then call ``finish_init(F)``."""
@@ -77,6 +90,9 @@ class Adversarial(Model):
     # the DCGAN recipe; no model selection; a sample grid after every epoch
     train_defaults = {"lr": 2e-4, "val_fraction": 0.0, "sample_every": 1}
     monitor = ("loss", "min")
+
+    def __init__(self, config: AdversarialConfig, info) -> None:
+        super().__init__(resolve_conditioning(config, info), info)
 
     def finish_init(self, features: int) -> None:
         cfg, info = self.config, self.info

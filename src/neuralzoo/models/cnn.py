@@ -69,6 +69,8 @@ def pooling_plan(size: int, cfg: CNNConfig, padding: str) -> list[bool] | None:
 class CNN(Classifier):
     Config = CNNConfig
     summary = "convolutional classifier (classic Conv32-Pool-Conv64-Pool-Conv64 stack; preset strong)"
+    # the recipe benchmarks/mnist_cnn.py validated: 99.0% MNIST test accuracy in under one epoch
+    train_defaults = {"lr": 0.02, "schedule": "one-cycle", "label_smoothing": 0.1}
     presets = {
         "classic": {"model": {}},
         "strong": {

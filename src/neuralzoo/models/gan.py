@@ -42,6 +42,7 @@ class GAN(Adversarial):
 
     def __init__(self, config: GANConfig, info) -> None:
         super().__init__(config, info)
+        config = self.config   # conditioning resolved from the data
         pixels = math.prod(info.input_shape)
         self.generator = nn.Sequential(*leaky_stack([self.generator_inputs, *config.hidden_sizes]),
                                        nn.Linear(config.hidden_sizes[-1], pixels), nn.Tanh(),

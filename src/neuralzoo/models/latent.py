@@ -113,6 +113,10 @@ class LatentModel(Model):
     """Encoder + decoder with a reconstruction likelihood; subclasses define ``encode`` and ``loss``."""
 
     monitor = ("loss", "min")
+    # the recipe of benchmarks/ae_vs_pca.py and oneclass_mnist.py. MNIST, 5 epochs, validation split
+    # (defaults.py): autoencoder squared error 6.86 against 7.49, VAE -ELBO 108.6 against 111.6 (and
+    # 117.0 with lr 1e-3 cosine) for Adam lr 1e-3 constant
+    train_defaults = {"lr": 2e-3, "schedule": "one-cycle"}
     likelihood: str
 
     def init_likelihood(self, choice: str) -> None:

@@ -46,6 +46,9 @@ class Recurrent(Model):
     """The shared encoder; the task head comes from the per-task subclass chosen in ``__new__``."""
 
     Config = SequenceConfig
+    # benchmarks/mnist_rows.py's recipe (clipping: recurrent gradients can explode); on MNIST rows,
+    # 3 epochs, validation accuracy 97.87% against 97.13% with Adam lr 1e-3 constant (defaults.py)
+    train_defaults = {"lr": 2e-3, "schedule": "one-cycle", "grad_clip": 1.0}
     _variants: ClassVar[dict[tuple[type, str], type]] = {}
 
     def __new__(cls, config=None, info=None, *args, **kwargs):
