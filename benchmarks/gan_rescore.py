@@ -27,7 +27,7 @@ import torch  # noqa: E402
 import neuralzoo  # noqa: E402
 from common import environment, write_json  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
-from neuralzoo.quality import feature_network, quality_report  # noqa: E402
+from neuralzoo.evaluation.quality import feature_network, quality_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "mnist"

@@ -1,4 +1,4 @@
-"""Reproduce the feature networks shipped in ``src/neuralzoo/weights/`` (used by ``neuralzoo.quality``
+"""Reproduce the feature networks shipped in ``src/neuralzoo/weights/`` (used by ``neuralzoo.evaluation.quality``
 for Fréchet distance, precision/recall and class histograms of generated images).
 
 Each is neuralzoo's classic CNN (Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10) trained with the
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import neuralzoo
-from neuralzoo.evaluate import evaluate_run
+from neuralzoo.evaluation import evaluate_run
 from neuralzoo.training.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
