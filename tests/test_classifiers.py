@@ -77,6 +77,7 @@ def test_mlp_options_build():
     ("mlp", {"epochs": 15, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64}),
     ("cnn", {"epochs": 6, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64}),
 ])
+@pytest.mark.slow
 def test_training_on_digits_learns(name, settings, tmp_path):
     summary = neuralzoo.train(name, data="digits", out=tmp_path / name, progress=False, **settings)
     assert summary["final"]["accuracy"] > 0.9  # chance is 0.1

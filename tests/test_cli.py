@@ -128,6 +128,7 @@ def test_predict_image_folder_and_npz(run_dir, tmp_path, digits, capsys):
     assert "wrote 6 predictions" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_evaluate_with_data_writes_eval_json_and_confusion(run_dir, tmp_path, digits, capsys):
     x_train, y_train = digits.train.x.numpy(), digits.train.y.numpy()
     x_test, y_test = digits.test.x.numpy(), digits.test.y.numpy()
@@ -160,6 +161,7 @@ def test_evaluate_with_data_writes_eval_json_and_confusion(run_dir, tmp_path, di
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--max-steps", "3", "--out", str(out)]) == 0

@@ -168,6 +168,7 @@ def subprocess_results(bad, run_dir, tmp_path_factory):
         return {key: future.result() for key, future in futures.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(_subprocess_cases(Path("b"), Path("r"))))
 def test_bad_input_subprocess_one_line_exit_2(case, bad, run_dir, subprocess_results):
     spec = _subprocess_cases(bad, run_dir)[case]

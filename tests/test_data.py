@@ -49,6 +49,7 @@ def mnist():
     return load_dataset(DataConfig(data="mnist", data_dir=str(MNIST_DIR), val_fraction=0.1))
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_mnist_real_files(mnist):
     assert len(read_idx(MNIST_DIR / "train-labels-idx1-ubyte.gz")) == 60000
@@ -77,6 +78,7 @@ def test_mnist_checksum_checked_on_load(tmp_path):
            load_dataset, DataConfig(data="mnist", data_dir=str(tmp_path)))
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_mnist_download_from_file_mirror(tmp_path, monkeypatch):
     monkeypatch.delenv("NEURALZOO_OFFLINE")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import neuralzoo
@@ -14,6 +15,7 @@ ARGS = ["--data", "digits", "--epochs", "2", "--batch-size", "50", "--bf16", "of
         "--no-progress", "--device", "cpu", "--lr", "3e-3", "--schedule", "cosine", "--log-every", "5"]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process(tmp_path):
     # batch 50 over 1293 samples leaves a last batch of 43: uneven shards (22 + 21) must still give
     # exactly the single-process gradient
@@ -35,6 +37,7 @@ def test_two_processes_match_one_process(tmp_path):
     assert end_single["step"] == end_ddp["step"] == 2 * 26
 
 
+@pytest.mark.slow
 def test_two_processes_stop_together_on_the_time_budget(tmp_path):
     """Under torchrun the ranks compare their clocks at log steps (an all-reduce), so a budget the
     first step spends stops both at step 5, the first log step, and the run ends cleanly."""

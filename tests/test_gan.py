@@ -146,6 +146,7 @@ def test_sampling_temperature_scales_the_noise_not_the_labels():
                                model(hot))
 
 
+@pytest.mark.slow
 def test_conditional_gan_draws_the_asked_digit(tmp_path):
     neuralzoo.train("gan", out=tmp_path / "c", data="digits", conditional=True, epochs=80,
                     batch_size=64, hidden_sizes=(256, 256), latent_dim=32, progress=False)

@@ -90,6 +90,7 @@ def test_checkpoint_round_trip(name, tmp_path):
     assert torch.equal(loaded(x), model(x))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_smoke(name, tmp_path, capsys):
     run = tmp_path / name

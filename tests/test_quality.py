@@ -63,6 +63,7 @@ def test_precision_recall_detect_dropped_modes():
     assert precision_recall(real, far) == (0.0, 0.0)
 
 
+@pytest.mark.slow
 def test_inception_fid_network_loads_weights_safely(tmp_path):
     from safetensors.torch import save_file
 

@@ -32,6 +32,7 @@ def test_xor_reaches_full_accuracy(one_blas_thread):
     assert history.final_train_accuracy == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_digits_reaches_95_percent(model, one_blas_thread):
     _, history = train_digits(model, RunSettings(dtype="float32"))

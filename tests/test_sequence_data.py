@@ -39,6 +39,7 @@ def test_digits_rows_are_the_digits_images_row_by_row(digits):
     assert torch.equal(rows.train.x, digits.train.x[:, 0]) and torch.equal(rows.test.y, digits.test.y)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file(), reason="no MNIST files")
 def test_mnist_rows():
     rows = load_dataset(DataConfig(data="mnist-rows", data_dir=str(MNIST_DIR), limit=100))

@@ -83,6 +83,7 @@ def test_equivariance_holds_in_the_transformed_space(tmp_path):
     assert moved >= 0 and np.sqrt(moved) == pytest.approx(2.0 * np.sqrt(base) + 1.0, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_instance_norm_forecasts_amplitudes_beyond_the_training_range(tmp_path):
     """A cycle whose amplitude triples after the training part (the sunspots' situation in the
     1950s): the saturating network alone cannot reach the new peaks, the instance-normalised one
@@ -129,6 +130,7 @@ def test_instance_norm_config_errors_name_the_field():
         get_model_class("gru").Config(instance_norm="minmax")
 
 
+@pytest.mark.slow
 def test_scale_augment_reaches_amplitudes_beyond_the_training_range(tmp_path):
     """scale_augment: training windows rescaled about the data's zero by up to e^0.8 teach the
     network cycles twice as high as any it saw; the evaluation loss is never augmented."""

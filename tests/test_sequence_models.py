@@ -148,6 +148,7 @@ def test_forecaster_beats_the_naive_forecast(tmp_path):
                                                      atol=0.35)
 
 
+@pytest.mark.slow
 def test_linear_skip_extrapolates_beyond_the_training_range(tmp_path):
     """A steady trend leaves the training range in the test part: the saturating recurrent net
     alone cannot follow it, the linear autoregressive skip (LSTNet's highway) can."""

@@ -57,6 +57,7 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, monkeypatch):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_at_step", [1, 12, 40])
 def test_sigkill_then_resume_matches(tmp_path, kill_at_step):
     args = ["--data", "digits", "--epochs", "3", "--batch-size", "64", "--dropout", "0.3",
