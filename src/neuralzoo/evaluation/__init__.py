@@ -20,7 +20,7 @@ from ..errors import NeuralzooError
 from ..models.base import check_temperature
 from ..runs import load, run_dir_of
 from ..training.context import StepContext, resolve_device
-from ..training.loop import evaluate_metrics
+from ..training.metrics import evaluate_metrics
 from .anomaly import AnomalyReporter
 from .base import EvaluationContext, Headline, Reporter
 from .classification import ClassificationReporter

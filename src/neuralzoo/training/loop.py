@@ -25,6 +25,7 @@ from .checkpoint import restore, save_checkpoint
 from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
                       resolve_device)
 from .logger import RunLogger
+from .metrics import MetricSums, evaluate_metrics, to_device
 from .optim import lr_factor, set_lr
 
 
@@ -39,54 +40,6 @@ def monitor_of(model: Model, cfg: TrainConfig) -> tuple[str, str]:
         name = name[4:]
     mode = model.monitor[1] if name == model.monitor[0] else ("min" if "loss" in name else "max")
     return name, mode
-
-
-class MetricSums:
-    """Sample-weighted running sums of the metrics ``loss`` returns, kept as tensors so adding a
-    step costs no device sync; ``means`` reads them once (summed over ranks when given a world)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
-
-    def add(self, out: dict[str, torch.Tensor], n: int) -> None:
-        for key, value in out.items():
-            self.sums[key] = self.sums.get(key, 0.0) + value.detach().float() * n
-        self.count += n
-
-    def means(self, world: Distributed | None = None) -> dict[str, float]:
-        if not self.sums:
-            return {}
-        keys = sorted(self.sums)
-        totals = torch.stack([self.sums[k] for k in keys])
-        totals = torch.cat([totals, totals.new_tensor([float(self.count)])])
-        if world is not None:
-            totals = world.all_reduce_sum(totals)
-        return dict(zip(keys, (totals[:-1] / totals[-1]).tolist()))
-
-
-@torch.no_grad()
-def evaluate_metrics(model: Model, data: ArrayData, batch_size: int, ctx: StepContext,
-                     world: Distributed | None = None) -> dict[str, float]:
-    """Sample-weighted means of ``model.loss`` metrics over ``data`` (sharded across ranks)."""
-    world = world or Distributed()
-    was_training = model.training
-    model.eval()
-    index = torch.arange(world.rank, len(data), world.world_size)
-    sums = MetricSums()
-    for start in range(0, len(index), batch_size):
-        batch = to_device(data.batch(index[start:start + batch_size].to(data.x.device)), ctx)
-        with ctx.autocast():
-            sums.add(model.loss(batch), len(batch["x"]))
-    model.train(was_training)
-    return sums.means(world)
-
-
-def to_device(batch: dict[str, torch.Tensor], ctx: StepContext) -> dict[str, torch.Tensor]:
-    out = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
-    if ctx.channels_last and out["x"].dim() == 4:
-        out["x"] = out["x"].contiguous(memory_format=torch.channels_last)
-    return out
 
 
 # called after each epoch on the main process: (model, run_dir, completed epochs) -> values to log
