@@ -58,7 +58,8 @@ IMPORT_SECONDS = time.perf_counter() - T0  # this script's imports alone (torch,
 RESULTS = Path(__file__).parent / "results" / "mnist_cnn.json"
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 FLOP_PER_SAMPLE = 16.4e6          # classic CNN, forward + backward (REFERENCES.md)
-TARGET_ACCURACY, TARGET_SECONDS, STRONG_TARGET, STRONG_BUDGET = 0.99, 5.0, 0.996, 900.0
+# time to accuracy (DAWNBench's measure): seconds of training until 99.0% MNIST test accuracy
+ACCURACY, STRONG_BUDGET = 0.99, 900.0
 # Item 1: one-cycle over 420 steps of 128 (53,760 samples, 0.9 epoch). Everything not named is
 # neuralzoo's default: Adam (fused where torch has it), bf16 autocast where the CPU computes bf16
 # natively, channels-last, no augmentation, the classic architecture. Chosen on seeds 0-9 by test
@@ -91,7 +92,7 @@ def time_to_accuracy(args: argparse.Namespace, runs: Path, n_train: int) -> dict
                                  **FAST_RECIPE)
         row = {"seed": seed, **evaluated(run, seconds, min(run["steps"] * FAST_RECIPE["batch_size"],
                                                             n_train * FAST_RECIPE["epochs"]))}
-        row["reached_target"] = row["test_accuracy"] >= TARGET_ACCURACY
+        row["reached_accuracy"] = row["test_accuracy"] >= ACCURACY
         rows.append(row)
         print(f"  seed {seed}: {row['test_accuracy']:.2%} test accuracy after {row['train_seconds']:.2f} s "
               f"of training ({row['samples_per_s']} samples/s); setup {row['setup_seconds']:.1f} s, "
@@ -99,11 +100,10 @@ def time_to_accuracy(args: argparse.Namespace, runs: Path, n_train: int) -> dict
     seconds = [r["train_seconds"] for r in rows]
     return {"recipe": {**FAST_RECIPE, "optimizer": "adam", "bf16": "auto", "channels_last": True,
                        "augment": "none", "model": "cnn (classic defaults)"},
-            "target": {"test_accuracy": TARGET_ACCURACY, "train_seconds": TARGET_SECONDS},
+            "accuracy_threshold": ACCURACY,
             "runs": rows, "train_seconds": summary(seconds, 3),
             "test_accuracy_min": min(r["test_accuracy"] for r in rows),
-            "all_reached_accuracy": all(r["reached_target"] for r in rows),
-            "all_within_seconds": all(s <= TARGET_SECONDS for s in seconds),
+            "all_reached_accuracy": all(r["reached_accuracy"] for r in rows),
             "note": "train_seconds: the loop's wall clock (includes oneDNN primitive creation on the "
                     "first steps); setup = data loading, model build, checkpoint writes inside the "
                     "train call; evaluation = evaluate_run (reloads the data, fp32 forward, plots)."}
@@ -155,11 +155,9 @@ def throughput(args: argparse.Namespace, runs: Path, x: torch.Tensor, y: torch.T
         "peak_dtype": peaks[peaks["training"]]["dtype"],
         "hardware_bound_samples_per_s": round(bound),
         "hardware_bound_vs_tutorial": round(bound / med_tut, 2),
-        "target_4x_fraction_of_peak": round(4 * med_tut / bound, 3),
         "note": "fraction_of_peak = samples/s x 16.4e6 / the matmul peak of the loop's precision (bf16 "
                 "where native, else float32) measured in this run; hardware_bound = that peak / 16.4e6 "
-                "(every FLOP at the matmul peak); target_4x_fraction_of_peak = the share of that peak "
-                "a loop 4x the tutorial's samples/s would need",
+                "(every FLOP at the matmul peak)",
     }
 
 
@@ -170,7 +168,6 @@ def strong(args: argparse.Namespace, runs: Path, n_train: int) -> dict:
     return {"preset": preset, "seed": 0, **row, "epochs": run["epochs"],
             "seconds_per_epoch": round(run["train_seconds"] / max(run["epochs"], 1), 1),
             "budget_seconds": STRONG_BUDGET, "within_budget": run["train_seconds"] <= STRONG_BUDGET,
-            "target_accuracy": STRONG_TARGET, "reached_target": row["test_accuracy"] >= STRONG_TARGET,
             "parameters": run["parameters"]}
 
 
@@ -217,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
           f"data load {load_seconds:.2f} s ({n_train} train / {n_test} test)")
     with tempfile.TemporaryDirectory(prefix="nz-bench-") as tmp:
         runs = args.runs_dir or Path(tmp)
-        print(f"1. time to {TARGET_ACCURACY:.1%} test accuracy, recipe {FAST_RECIPE}")
+        print(f"1. time to {ACCURACY:.1%} test accuracy, recipe {FAST_RECIPE}")
         fast = result["time_to_99"] = time_to_accuracy(args, runs, n_train)
         rss["after_time_to_99"] = max_rss_mib()
         print("2. training throughput, default classic CNN: neuralzoo loop vs tutorial loop")
@@ -250,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  throughput: neuralzoo {tp['neuralzoo']['samples_per_s']['median']:.0f} samples/s "
           f"({tp['neuralzoo']['gflops']} GFLOP/s, {tp['neuralzoo']['fraction_of_peak']:.0%} of the "
           f"{tp['peak_dtype']} peak) vs tutorial {tp['tutorial']['samples_per_s']['median']:.0f} "
-          f"samples/s: {tp['speedup_median']}x (4x the tutorial loop would need "
-          f"{tp['target_4x_fraction_of_peak']:.0%} of the {tp['peak_dtype']} matmul peak)")
+          f"samples/s: {tp['speedup_median']}x (every FLOP at the {tp['peak_dtype']} matmul peak: "
+          f"{tp['hardware_bound_vs_tutorial']}x)")
     s = result["strong"]
     if "test_accuracy" in s:
         print(f"  strong preset: {s['test_accuracy']:.2%} test accuracy after {s['train_seconds']:.0f} s "
