@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +193,22 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         validated = json.loads((run / "config.json").read_text())["data"]["val_fraction"] > 0
         assert row["protocol"].endswith("best-validation checkpoint" if validated else
                                         "last checkpoint (no validation split)"), row
+
+
+def test_model_catalog_read_from_source_matches_the_imported_registry():
+    from neuralzoo.registry import model_catalog
+
+    imported = [(name, MODELS[name].summary, list(MODELS[name].presets)) for name in model_names()]
+    assert model_catalog() == imported
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["evaluate", "--help"]])
+def test_help_and_list_import_no_torch(argv):
+    """The command line's start-up: --help and list answer without importing torch (or numpy's
+    heavier companions), which is most of a second of every command that does not need them."""
+    code = ("import sys; from neuralzoo.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted(m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules)\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out, out[-300:]

@@ -82,3 +82,23 @@ def test_inception_fid_network_loads_weights_safely(tmp_path):
     (tmp_path / "fake.pth").write_bytes(b"not a pickle")
     with pytest.raises(NeuralzooError, match="not the FID Inception weights"):
         load_inception(tmp_path / "fake.pth")
+
+
+def test_classification_scores_match_scikit_learn():
+    """The evaluation's confusion matrix and per-class precision / recall / F1 (computed without
+    importing scikit-learn) against scikit-learn's own functions, including a class never predicted
+    and a class absent from the labels (zero_division=0)."""
+    from sklearn.metrics import confusion_matrix as reference_matrix
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from neuralzoo.evaluation.classification import confusion_matrix, per_class_scores
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 5, 300)                     # class 5 never occurs
+    predicted = np.where(rng.random(300) < 0.7, true, rng.integers(0, 6, 300))
+    predicted[predicted == 2] = 3                     # class 2 never predicted
+    matrix = confusion_matrix(true, predicted, 6)
+    assert matrix.tolist() == reference_matrix(true, predicted, labels=list(range(6))).tolist()
+    expected = precision_recall_fscore_support(true, predicted, labels=list(range(6)), zero_division=0)
+    for ours, theirs in zip(per_class_scores(matrix), expected):
+        assert np.allclose(ours, theirs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
-
 import numpy as np
 
 
@@ -46,64 +45,6 @@ def save_curves(events: list[dict], path: Path, title: str = "") -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return path
-
-
-def save_confusion(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str = "") -> Path:
-    plt = _pyplot()
-    k = len(class_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(k), class_names, rotation=90 if k > 12 else 0)
-    ax.set_yticks(range(k), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    threshold = matrix.max() / 2 if matrix.size else 0
-    for i in range(k):
-        for j in range(k):
-            if matrix[i, j]:
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > threshold else "black")
-    ax.set_title(title or "confusion matrix")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def save_predictions(images: np.ndarray, predicted: Sequence[str], true: Sequence[str], path: Path,
-                     columns: int = 8) -> Path:
-    """A grid of images titled ``predicted (true)``, wrong ones in red."""
-    plt = _pyplot()
-    rows = int(np.ceil(len(images) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.35), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, p, t in zip(axes.flat, images, predicted, true):
-        image = np.transpose(image, (1, 2, 0))
-        ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{p} ({t})", fontsize=8, color="black" if p == t else "red")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def save_image_grid(images: np.ndarray, path: Path, columns: int = 8, scale: int = 4) -> Path:
-    """Tile (N, C, H, W) images in [0, 1] into one PNG (Pillow; nearest-neighbour upscaling)."""
-    from PIL import Image
-
-    n, c, h, w = images.shape
-    rows = int(np.ceil(n / columns))
-    grid = np.zeros((rows * (h + 2) + 2, columns * (w + 2) + 2, c), dtype=np.float32)
-    for i, image in enumerate(images):
-        r, col = divmod(i, columns)
-        grid[2 + r * (h + 2):2 + r * (h + 2) + h, 2 + col * (w + 2):2 + col * (w + 2) + w] = \
-            np.transpose(image, (1, 2, 0))
-    pixels = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
-    picture = Image.fromarray(pixels.squeeze(-1) if c == 1 else pixels)
-    picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    picture.save(path)
     return path
 
 

@@ -83,4 +83,7 @@ def load(path: str | Path, which: str = "best", device: str | torch.device = "cp
     load_model_state(model, tensors, ckpt)
     model.run_config = run_config
     model.checkpoint = str(ckpt)
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if info.is_image and run_config.get("train", {}).get("channels_last", True):
+        model.to(memory_format=torch.channels_last)   # as trained; Model.infer feeds it so
+    return model

@@ -6,6 +6,7 @@ them to register their commands) never import each other in a circle.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +21,19 @@ def command(name: str, help: str) -> Callable:
         return fn
 
     return decorate
+
+
+def inference(fn: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """Run a command without autograd graphs; torch is imported when the command runs, not when the
+    command line starts (``neuralzoo --help`` and ``list`` import no torch)."""
+    @functools.wraps(fn)
+    def run(argv: list[str]) -> int:
+        import torch
+
+        with torch.no_grad():
+            return fn(argv)
+
+    return run
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

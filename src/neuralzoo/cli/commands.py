@@ -8,20 +8,19 @@ import json
 from pathlib import Path
 
 from ..config import add_flags
-from ..data.base import DataConfig
+from ..data.config import DataConfig
 from ..errors import NeuralzooError
 from .base import IMAGE_SUFFIXES, command, output_paths
 
 
 @command("list", "show the registered models")
 def list_command(argv: list[str]) -> int:
-    from ..registry import MODELS, model_names
+    from ..registry import model_catalog   # read from the model files: no torch import
 
     argparse.ArgumentParser(prog="neuralzoo list", description="Show the registered models.").parse_args(argv)
-    for name in model_names():
-        cls = MODELS[name]
-        presets = f"  [presets: {', '.join(cls.presets)}]" if cls.presets else ""
-        print(f"{name:12s} {cls.summary}{presets}")
+    for name, summary, presets in model_catalog():
+        shown = f"  [presets: {', '.join(presets)}]" if presets else ""
+        print(f"{name:12s} {summary}{shown}")
     return 0
 
 
@@ -36,8 +35,6 @@ def _run_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 @command("evaluate", "metrics of a trained run on a data split -> eval.json")
 def evaluate_command(argv: list[str]) -> int:
-    from ..evaluation import evaluate_run
-
     parser = _run_parser("neuralzoo evaluate", "Evaluate a run; writes eval.json (+ confusion.png).")
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
     parser.add_argument("--out", metavar="DIR", help="where to write eval.json (default: RUN_DIR)")
@@ -58,6 +55,7 @@ def evaluate_command(argv: list[str]) -> int:
     overrides = {k: args[k] for k in names if k in args}
     if args["quality_samples"] < 0:
         raise NeuralzooError(f"--quality-samples must be >= 0, got {args['quality_samples']}")
+    from ..evaluation import evaluate_run   # after parsing: --help needs no torch
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
                           args.get("out"), args["iw_samples"], args["quality_samples"],
                           args["inception"], args["temperature"])

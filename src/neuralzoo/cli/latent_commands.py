@@ -12,13 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from ..config import add_flags
-from ..data.base import DataConfig
+from ..data.config import DataConfig
 from ..errors import NeuralzooError
-from .base import IMAGE_SUFFIXES, command, output_paths
+from .base import IMAGE_SUFFIXES, command, inference, output_paths
 
 
 def _parser(prog: str, description: str, data: bool = True) -> argparse.ArgumentParser:
@@ -35,6 +32,8 @@ def _parser(prog: str, description: str, data: bool = True) -> argparse.Argument
 
 
 def _load(args: argparse.Namespace, capability: str | tuple[str, ...], job: str):
+    import torch
+
     from ..runs import load
     from ..training.context import resolve_device
 
@@ -71,8 +70,10 @@ def _outputs(args: argparse.Namespace, default: str, **kinds: tuple[str, ...]) -
 
 
 @command("sample", "draw new samples from a generative model -> image grid PNG + .npz")
-@torch.no_grad()   # inference only: no autograd graphs
+@inference
 def sample_command(argv: list[str]) -> int:
+    import numpy as np
+
     from ..images import save_image_grid
 
     parser = _parser("sample", "Draw samples from a trained generative model.", data=False)
@@ -100,8 +101,10 @@ def sample_command(argv: list[str]) -> int:
 
 
 @command("embed", "codes of a data split -> .npz/.csv and a latent-map scatter PNG")
-@torch.no_grad()   # inference only: no autograd graphs
+@inference
 def embed_command(argv: list[str]) -> int:
+    import numpy as np
+
     from ..plots import save_latent_map
 
     parser = _parser("embed", "Encode a data split; 2-D codes (or a PCA of larger ones) are plotted.")
@@ -126,7 +129,7 @@ def embed_command(argv: list[str]) -> int:
 
 
 @command("reconstruct", "originals vs reconstructions PNG and the reconstruction error")
-@torch.no_grad()   # inference only: no autograd graphs
+@inference
 def reconstruct_command(argv: list[str]) -> int:
     from ..evaluation.reconstruction import reconstruction_errors, save_reconstructions
 
@@ -148,8 +151,10 @@ def reconstruct_command(argv: list[str]) -> int:
 
 
 @command("interpolate", "decode the straight line between two codes -> latent walk PNG")
-@torch.no_grad()   # inference only: no autograd graphs
+@inference
 def interpolate_command(argv: list[str]) -> int:
+    import torch
+
     from ..images import save_image_grid
 
     parser = _parser("interpolate", "Walk the latent space between pairs of data samples.")
@@ -178,7 +183,7 @@ def interpolate_command(argv: list[str]) -> int:
 
 
 @command("detect", "anomaly scores, flags and threshold (+ AUROC / AP / ROC with labels)")
-@torch.no_grad()   # inference only: no autograd graphs
+@inference
 def detect_command(argv: list[str]) -> int:
     from ..evaluation.anomaly import detect
 

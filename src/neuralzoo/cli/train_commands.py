@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..config import TrainConfig, add_flags
-from ..data.base import DataConfig
+from ..data.config import DataConfig
 from .base import command
 
 RUN_FLAGS = ("model", "out", "config", "resume", "preset")

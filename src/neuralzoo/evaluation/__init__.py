@@ -52,7 +52,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     dev = resolve_device(device)
     model = load(run_dir, which, dev)
     data_config = eval_data_config(model, data_overrides or {})
-    data = load_eval_data(model, data_config)
+    data = load_eval_data(model, data_config, need_validation=split != "test")
     part = data.split(split)
     if part.y is None and hasattr(model, "predict_proba"):
         raise NeuralzooError(f"{part.source or data.info.name}: the {split!r} split has no labels; "
@@ -62,8 +62,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     out_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = model.run_config["train"]
     # evaluation runs in float32 so every reported figure agrees with predict_proba to the sample
-    metrics = evaluate_metrics(model, part, 1000, StepContext(loss=model.loss, device=dev, use_bf16=False))
-    ctx = EvaluationContext(model, data, split, out_dir, train_cfg["seed"], metrics, iw_samples,
+    step = StepContext(loss=model.loss, device=dev, use_bf16=False, channels_last=model.info.is_image)
+    ctx = EvaluationContext(model, data, split, out_dir, train_cfg["seed"],
+                            lambda: evaluate_metrics(model, part, 256, step), iw_samples,
                             quality_samples, inception, temperature)
     result: dict[str, Any] = {
         "model": model.run_config["model"],
@@ -71,7 +72,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
         "protocol": {"data": data.info.name, "split": split, "samples": len(part),
                      "training_seed": train_cfg["seed"], "split_seed": data_config.split_seed,
                      "binarize": data_config.binarize, "description": data.info.description},
-        "metrics": metrics,
+        "metrics": {},
         "reporters": [],
     }
     headline: Headline | None = None
@@ -82,8 +83,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
         result.update(block)
         result["reporters"].append(reporter.name)
         headline = headline or reporter.headline(block)
-    if headline is None and "loss" in metrics:
-        headline = Headline("loss", metrics["loss"], higher_is_better=False)
+    result["metrics"] = ctx.metrics
+    if headline is None and "loss" in ctx.metrics:
+        headline = Headline("loss", ctx.metrics["loss"], higher_is_better=False)
     result["headline"] = headline.to_dict() if headline else None
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from ..data.base import ArrayData, DataSplits
 from ..models.base import Model
@@ -25,15 +25,29 @@ class EvaluationContext:
     split: str
     out_dir: Path
     seed: int = 0
-    metrics: dict[str, float] = field(default_factory=dict)   # means of model.loss over the split
+    # means of model.loss over the split: computed on first use by ``measure`` (one pass), unless a
+    # reporter that already ran the model over the split sets them from that pass
+    measure: Callable[[], dict[str, float]] = dict
     iw_samples: int = 5000          # importance samples per example for log p(x)
     quality_samples: int = 10000    # generated (and real) samples for sample quality; 0: skip
     inception: str | Path | None = None   # local Inception weights: also the standard FID
     temperature: float = 1.0        # standard deviation of the latent draws behind samples
 
+    _metrics: dict[str, float] | None = field(default=None, repr=False)
+
     @property
     def part(self) -> ArrayData:
         return self.data.split(self.split)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        if self._metrics is None:
+            self._metrics = self.measure()
+        return self._metrics
+
+    @metrics.setter
+    def metrics(self, values: dict[str, float]) -> None:
+        self._metrics = values
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,14 @@ def eval_data_config(model: Model, overrides: dict[str, Any]) -> DataConfig:
     return build(DataConfig, values, "data config")
 
 
-def load_eval_data(model: Model, config: DataConfig) -> DataSplits:
+def load_eval_data(model: Model, config: DataConfig, need_validation: bool = True) -> DataSplits:
     """The evaluation data, checked against the model: sample shape, and labels indexed by the
     model's classes (data holding only some of the classes, e.g. digits 3 and 5, gets the model's
     indices, not 0..K-1 of its own). A model trained on contrast-normalised data sees any data with
     its own constants (``DataInfo.contrast``), never ones refitted on the evaluation data."""
     spec = model.info.contrast
-    data = load_dataset(replace(config, contrast=spec["method"] if spec else "none"), contrast=spec)
+    data = load_dataset(replace(config, contrast=spec["method"] if spec else "none"), contrast=spec,
+                        need_validation=need_validation)
     if data.info.task != model.info.task:
         raise NeuralzooError(f"data {data.info.name!r} is {data.info.task} data, but the model was "
                              f"trained on {model.info.task} data")

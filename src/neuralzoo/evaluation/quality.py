@@ -43,7 +43,7 @@ class FeatureNetwork:
         self.name = (f"neuralzoo {path.stem} (classic CNN trained by tools/train_feature_networks.py; "
                      f"64-d penultimate features; sha256 {digest})")
 
-    def __call__(self, x: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (N, 64), predicted class (N,)) for images in [0, 1]."""
         def features_and_class(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             h = self.model.head[:-1](self.model.features(images.float()))   # (B, 64)

@@ -21,13 +21,13 @@ from ..models.vae import gaussian_kl
 from .base import EvaluationContext, Headline, Reporter
 
 
-def reconstruction_errors(model: LatentModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def reconstruction_errors(model: LatentModel, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Squared error of each sample's reconstruction, summed over features: (N,)."""
     return model.infer(lambda b: ((model.reconstruct(b) - b) ** 2).flatten(1).sum(1), x,
                        batch_size=batch_size)
 
 
-def posterior_diagnostics(model: LatentModel, x: torch.Tensor, batch_size: int = 1000) -> dict[str, Any]:
+def posterior_diagnostics(model: LatentModel, x: torch.Tensor, batch_size: int = 256) -> dict[str, Any]:
     def mean_and_kl(b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = model.posterior(b)   # (B, L) each
         return mu, gaussian_kl(mu, logvar)
@@ -43,7 +43,7 @@ def posterior_diagnostics(model: LatentModel, x: torch.Tensor, batch_size: int =
 
 @torch.no_grad()
 def likelihood_report(model: LatentModel, x: torch.Tensor, samples: int,
-                      batch_size: int = 1000) -> dict[str, Any]:
+                      batch_size: int = 256) -> dict[str, Any]:
     start = time.perf_counter()
     nelbo = model.infer(model.negative_elbo, x, batch_size=batch_size)
     log_px = model.log_likelihood(x, samples)

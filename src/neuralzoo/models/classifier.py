@@ -54,18 +54,26 @@ class Classifier(Model):
         lengths = batch.get("lengths") if self.reads_lengths else None
         inputs = (batch["x"],) if lengths is None else (batch["x"], lengths)
         logits = self(*inputs).float()  # (B, K); variable-length sequences also take their lengths
-        y = batch["y"]
-        loss = F.cross_entropy(logits, y, weight=self.class_weights,
-                               label_smoothing=self.label_smoothing)
-        accuracy = (logits.argmax(1) == y).float().mean()
-        return {"loss": loss, "accuracy": accuracy}
+        return self.metrics_from_logits(logits, batch["y"])
+
+    def metrics_from_logits(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``loss``'s metrics from logits (N, K) already computed: the evaluation's single pass
+        gives the probabilities and these from the same forward."""
+        loss = F.cross_entropy(logits, y, weight=self.class_weights, label_smoothing=self.label_smoothing)
+        return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}
 
     @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor, batch_size: int = 1000,
-                      lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Class probabilities (N, K) in float32, computed in eval mode in batches (``lengths``:
-        the true lengths of padded variable-length sequences; only for models that read them)."""
+    def predict_logits(self, x: torch.Tensor, batch_size: int = 256,
+                       lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (N, K) in float32, in eval mode in batches (``lengths`` as in ``predict_proba``)."""
         if lengths is not None:
             self.refuse_padding("lengths")
         inputs = (x,) if lengths is None else (x, lengths)
-        return self.infer(lambda *rows: F.softmax(self(*rows).float(), 1), *inputs, batch_size=batch_size)
+        return self.infer(lambda *rows: self(*rows).float(), *inputs, batch_size=batch_size)
+
+    @torch.no_grad()
+    def predict_proba(self, x: torch.Tensor, batch_size: int = 256,
+                      lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Class probabilities (N, K) in float32, computed in eval mode in batches (``lengths``:
+        the true lengths of padded variable-length sequences; only for models that read them)."""
+        return F.softmax(self.predict_logits(x, batch_size, lengths), 1)

@@ -1,0 +1,232 @@
+"""Loading: ``load_dataset(DataConfig(...)) -> DataSplits``, data sets as tensors in memory.
+
+``cfg.data`` is a registered name (:data:`DATASETS`) or a path (``.npz``, ``.csv``, an image folder
+with one sub-folder per class, or a folder holding the four MNIST IDX files). Every source goes
+through the same protocol so runs are comparable: labels become indices 0..K-1 (names kept in
+``class_names``), ``limit`` caps the training part, then ``val_fraction`` of it is held out for
+validation (stratified, ``split_seed``) unless the source provides a validation split; optional
+preprocessing (``train_classes``, ``contrast``, ``binarize``) follows in that order. The protocol
+actually applied is written to ``DataInfo.description``, which checkpoints keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import NeuralzooError
+from .base import ArrayData, DataConfig, DataInfo, DataSplits
+from .contrast import apply_contrast, fit_contrast
+from .files import SourceArrays, image_rows, load_csv, load_image_folder, load_npz
+from .idx import is_mnist_folder, load_mnist
+from .sequences import ROW_DATASETS
+from .series import SERIES_DATASETS, load_series
+from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
+
+DATASETS: tuple[str, ...] = ("digits", "mnist", "digits-rows", "mnist-rows", "sunspots", "fable")
+PATH_KINDS = ("a .npz file (keys x, y[, x_val, y_val, x_test, y_test, lengths]), a .csv file with a "
+              "header (a time series with --lookback), a .txt text file, or an image folder with one "
+              "sub-folder per class")
+
+
+def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
+                 need_validation: bool = True) -> DataSplits:
+    """Load ``cfg.data`` and split it by the protocol described in this module's docstring (time
+    series and text: chronologically, see data/series.py and data/text.py). ``contrast``: GCN
+    constants to use instead of fitting them (a trained model's, for evaluating it on other data).
+    ``need_validation=False``: the caller uses the test part only, so the train/validation split is
+    not drawn where nothing else depends on it (it costs scikit-learn's import, ~0.7 s)."""
+    path = Path(cfg.data).expanduser()
+    sequences = cfg.data in SERIES_DATASETS or (path.suffix.lower() == ".csv" and cfg.lookback is not None)
+    text = cfg.data in TEXT_DATASETS or (path.is_file() and path.suffix.lower() in TEXT_SUFFIXES)
+    if (sequences or text) and cfg.contrast != "none":
+        raise NeuralzooError(f"contrast: {cfg.contrast!r} applies to images and feature vectors, not to "
+                             f"{'time series' if sequences else 'text'} ({cfg.data!r})")
+    if sequences:
+        return load_series(cfg)
+    if text:
+        return load_text(cfg)
+    return _assemble(cfg, _read_source(cfg), contrast, need_validation)
+
+
+def _read_source(cfg: DataConfig) -> SourceArrays:
+    if cfg.data == "digits":
+        return _load_digits()
+    if cfg.data == "mnist":
+        return load_mnist(cfg.data_dir)
+    if cfg.data in ROW_DATASETS:
+        return image_rows(_read_source(replace(cfg, data=ROW_DATASETS[cfg.data])))
+    path = Path(cfg.data).expanduser()
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return load_mnist(str(path)) if is_mnist_folder(path) else load_image_folder(path, cfg.image_size)
+    if suffix in (".npz", ".csv"):
+        if not path.is_file():
+            raise NeuralzooError(f"{path}: no such file")
+        return load_npz(path) if suffix == ".npz" else load_csv(path, cfg.label_column)
+    why = (f"unsupported file type {suffix!r} (text files for language models: "
+           f"{', '.join(TEXT_SUFFIXES)})" if path.is_file() else "no such data set, file or folder")
+    raise NeuralzooError(f"{cfg.data!r}: {why}; valid names are {', '.join(DATASETS)}, or give a path "
+                         f"to {PATH_KINDS}")
+
+
+def _load_digits() -> SourceArrays:
+    """scikit-learn's embedded 8x8 digits (1797 images, no download)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[:, None]   # pixel values are 0..16
+    y = digits.target.astype(np.int64)
+    # Fixed protocol shared with the rest of neuralzoo (baselines use the very same call): do not change.
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y,
+                                                        random_state=0)
+    return SourceArrays(
+        origin=f"scikit-learn digits ({len(x)} 8x8 images)", scaling="pixels / 16 -> [0, 1]",
+        parts={"train": (torch.from_numpy(x_train), y_train, "digits"),
+               "test": (torch.from_numpy(x_test), y_test, "digits [test]")},
+        class_names=[str(d) for d in range(10)],
+        test_rule="fixed stratified 20% split: train_test_split(test_size=0.2, stratify=y, "
+                  "random_state=0)")
+
+
+def encode_labels(labels: list[np.ndarray], source: str) -> tuple[list[np.ndarray], list[str]]:
+    """Raw labels of all splits -> int64 indices 0..K-1 and the class names, consistently.
+
+    Integers that already are exactly 0..K-1 keep their values (names "0".."K-1"); any other
+    values (e.g. 1..10, -1/1, strings) are mapped to the index of their sorted unique value.
+    """
+    labels = [np.char.decode(y) if y.dtype.kind == "S" else y for y in labels]
+    joined = np.concatenate(labels)
+    if joined.dtype.kind in "bf":
+        if not np.isfinite(joined).all() or (joined != np.round(joined)).any():
+            bad = joined[~np.isfinite(joined) | (joined != np.round(joined))][0]
+            raise NeuralzooError(f"{source}: labels must be integers or class names; found {bad!r}")
+        labels, joined = [y.astype(np.int64) for y in labels], joined.astype(np.int64)
+    if joined.dtype.kind not in "iuU":
+        raise NeuralzooError(f"{source}: labels must be integers or class names, got dtype "
+                             f"{joined.dtype}")
+    values = np.unique(joined)
+    names = [str(value) for value in values]
+    if joined.dtype.kind in "iu" and values[0] == 0 and values[-1] == len(values) - 1:
+        return [y.astype(np.int64) for y in labels], names
+    return [np.searchsorted(values, y.astype(joined.dtype)).astype(np.int64) for y in labels], names
+
+
+def _split_indices(data: ArrayData, seed: int,
+                   **sizes: float | int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Deterministic (stratified when labelled) split of ``data``'s indices; both halves sorted."""
+    from sklearn.model_selection import train_test_split   # here: sklearn costs ~1 s of CLI start-up
+
+    index, labels = np.arange(len(data)), data.y
+    try:
+        try:
+            first, second = train_test_split(index, random_state=seed, **sizes,
+                                              stratify=None if labels is None else labels.numpy())
+            how = "random" if labels is None else "stratified"
+        except ValueError:   # a class with < 2 samples, or fewer held-out samples than classes
+            first, second = train_test_split(index, random_state=seed, **sizes)
+            how = "random (too few samples per class to stratify)"
+    except ValueError as exc:
+        raise NeuralzooError(f"{data.source}: cannot split {len(data)} training samples "
+                             f"(limit / val_fraction): {exc}") from None
+    return torch.from_numpy(np.sort(first)), torch.from_numpy(np.sort(second)), how
+
+
+def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | None = None,
+              need_validation: bool = True) -> DataSplits:
+    parts = dict(source.parts)
+    class_names = source.class_names
+    labelled = [split for split, part in parts.items() if part[1] is not None]
+    if class_names is None and labelled:
+        encoded, class_names = encode_labels([parts[s][1] for s in labelled], parts[labelled[0]][2])
+        parts.update({s: (parts[s][0], y, parts[s][2]) for s, y in zip(labelled, encoded)})
+    data = {split: ArrayData(x, None if y is None else torch.as_tensor(np.asarray(y, np.int64)), name,
+                             source.lengths.get(split))
+            for split, (x, y, name) in parts.items()}
+    train, val, test = data["train"], data.get("val"), data.get("test")
+    seed, notes = cfg.split_seed, []
+    if cfg.limit is not None and cfg.limit < len(train):
+        keep, _, how = _split_indices(train, seed, train_size=cfg.limit)
+        notes.append(f"training part limited to {cfg.limit} of {len(train)} samples ({how}, "
+                     f"split_seed {seed})")
+        train = train.subset(keep)
+    if val is not None:
+        notes.append(f"val {len(val)} given by the source")
+    elif cfg.val_fraction > 0 and test is not None and not (
+            need_validation or cfg.binarize != "none" or (cfg.contrast == "gcn" and contrast is None)):
+        # the test part does not depend on the split here (no binarization draws before it, no
+        # constants fitted on the training part): the training part is left whole, and unused
+        notes.append(f"val = {cfg.val_fraction:g} of the training samples (split_seed {seed}; not "
+                     "drawn here: only the test part is used)")
+    elif cfg.val_fraction > 0:
+        keep, held, how = _split_indices(train, seed, test_size=cfg.val_fraction)
+        notes.append(f"val {len(held)} = {cfg.val_fraction:g} of the {len(train)} training samples "
+                     f"({how}, split_seed {seed})")
+        train, val = train.subset(keep), train.subset(held)
+    else:
+        notes.append("no validation split (val_fraction 0)")
+    if cfg.train_classes is not None:
+        train, val = _keep_classes(train, class_names, cfg.train_classes), (
+            None if val is None else _keep_classes(val, class_names, cfg.train_classes))
+        notes.append(f"train/val keep only classes {', '.join(cfg.train_classes)} "
+                     f"({len(train)} training samples); test keeps every class")
+    test_note = f"test {len(test)} ({source.test_rule})" if test is not None else "no test split"
+    if cfg.contrast == "gcn":
+        contrast = contrast or fit_contrast(train.x, train.source)
+        train, val, test = (None if part is None else replace(part, x=apply_contrast(part.x, contrast))
+                            for part in (train, val, test))
+        notes.append(f"global contrast normalisation (L1) and min-max scaling to [0, 1] with "
+                     f"[{contrast['low']:.4g}, {contrast['high']:.4g}] from {contrast['fitted_on']}")
+    else:
+        contrast = None
+    present = [part for part in (train, val, test) if part is not None]
+    value_range = (0.0, 1.0) if source.scaled_to_unit or contrast else (
+        min(float(p.x.min()) for p in present), max(float(p.x.max()) for p in present))
+    if cfg.binarize != "none":
+        if value_range[0] < 0 or value_range[1] > 1:
+            raise NeuralzooError(f"binarize: {cfg.data!r} has values in [{value_range[0]:g}, "
+                                 f"{value_range[1]:g}]; Bernoulli draws need values in [0, 1]")
+        train, val, test = _binarize(cfg, train, val, test)
+        notes.append("binarized: " + ("a fresh Bernoulli draw per training batch, val/test drawn "
+                                      f"once (binarize_seed {cfg.binarize_seed})" if cfg.binarize ==
+                                      "dynamic" else f"every split drawn once (binarize_seed "
+                                                     f"{cfg.binarize_seed})"))
+    description = (f"{source.origin}; train {len(train)}; {'; '.join(notes)}; {test_note}; "
+                   f"{source.scaling}; sample shape {tuple(train.x.shape[1:])}")
+    info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
+                    num_classes=None if class_names is None else len(class_names),
+                    class_names=class_names, value_range=value_range, description=description,
+                    contrast=contrast)
+    return DataSplits(train=train, val=val, test=test, info=info)
+
+
+def _keep_classes(part: ArrayData, class_names: list[str] | None,
+                  keep: tuple[str, ...]) -> ArrayData:
+    if part.y is None or class_names is None:
+        raise NeuralzooError(f"{part.source}: train_classes needs labelled data")
+    unknown = [name for name in keep if name not in class_names]
+    if unknown:
+        raise NeuralzooError(f"train_classes: no class {', '.join(unknown)} in {part.source}; "
+                             f"classes: {', '.join(class_names)}")
+    wanted = torch.tensor([class_names.index(name) for name in keep])
+    return part.subset(torch.isin(part.y, wanted).nonzero().flatten())
+
+
+def _binarize(cfg: DataConfig, *parts: ArrayData | None) -> list[ArrayData | None]:
+    """One fixed Bernoulli draw per split (seeded); the training part stays continuous under
+    ``dynamic`` and draws anew for every batch (ArrayData.binarize)."""
+    generator = torch.Generator().manual_seed(cfg.binarize_seed)
+    out: list[ArrayData | None] = []
+    for i, part in enumerate(parts):
+        if part is None:
+            out.append(None)
+        elif i == 0 and cfg.binarize == "dynamic":
+            out.append(replace(part, binarize=True))
+        else:
+            out.append(replace(part, x=torch.bernoulli(part.x, generator=generator)))
+    return out
