@@ -166,9 +166,10 @@ def interpolate_command(argv: list[str]) -> int:
     model = _load(args, ("interpolate", "latent_walk"), "interpolate")
     if not model.info.is_image:
         raise NeuralzooError(f"interpolate draws images; {model.info.name!r} samples are not images")
+    picture = _outputs(args, "interpolation.png", picture=IMAGE_SUFFIXES)["picture"]
     if hasattr(model, "latent_walk"):   # GANs: walks between random noise vectors
         walk = model.latent_walk(args.pairs, args.steps, torch.Generator().manual_seed(args.seed))
-        out = save_image_grid(walk.cpu(), _outputs(args, "interpolation.png", picture=IMAGE_SUFFIXES)["picture"], nrow=args.steps)
+        out = save_image_grid(walk.cpu(), picture, nrow=args.steps)
         print(f"wrote {out}")
         return 0
     _, part = _data(model, args)
@@ -177,7 +178,7 @@ def interpolate_command(argv: list[str]) -> int:
         raise NeuralzooError(f"the {args.split!r} split has fewer than 2 samples")
     rows = [model.interpolate(part.x[a], part.x[b], args.steps).cpu()
             for a, b in zip(pick[0::2], pick[1::2])]
-    out = save_image_grid(torch.cat(rows), _outputs(args, "interpolation.png", picture=IMAGE_SUFFIXES)["picture"], nrow=args.steps)
+    out = save_image_grid(torch.cat(rows), picture, nrow=args.steps)
     print(f"wrote {out}")
     return 0
 
@@ -206,8 +207,8 @@ def detect_command(argv: list[str]) -> int:
     data, part = _data(model, args)
     normal = None if args.normal_classes is None else tuple(
         c.strip() for c in args.normal_classes.split(",") if c.strip())
-    result: dict[str, Any] = detect(model, data, part, _outputs(args, "anomaly_scores.csv", scores=(".csv",))["scores"],
-                                    method=args.score, samples=args.iw_samples,
+    scores = _outputs(args, "anomaly_scores.csv", scores=(".csv",))["scores"]
+    result: dict[str, Any] = detect(model, data, part, scores, method=args.score, samples=args.iw_samples,
                                     contamination=args.contamination, threshold=args.threshold,
                                     normal_classes=normal, split=args.split)
     print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))

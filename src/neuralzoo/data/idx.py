@@ -165,8 +165,9 @@ def _check_md5(data: bytes, path: Path, name: str) -> None:
                              "it again")
 
 
-def load_mnist(data_dir: str | None) -> SourceArrays:
-    """MNIST from IDX files (downloading missing ones); test split = the 10k ``t10k`` files."""
+def load_mnist(data_dir: str | None, read_train: bool = True) -> SourceArrays:
+    """MNIST from IDX files (downloading missing ones); test split = the 10k ``t10k`` files.
+    ``read_train=False``: only the test files are read and checked (evaluation of the test part)."""
     folder = mnist_folder(data_root(data_dir))
     missing = [name for name in MNIST_FILES.values() if _find(folder, name) is None]
     if missing:
@@ -185,14 +186,15 @@ def load_mnist(data_dir: str | None) -> SourceArrays:
                 f"MNIST files missing: {', '.join(n + '[.gz]' for n in missing)}; put the four IDX "
                 f"files (raw or .gz) in {folder}, or point data_dir (--data-dir) or ${DATA_ENV} at a "
                 f"folder holding them (mirrors: ${MIRROR_ENV}); download failed: {problem}")
-    paths = {key: _find(folder, name) for key, name in MNIST_FILES.items()}
+    splits = ("train", "test") if read_train else ("test",)
+    paths = {key: _find(folder, name) for key, name in MNIST_FILES.items() if key.split("_")[0] in splits}
     # Structural checks (gzip, magic number, size, image/label counts) come before the checksum so a
     # damaged file is reported as what it is, not only as "not the standard MNIST file".
     raw = {key: read_idx_bytes(path) for key, path in paths.items()}
     arrays = {key: parse_idx(raw[key], paths[key],
                              MAGIC_IMAGES if key.endswith("images") else MAGIC_LABELS)
               for key in paths}
-    for split in ("train", "test"):
+    for split in splits:
         check_pair(arrays[f"{split}_images"], arrays[f"{split}_labels"], paths[f"{split}_images"],
                    paths[f"{split}_labels"])
     for key, data in raw.items():
@@ -201,7 +203,7 @@ def load_mnist(data_dir: str | None) -> SourceArrays:
     result = SourceArrays(origin=f"MNIST IDX files in {folder} (md5-verified)",
                           scaling="uint8 pixels / 255 -> [0, 1]", class_names=[str(d) for d in range(10)],
                           test_rule="the 10k t10k files")
-    for split in ("train", "test"):
+    for split in splits:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         x = torch.from_numpy(images).to(torch.float32).div_(255.0).unsqueeze(1)
         result.parts[split] = (x, labels.astype(np.int64), str(paths[f"{split}_images"]))

@@ -38,8 +38,10 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
     """Load ``cfg.data`` and split it by the protocol described in this module's docstring (time
     series and text: chronologically, see data/series.py and data/text.py). ``contrast``: GCN
     constants to use instead of fitting them (a trained model's, for evaluating it on other data).
-    ``need_validation=False``: the caller uses the test part only, so the train/validation split is
-    not drawn where nothing else depends on it (it costs scikit-learn's import, ~0.7 s)."""
+    ``need_validation=False``: the caller uses the test part only, so where nothing else depends on
+    the training part (no binarization draws before the test part, no constants to fit on it) the
+    train/validation split is not drawn (it costs scikit-learn's import, ~0.7 s) and MNIST's training
+    files are not read."""
     path = Path(cfg.data).expanduser()
     sequences = cfg.data in SERIES_DATASETS or (path.suffix.lower() == ".csv" and cfg.lookback is not None)
     text = cfg.data in TEXT_DATASETS or (path.is_file() and path.suffix.lower() in TEXT_SUFFIXES)
@@ -50,20 +52,24 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
         return load_series(cfg)
     if text:
         return load_text(cfg)
-    return _assemble(cfg, _read_source(cfg), contrast, need_validation)
+    test_only = not need_validation and cfg.binarize == "none" and not (
+        cfg.contrast == "gcn" and contrast is None)
+    return _assemble(cfg, _read_source(cfg, read_train=not test_only), contrast, test_only)
 
 
-def _read_source(cfg: DataConfig) -> SourceArrays:
+def _read_source(cfg: DataConfig, read_train: bool = True) -> SourceArrays:
+    """The source's arrays; ``read_train=False`` lets a source skip its training part (MNIST)."""
     if cfg.data == "digits":
         return _load_digits()
     if cfg.data == "mnist":
-        return load_mnist(cfg.data_dir)
+        return load_mnist(cfg.data_dir, read_train)
     if cfg.data in ROW_DATASETS:
-        return image_rows(_read_source(replace(cfg, data=ROW_DATASETS[cfg.data])))
+        return image_rows(_read_source(replace(cfg, data=ROW_DATASETS[cfg.data]), read_train))
     path = Path(cfg.data).expanduser()
     suffix = path.suffix.lower()
     if path.is_dir():
-        return load_mnist(str(path)) if is_mnist_folder(path) else load_image_folder(path, cfg.image_size)
+        return load_mnist(str(path), read_train) if is_mnist_folder(path) else load_image_folder(
+            path, cfg.image_size)
     if suffix in (".npz", ".csv"):
         if not path.is_file():
             raise NeuralzooError(f"{path}: no such file")
@@ -138,7 +144,7 @@ def _split_indices(data: ArrayData, seed: int,
 
 
 def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | None = None,
-              need_validation: bool = True) -> DataSplits:
+              test_only: bool = False) -> DataSplits:
     parts = dict(source.parts)
     class_names = source.class_names
     labelled = [split for split, part in parts.items() if part[1] is not None]
@@ -148,7 +154,11 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
     data = {split: ArrayData(x, None if y is None else torch.as_tensor(np.asarray(y, np.int64)), name,
                              source.lengths.get(split))
             for split, (x, y, name) in parts.items()}
-    train, val, test = data["train"], data.get("val"), data.get("test")
+    train, val, test = data.get("train"), data.get("val"), data.get("test")
+    test_only = test_only and test is not None
+    if train is None:   # not read (test_only): an empty part keeps the shapes
+        train = ArrayData(test.x[:0], None if test.y is None else test.y[:0],
+                          f"{test.source} (train not read)")
     seed, notes = cfg.split_seed, []
     if cfg.limit is not None and cfg.limit < len(train):
         keep, _, how = _split_indices(train, seed, train_size=cfg.limit)
@@ -157,8 +167,7 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
         train = train.subset(keep)
     if val is not None:
         notes.append(f"val {len(val)} given by the source")
-    elif cfg.val_fraction > 0 and test is not None and not (
-            need_validation or cfg.binarize != "none" or (cfg.contrast == "gcn" and contrast is None)):
+    elif cfg.val_fraction > 0 and test_only:
         # the test part does not depend on the split here (no binarization draws before it, no
         # constants fitted on the training part): the training part is left whole, and unused
         notes.append(f"val = {cfg.val_fraction:g} of the training samples (split_seed {seed}; not "
@@ -196,7 +205,9 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
                                       f"once (binarize_seed {cfg.binarize_seed})" if cfg.binarize ==
                                       "dynamic" else f"every split drawn once (binarize_seed "
                                                      f"{cfg.binarize_seed})"))
-    description = (f"{source.origin}; train {len(train)}; {'; '.join(notes)}; {test_note}; "
+    trained_on = "training part not read (only the test part is used)" if "train" not in parts else (
+        f"train {len(train)}")
+    description = (f"{source.origin}; {trained_on}; {'; '.join(notes)}; {test_note}; "
                    f"{source.scaling}; sample shape {tuple(train.x.shape[1:])}")
     info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
                     num_classes=None if class_names is None else len(class_names),

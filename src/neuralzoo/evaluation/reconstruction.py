@@ -27,12 +27,31 @@ def reconstruction_errors(model: LatentModel, x: torch.Tensor, batch_size: int =
                        batch_size=batch_size)
 
 
-def posterior_diagnostics(model: LatentModel, x: torch.Tensor, batch_size: int = 256) -> dict[str, Any]:
-    def mean_and_kl(b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = model.posterior(b)   # (B, L) each
-        return mu, gaussian_kl(mu, logvar)
+def latent_pass(model: LatentModel, x: torch.Tensor, batch_size: int = 256) -> dict[str, Any]:
+    """One pass over ``x``: the means of ``model.loss``'s metrics, each sample's squared
+    reconstruction error and, for a VAE, its posterior means and KL per latent unit (N, L)."""
+    keys: list[str] = []
 
-    mu, kl = model.infer(mean_and_kl, x, batch_size=batch_size)   # (N, L) each
+    def rows(b: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        losses = model.loss({"x": b})
+        keys[:] = list(losses)
+        means = torch.stack([v.float() for v in losses.values()]).expand(len(b), -1)   # (B, M)
+        errors = ((model.reconstruct(b) - b) ** 2).flatten(1).sum(1)                 # (B,)
+        if not hasattr(model, "posterior"):
+            return means, errors
+        mu, logvar = model.posterior(b)   # (B, L) each
+        return means, errors, mu, gaussian_kl(mu, logvar)
+
+    out = model.infer(rows, x, batch_size=batch_size)
+    # each batch's means repeated per sample: their mean is the sample-weighted mean over batches
+    result = {"metrics": dict(zip(keys, out[0].mean(0).tolist())), "errors": out[1]}
+    if len(out) == 4:
+        result.update(mu=out[2], kl=out[3])
+    return result
+
+
+def posterior_diagnostics(mu: torch.Tensor, kl: torch.Tensor) -> dict[str, Any]:
+    """Active units and KL per unit from posterior means and KLs (N, L) (Burda et al. 2016)."""
     variance = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
     kl = kl.mean(0)
     return {"active_units": int((variance > 0.01).sum()), "latent_dim": int(mu.shape[1]),
@@ -43,17 +62,18 @@ def posterior_diagnostics(model: LatentModel, x: torch.Tensor, batch_size: int =
 
 @torch.no_grad()
 def likelihood_report(model: LatentModel, x: torch.Tensor, samples: int,
-                      batch_size: int = 256) -> dict[str, Any]:
+                      measured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """-ELBO, the importance-sampled NLL with ``samples`` draws, posterior diagnostics; ``measured``:
+    ``latent_pass``'s result when the caller has one (else it is computed here)."""
     start = time.perf_counter()
-    nelbo = model.infer(model.negative_elbo, x, batch_size=batch_size)
-    log_px = model.log_likelihood(x, samples)
-    nll = -log_px
+    measured = measured or latent_pass(model, x)
+    nll = -model.log_likelihood(x, samples)
     n = len(x)
-    return {"nelbo": float(nelbo.mean()), "nll": float(nll.mean()),
+    return {"nelbo": measured["metrics"]["nelbo"], "nll": float(nll.mean()),
             "nll_standard_error": float(nll.std() / n ** 0.5) if n > 1 else 0.0,
             "iw_samples": samples, "seconds": round(time.perf_counter() - start, 2),
             "units": "nats per example (sum over features, mean over examples)",
-            **posterior_diagnostics(model, x)}
+            **posterior_diagnostics(measured["mu"], measured["kl"])}
 
 
 class ReconstructionReporter(Reporter):
@@ -72,12 +92,14 @@ class ReconstructionReporter(Reporter):
             raise NeuralzooError(f"iw_samples must be a positive integer, got {ctx.iw_samples}")
         model, x = ctx.model, ctx.part.x
         torch.manual_seed(ctx.seed)
-        errors = reconstruction_errors(model, x)
+        measured = latent_pass(model, x)   # one pass: the loss metrics, errors and posteriors
+        ctx.metrics = measured["metrics"]
+        errors = measured["errors"]
         result: dict[str, Any] = {"squared_error": float(errors.mean()),
                                   "squared_error_units": "sum over features of (x - reconstruction)^2, "
                                                          "mean over examples", "eval_seed": ctx.seed}
         if hasattr(model, "log_likelihood"):
-            result["likelihood"] = likelihood_report(model, x, ctx.iw_samples)
+            result["likelihood"] = likelihood_report(model, x, ctx.iw_samples, measured)
         if model.info.is_image and len(x):
             save_reconstructions(model, x[:16], ctx.out_dir / "reconstructions.png")
         return result
