@@ -60,7 +60,9 @@ class Trainer:
         self.device = resolve_device(cfg.device, self.world.local_rank)
         torch.manual_seed(cfg.seed + self.world.rank)
         self.train, self.val = self.place_data(data)
-        self.channels_last = cfg.channels_last and len(data.info.input_shape) == 3
+        self.use_bf16 = bf16_enabled(cfg.bf16, self.device)
+        self.channels_last = (cfg.channels_last and len(data.info.input_shape) == 3
+                              and (self.use_bf16 or model.channels_last_float32))
         self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best": None, "bad_epochs": 0,
                                       "train_seconds": 0.0}
         self.last_val: dict[str, float] = {}
@@ -104,7 +106,7 @@ class Trainer:
 
             loss_fn = DistributedDataParallel(LossModule(model), device_ids=[self.device.index] if
                                               self.device.type == "cuda" else None)
-        self.ctx = StepContext(loss=loss_fn, device=self.device, use_bf16=bf16_enabled(cfg.bf16, self.device),
+        self.ctx = StepContext(loss=loss_fn, device=self.device, use_bf16=self.use_bf16,
                                grad_clip=cfg.grad_clip, channels_last=self.channels_last)
         self.logger = RunLogger(self.run_dir, self.world.is_main, cfg.tensorboard,
                                 resume_step=self.state["step"] if resume else None)
