@@ -84,6 +84,6 @@ def load(path: str | Path, which: str = "best", device: str | torch.device = "cp
     model.run_config = run_config
     model.checkpoint = str(ckpt)
     model = model.to(device).eval()
-    if info.is_image and cls.channels_last_float32 and run_config.get("train", {}).get("channels_last", True):
+    if model.infers_channels_last and run_config.get("train", {}).get("channels_last", True):
         model.to(memory_format=torch.channels_last)   # as trained; Model.infer feeds it so
     return model

@@ -1,7 +1,8 @@
 """Evaluation: metrics of a trained run on a named split, with the protocol beside them.
 
-``evaluate_run`` loads the run, expresses the data in the model's terms (``data.py``), measures the
-model's own loss over the split once, then walks ``REPORTERS``: each capability has one reporter
+``evaluate_run`` loads the run, expresses the data in the model's terms (``data.py``), then walks
+``REPORTERS`` (the model's own loss metrics over the split come from the one reporter pass that has
+them, else from one pass of ``model.loss`` when first asked for): each capability has one reporter
 (``base.Reporter``) that decides whether it applies to the model and writes its block of eval.json.
 The headline (the one figure the demo and the CLI show) comes from the first reporter that gives one.
 Add a metric: a reporter in its own module, one line in ``REPORTERS``.
@@ -62,7 +63,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     out_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = model.run_config["train"]
     # evaluation runs in float32 so every reported figure agrees with predict_proba to the sample
-    step = StepContext(loss=model.loss, device=dev, use_bf16=False, channels_last=model.info.is_image)
+    step = StepContext(loss=model.loss, device=dev, use_bf16=False, channels_last=model.infers_channels_last)
     ctx = EvaluationContext(model, data, split, out_dir, train_cfg["seed"],
                             lambda: evaluate_metrics(model, part, 256, step), iw_samples,
                             quality_samples, inception, temperature)

@@ -21,10 +21,14 @@ from ..models.vae import gaussian_kl
 from .base import EvaluationContext, Headline, Reporter
 
 
+def squared_errors(model: LatentModel, b: torch.Tensor) -> torch.Tensor:
+    """Squared error of each sample's reconstruction, summed over features: (B,)."""
+    return ((model.reconstruct(b) - b) ** 2).flatten(1).sum(1)
+
+
 def reconstruction_errors(model: LatentModel, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Squared error of each sample's reconstruction, summed over features: (N,)."""
-    return model.infer(lambda b: ((model.reconstruct(b) - b) ** 2).flatten(1).sum(1), x,
-                       batch_size=batch_size)
+    """``squared_errors`` of every sample of ``x``: (N,)."""
+    return model.infer(lambda b: squared_errors(model, b), x, batch_size=batch_size)
 
 
 def latent_pass(model: LatentModel, x: torch.Tensor, batch_size: int = 256) -> dict[str, Any]:
@@ -36,7 +40,7 @@ def latent_pass(model: LatentModel, x: torch.Tensor, batch_size: int = 256) -> d
         losses = model.loss({"x": b})
         keys[:] = list(losses)
         means = torch.stack([v.float() for v in losses.values()]).expand(len(b), -1)   # (B, M)
-        errors = ((model.reconstruct(b) - b) ** 2).flatten(1).sum(1)                 # (B,)
+        errors = squared_errors(model, b)                                               # (B,)
         if not hasattr(model, "posterior"):
             return means, errors
         mu, logvar = model.posterior(b)   # (B, L) each

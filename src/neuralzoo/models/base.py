@@ -117,9 +117,15 @@ class Model(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def infers_channels_last(self) -> bool:
+        """Float32 inference (evaluation, predict) feeds image batches channels-last, unless the model
+        runs faster channels-first in float32 (``channels_last_float32``)."""
+        return self.info.is_image and self.channels_last_float32
+
     def infer(self, fn: Callable[..., Outputs], *inputs: torch.Tensor | None,
               batch_size: int = 256) -> Outputs:
         """``batched`` on this model's device, in eval mode, images channels-last:
         ``model.infer(model.encode, x)``."""
         return batched(fn, *inputs, batch_size=batch_size, device=self.device, module=self,
-                       channels_last=self.info.is_image and self.channels_last_float32)
+                       channels_last=self.infers_channels_last)
