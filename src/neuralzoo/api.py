@@ -6,6 +6,7 @@ file < explicit arguments.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -21,6 +22,8 @@ from .errors import NeuralzooError
 from .models.base import Model
 from .registry import get_model_class, model_names
 from .runs import load, read_run_config  # noqa: F401  (load: neuralzoo.load)
+from .training.checkpoint import atomic_write
+from .training.faults import RunLock
 from .training.loop import fit
 
 RUN_KEYS = ("model", "preset", "model_config", "train", "data", "data_info", "version")
@@ -134,11 +137,13 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
 
     run_config["version"] = __version__
     net = build_model(run_config, data.info, train_cfg.seed)
-    if int(os.environ.get("RANK", "0")) == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(run_config, indent=2) + "\n")
-    summary = fit(net, data, train_cfg, run_dir, run_config, resume=from_checkpoint,
-                  callbacks=epoch_callbacks(net, train_cfg))
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    # one writer per run directory: a second train / --resume into a live run is refused
+    with RunLock(run_dir, "training") if main_process else contextlib.nullcontext():
+        if main_process:
+            atomic_write(run_dir / "config.json", (json.dumps(run_config, indent=2) + "\n").encode())
+        summary = fit(net, data, train_cfg, run_dir, run_config, resume=from_checkpoint,
+                      callbacks=epoch_callbacks(net, train_cfg))
     summary.update(run_dir=str(run_dir), model=run_config["model"],
                    parameters=sum(p.numel() for p in net.parameters()))
     return summary

@@ -40,6 +40,10 @@ class TrainConfig:
                                                                  "over the whole run")
     warmup_fraction: float = param(0.0, "fraction of steps with a linear warm-up (constant/cosine)")
     grad_clip: float | None = param(None, "clip the global gradient norm to this value")
+    on_nonfinite: Literal["stop", "skip", "rollback"] = param(
+        "stop", "a NaN/inf loss or gradient: stop (the last checkpoint kept), skip the update, or "
+                "rollback to the last checkpoint with half the learning rate")
+    max_rollbacks: int = param(3, "--on-nonfinite rollback: give up after this many rollbacks")
     seed: int = param(0, "random seed (initialisation, shuffling, dropout)")
     device: Literal["auto", "cpu", "cuda"] = param("auto", "auto picks cuda when available")
     bf16: Literal["auto", "on", "off"] = param("auto", "bfloat16 autocast (auto: on where the "
@@ -87,6 +91,8 @@ class TrainConfig:
             raise NeuralzooError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not 0 <= self.warmup_fraction < 1:
             raise NeuralzooError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        if self.max_rollbacks < 0:
+            raise NeuralzooError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise NeuralzooError(f"grad_clip must be positive, got {self.grad_clip}")
         if not 0 <= self.label_smoothing < 1:

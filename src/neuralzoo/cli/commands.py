@@ -109,6 +109,38 @@ def plot_command(argv: list[str]) -> int:
     return 0
 
 
+@command("inspect", "what a checkpoint holds (model, config, data, step, metrics), without loading it")
+def inspect_command(argv: list[str]) -> int:
+    from ..runs import checkpoint_path
+    from ..training.checkpoint import describe
+
+    parser = argparse.ArgumentParser(prog="neuralzoo inspect", description="Show what a checkpoint holds, "
+                                     "read from its header: nothing is built or run.")
+    parser.add_argument("checkpoint", metavar="CHECKPOINT",
+                        help="a .safetensors checkpoint or a run directory")
+    parser.add_argument("--which", choices=("best", "last"), default="last",
+                        help="for a run directory: which checkpoint (default: last)")
+    parser.add_argument("--json", action="store_true", help="print everything as JSON")
+    args = parser.parse_args(argv)
+    info = describe(checkpoint_path(args.checkpoint, args.which))
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    state = info["state"]
+    print(f"{info['file']}: {info['format']} format {info['format_version']}, {info['bytes']:,} bytes, "
+          f"written by neuralzoo {info['neuralzoo_version'] or '?'}")
+    print(f"model      {info['model']}" + (f" (preset {info['preset']})" if info["preset"] else "")
+          + f", {info['values']:,} values in {len(info['weights'])} tensors (parameters and buffers)")
+    print(f"config     {json.dumps(info['model_config'])}")
+    print(f"data       {json.dumps(info['data'])}")
+    print(f"data info  {json.dumps(info['data_info'])}")
+    print(f"progress   epoch {state.get('epoch')}, batch {state.get('batch')}, step {state.get('step')}, "
+          f"{state.get('train_seconds', 0):.1f}s training")
+    print(f"metrics    best {state.get('monitor')} {state.get('best')}; last validation "
+          f"{json.dumps(state.get('last_val', {}))}")
+    return 0
+
+
 @command("scratch", "the from-scratch NumPy reference (neuralzoo scratch --help)")
 def scratch_command(argv: list[str]) -> int:
     from ..scratch.cli import main as scratch_main

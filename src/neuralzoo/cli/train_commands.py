@@ -65,6 +65,8 @@ def train_command(argv: list[str]) -> int:
     args = vars(train_parser(model_cls).parse_args(argv))
     run = {k: args.pop(k) for k in RUN_FLAGS if k in args}
     summary = api.train(run.pop("model", None), **run, **args)
+    if summary["reason"] == "signal":   # stopped and saved; the loop said how to resume
+        return summary["exit_code"]
     if os.environ.get("RANK", "0") == "0":  # under torchrun only the first process reports
         report(summary)
     return 0
@@ -111,6 +113,8 @@ def demo_command(argv: list[str]) -> int:
         if args.max_steps is not None:   # validated by TrainConfig (0 is an error, not "no cap")
             settings["max_steps"] = args.max_steps
         summary = api.train(name, out=out / name, **settings)
+        if summary["reason"] == "signal":
+            return summary["exit_code"]
         result = evaluate_run(out / name, split="test")
         save_curves(read_metrics(out / name), out / name / "curves.png", f"{name} on {settings['data']}")
         metric, value = headline(result)

@@ -20,7 +20,9 @@ import torch
 from ..errors import NeuralzooError
 from ..models.base import check_temperature
 from ..runs import load, run_dir_of
+from ..training.checkpoint import atomic_write
 from ..training.context import StepContext, resolve_device
+from ..training.faults import check_not_in_use
 from ..training.metrics import evaluate_metrics
 from .anomaly import AnomalyReporter
 from .base import EvaluationContext, Headline, Reporter
@@ -50,6 +52,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     temperature = check_temperature(temperature)
     if quality_samples < 0:
         raise NeuralzooError(f"quality_samples must be >= 0, got {quality_samples}")
+    if out is None or Path(out).resolve() == run_dir_of(run_dir).resolve():
+        check_not_in_use(run_dir_of(run_dir), "evaluation")   # not into a run a live process trains in
     dev = resolve_device(device)
     model = load(run_dir, which, dev)
     data_config = eval_data_config(model, data_overrides or {})
@@ -88,7 +92,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     if headline is None and "loss" in ctx.metrics:
         headline = Headline("loss", ctx.metrics["loss"], higher_is_better=False)
     result["headline"] = headline.to_dict() if headline else None
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    atomic_write(out_dir / "eval.json", (json.dumps(result, indent=2, default=_json_default) + "\n").encode())
     return result
 
 

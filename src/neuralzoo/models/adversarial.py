@@ -255,9 +255,7 @@ class Adversarial(Model):
         penalty = (self.gradient_penalty(x, fake.detach().float(), labels)
                    if self.config.loss == "wgan-gp" else torch.zeros((), device=x.device))
         (d_loss + self.config.gp_weight * penalty).backward()
-        ctx.clip(d_opt.param_groups[0]["params"])
-        d_opt.step()
-        d_opt.zero_grad(set_to_none=True)
+        ctx.update(d_opt, d_loss, "d_loss")
         step = int(batch["step"]) if "step" in batch else 0
         if (step + 1) % self.config.d_steps == 0:   # generator step through the updated D
             d_params = d_opt.param_groups[0]["params"]
@@ -268,9 +266,7 @@ class Adversarial(Model):
             g_loss.backward()
             for p in d_params:
                 p.requires_grad_(True)
-            ctx.clip(self.generator.parameters())
-            g_opt.step()
-            g_opt.zero_grad(set_to_none=True)
+            ctx.update(g_opt, g_loss, "g_loss")
             self.update_ema(updates=step // self.config.d_steps)   # a function of the step: resumable
         return {"loss": (d_loss + g_loss).detach(), "d_loss": d_loss.detach(),
                 "g_loss": g_loss.detach(), "d_real": real_out.mean().detach(),

@@ -102,14 +102,12 @@ class Model(nn.Module):
     def train_step(self, batch: dict[str, torch.Tensor], optimizers: list[torch.optim.Optimizer],
                    ctx: "StepContext") -> dict[str, torch.Tensor]:
         """One optimisation step. ``ctx`` supplies autocast, the (possibly distributed) loss call,
-        backward with the data-parallel scale, and gradient clipping."""
+        backward with the data-parallel scale, and ``update`` (clip, non-finite check, step)."""
         with ctx.autocast():
             out = ctx.loss(batch)
         ctx.backward(out["loss"])
-        ctx.clip(self.parameters())
         for opt in optimizers:
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            ctx.update(opt, out["loss"])
         return out
 
     # -- helpers ----------------------------------------------------------------------------

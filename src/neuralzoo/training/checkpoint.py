@@ -10,6 +10,7 @@ old file, so a crash at any moment leaves either the old or the new checkpoint, 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,25 @@ VERSION = "1"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``path`` whole or not at all: a temporary file beside it, fsynced, renamed over it. A
+    failed write (a full disk, an I/O error, a read-only folder) removes the temporary file, leaves the
+    old ``path`` as it was and raises a one-line error naming the file."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        kept = " (the previous version is intact)" if path.exists() else ""
+        raise NeuralzooError(f"{path}: could not write ({e.strerror or e}){kept}") from None
+    except BaseException:   # a second stop signal mid-write: no temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
     try:  # persist the rename itself
         fd = os.open(path.parent, os.O_RDONLY)
         os.fsync(fd)
@@ -78,10 +91,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, di
         raise NeuralzooError(f"{path}: checkpoint not found")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT:
-                raise NeuralzooError(f"{path}: not a neuralzoo checkpoint (safetensors metadata has no "
-                                     f"'format: {FORMAT}')")
+            meta = check_format(path, f.metadata() or {})
             tensors = {key: f.get_tensor(key) for key in f.keys()}
         return tensors, json.loads(meta["config"]), json.loads(meta["state"])
     except NeuralzooError:
@@ -90,6 +100,47 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, di
         raise NeuralzooError(f"{path}: not a readable neuralzoo checkpoint "
                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})"
                              ) from None
+
+
+def check_format(path: Path, meta: dict[str, str]) -> dict[str, str]:
+    """The metadata of a checkpoint this version reads: ours, and of a format version not newer."""
+    if meta.get("format") != FORMAT:
+        raise NeuralzooError(f"{path}: not a neuralzoo checkpoint (safetensors metadata has no "
+                             f"'format: {FORMAT}')")
+    version = meta.get("version", "")
+    if not version.isdigit():
+        raise NeuralzooError(f"{path}: checkpoint format version {version!r} is not a number")
+    if int(version) > int(VERSION):
+        raise NeuralzooError(f"{path}: checkpoint format {version} is newer than this neuralzoo reads "
+                             f"(format {VERSION} and older); upgrade neuralzoo to load it")
+    return meta
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """What a checkpoint holds, read from its header alone (no tensor data, no model built): format,
+    run config, training state, and the tensors' names, shapes and dtypes grouped by kind."""
+    path = Path(path)
+    if not path.is_file():
+        raise NeuralzooError(f"{path}: checkpoint not found")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = check_format(path, f.metadata() or {})
+            shapes = {key: (f.get_slice(key).get_shape(), f.get_slice(key).get_dtype()) for key in f.keys()}
+        config, state = json.loads(meta["config"]), json.loads(meta["state"])
+    except NeuralzooError:
+        raise
+    except Exception as e:
+        raise NeuralzooError(f"{path}: not a readable neuralzoo checkpoint ({type(e).__name__})") from None
+    weights = {k[len("model."):]: v for k, v in shapes.items() if k.startswith("model.")}
+    state.pop("optimizers", None)
+    return {"file": str(path), "bytes": path.stat().st_size, "format": meta["format"],
+            "format_version": int(meta["version"]), "model": config.get("model"),
+            "preset": config.get("preset"), "neuralzoo_version": config.get("version"),
+            "model_config": config.get("model_config"), "train": config.get("train"),
+            "data": config.get("data"), "data_info": config.get("data_info"), "state": state,
+            "values": sum(math.prod(shape) for shape, _ in weights.values()),   # parameters and buffers
+            "weights": {k: f"{dtype}{list(shape)}" for k, (shape, dtype) in weights.items()},
+            "optimizer_tensors": sum(k.startswith("optim.") for k in shapes)}
 
 
 def restore(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Optimizer]

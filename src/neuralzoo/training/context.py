@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import torch.distributed as dist
 
 from ..config import TrainConfig
 from ..errors import NeuralzooError
+from .faults import NonFiniteStep
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -101,6 +103,12 @@ class StepContext:
     # even when the last batch splits unevenly.
     grad_scale: float = 1.0
     channels_last: bool = False   # image batches are converted to channels-last on the way in
+    # what a NaN/inf loss or gradient does: "skip" drops the update (counted in ``skipped``); "stop"
+    # and "rollback" raise NonFiniteStep for the loop, before the optimizer applies anything
+    on_nonfinite: str = "stop"
+    skipped: int = 0
+    # multi-optimizer models under torchrun, which DDP cannot wrap: gradients are averaged here
+    average_gradients: Callable[[list[torch.nn.Parameter]], None] | None = None
 
     def autocast(self) -> ContextManager:
         if not self.use_bf16:
@@ -110,9 +118,38 @@ class StepContext:
     def backward(self, loss: torch.Tensor) -> None:
         (loss * self.grad_scale if self.grad_scale != 1.0 else loss).backward()
 
-    def clip(self, params: Iterable[torch.nn.Parameter]) -> None:
+    def clip(self, params: Iterable[torch.nn.Parameter]) -> torch.Tensor:
+        """Clip the gradients' global norm to ``grad_clip`` (when set); returns that norm."""
+        params = [p for p in params if p.grad is not None]
         if self.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(list(params), self.grad_clip)
+            return torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        return torch.nn.utils.get_total_norm([p.grad for p in params])
+
+    def update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, name: str = "loss") -> bool:
+        """The end of every optimizer update, after ``backward``: average the gradients (when the loop
+        asks), clip, check that ``loss`` and the gradient norm are finite, step, zero the gradients.
+        Returns whether the step was applied. One reading of two scalars per update is the price of
+        catching the first bad step rather than a log line later, when the weights are already NaN.
+        Under DDP the gradient norm (identical on every rank after the all-reduce) decides alone, so
+        no rank steps while another skips."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if self.average_gradients is not None:
+            self.average_gradients(params)
+        norm = self.clip(params)
+        norm_value, loss_value = torch.stack([norm.detach().float(),
+                                              loss.detach().float().reshape(())]).tolist()
+        if math.isfinite(norm_value) and (math.isfinite(loss_value) or dist.is_initialized()):
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            return True
+        optimizer.zero_grad(set_to_none=True)
+        if self.on_nonfinite == "skip":
+            self.skipped += 1
+            return False
+        if not math.isfinite(loss_value):
+            raise NonFiniteStep(name, loss_value)
+        raise NonFiniteStep("gradient norm", norm_value)
+
 
 
 def configure_process(cfg: TrainConfig) -> None:

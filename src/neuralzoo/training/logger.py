@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import NeuralzooError
+from .checkpoint import atomic_write
 
 
 class RunLogger:
@@ -19,10 +20,11 @@ class RunLogger:
         self.path = Path(run_dir) / "metrics.jsonl"
         self.file = None
         self.writer = None
+        self.enabled = enabled
         if not enabled:
             return
         if resume_step is not None:
-            self._truncate_after(resume_step)
+            self.truncate_after(resume_step)
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -33,23 +35,33 @@ class RunLogger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = self.path.open("a", buffering=1)
 
-    def _truncate_after(self, step: int) -> None:
-        """On resume: drop events logged after the checkpoint, which the resumed run will redo."""
-        if not self.path.exists():
+    def truncate_after(self, step: int) -> None:
+        """On resume or rollback: drop events logged after the checkpoint, which the run will redo."""
+        if not self.enabled or not self.path.exists():
             return
         events = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        keep = [e for e in events if e.get("step", 0) <= step and e.get("event") != "end"]
-        self.path.write_text("".join(json.dumps(e) + "\n" for e in keep))
+        keep = [e for e in events if e.get("step", 0) <= step and e.get("event") not in ("end", "stop")]
+        self.write(lambda: atomic_write(self.path, "".join(json.dumps(e) + "\n" for e in keep).encode()))
+        if self.file is not None:   # the rewrite is a new file: append to it, not to the old one
+            self.file.close()
+            self.file = self.path.open("a", buffering=1)
 
     def log(self, event: str, step: int, **values: Any) -> None:
         if self.file is None:
             return
         record = {"event": event, "step": step, **{k: _clean(v) for k, v in values.items()}}
-        self.file.write(json.dumps(record) + "\n")
+        self.write(lambda: self.file.write(json.dumps(record) + "\n"))
         if self.writer is not None:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key != "step":
                     self.writer.add_scalar(f"{event}/{key}", value, step)
+
+    def write(self, action: Callable[[], Any]) -> None:
+        try:
+            action()
+        except OSError as e:   # a full disk, an I/O error: the checkpoints written so far stay intact
+            raise NeuralzooError(f"{self.path}: could not write the metrics ({e.strerror or e}); "
+                                 "training stopped, the last checkpoint is intact") from None
 
     def close(self) -> None:
         if self.file is not None:

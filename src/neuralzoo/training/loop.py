@@ -24,6 +24,8 @@ from .augment import augment_images
 from .checkpoint import restore, save_checkpoint
 from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
                       resolve_device)
+from .faults import GracefulStop, NonFiniteStep
+from .interruptions import Interruptions
 from .logger import RunLogger
 from .metrics import MetricSums, evaluate_metrics, to_device
 from .optim import lr_factor, set_lr
@@ -46,7 +48,7 @@ def monitor_of(model: Model, cfg: TrainConfig) -> tuple[str, str]:
 EpochCallback = Callable[[Model, Path, int], dict[str, Any]]
 
 
-class Trainer:
+class Trainer(Interruptions):
     """One run of the loop. ``fit`` reads as its steps: set up, (restore), check the monitored
     metric exists, then epochs of training steps, validation, callbacks and checkpoints, then the
     end-of-run summary. Everything a step needs lives on ``self``; models see only ``train_step``."""
@@ -63,8 +65,9 @@ class Trainer:
         self.use_bf16 = bf16_enabled(cfg.bf16, self.device)
         self.channels_last = (cfg.channels_last and len(data.info.input_shape) == 3
                               and (self.use_bf16 or model.channels_last_float32))
+        # lr_scale / rollbacks: what --on-nonfinite rollback changed; skipped: --on-nonfinite skip
         self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best": None, "bad_epochs": 0,
-                                      "train_seconds": 0.0}
+                                      "train_seconds": 0.0, "lr_scale": 1.0, "rollbacks": 0, "skipped": 0}
         self.last_val: dict[str, float] = {}
         self.steps_per_epoch = math.ceil(len(self.train) / cfg.batch_size)
         self.total = cfg.epochs * self.steps_per_epoch
@@ -72,6 +75,7 @@ class Trainer:
             self.total = min(self.total, cfg.max_steps)
         self.monitor, self.mode = monitor_of(model, cfg)
         self.timed_out = False
+        self.stop = GracefulStop(announce=self.world.is_main)
 
     # -- set-up -------------------------------------------------------------------------------
     def place_data(self, data: DataSplits) -> tuple[ArrayData, ArrayData | None]:
@@ -107,9 +111,12 @@ class Trainer:
             loss_fn = DistributedDataParallel(LossModule(model), device_ids=[self.device.index] if
                                               self.device.type == "cuda" else None)
         self.ctx = StepContext(loss=loss_fn, device=self.device, use_bf16=self.use_bf16,
-                               grad_clip=cfg.grad_clip, channels_last=self.channels_last)
+                               grad_clip=cfg.grad_clip, channels_last=self.channels_last,
+                               on_nonfinite=cfg.on_nonfinite)
         self.logger = RunLogger(self.run_dir, self.world.is_main, cfg.tensorboard,
                                 resume_step=self.state["step"] if resume else None)
+        if cfg.on_nonfinite == "rollback" and not resume:
+            self.save("last")   # a point to roll back to, before the first epoch ends
 
     def check_monitor(self) -> None:
         """Fail now, not after an epoch, when the monitored validation metric does not exist."""
@@ -127,14 +134,23 @@ class Trainer:
         self.check_monitor()
         self.model.train()
         reason = "epochs"
-        while (self.state["epoch"] < self.cfg.epochs and self.state["step"] < self.total
-               and not self.timed_out):
-            self.train_epoch()
-            improved = self.validate()
-            self.end_epoch(improved)
-            if self.cfg.patience is not None and self.state["bad_epochs"] >= self.cfg.patience:
-                reason = "early_stopping"
-                break
+        with self.stop:
+            while (self.state["epoch"] < self.cfg.epochs and self.state["step"] < self.total
+                   and not self.timed_out and not self.stop_requested()):
+                try:
+                    self.train_epoch()
+                except NonFiniteStep as bad:
+                    self.roll_back(bad)
+                    continue
+                if self.stop_requested():
+                    break
+                improved = self.validate()
+                self.end_epoch(improved)
+                if self.cfg.patience is not None and self.state["bad_epochs"] >= self.cfg.patience:
+                    reason = "early_stopping"
+                    break
+            if self.stop_requested():
+                return self.stopped_by_signal()
         return self.finish(reason)
 
     def train_epoch(self) -> None:
@@ -148,7 +164,9 @@ class Trainer:
                    desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=None if (cfg.progress and world.is_main) else True, leave=False)
         for b in range(state["batch"], self.steps_per_epoch):
-            sums.add(*self.train_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size]))
+            out, n = self.train_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+            if n:
+                sums.add(out, n)
             state["batch"] = b + 1
             bar.update(1)
             last = b + 1 == self.steps_per_epoch or state["step"] >= self.total
@@ -160,7 +178,7 @@ class Trainer:
                     and b + 1 < self.steps_per_epoch:
                 self.save("last")
             self.timed_out = self.out_of_time(mark)
-            if state["step"] >= self.total or self.timed_out:
+            if state["step"] >= self.total or self.timed_out or self.stop_requested():
                 break
         bar.close()
         state["train_seconds"] += time.perf_counter() - mark
@@ -168,7 +186,8 @@ class Trainer:
             state["epoch"], state["batch"] = epoch + 1, 0
 
     def train_step(self, index: torch.Tensor) -> tuple[dict[str, torch.Tensor], int]:
-        """One optimizer step on the samples ``index`` of the global batch (this rank's share)."""
+        """One optimizer step on the samples ``index`` of the global batch (this rank's share);
+        (metrics, samples) with 0 samples when ``--on-nonfinite skip`` dropped the update."""
         world, ctx, train = self.world, self.ctx, self.train
         local = index[world.rank::world.world_size]
         ctx.grad_scale = len(local) * world.world_size / len(index)
@@ -180,23 +199,27 @@ class Trainer:
         # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
         # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors
         batch["step"] = torch.tensor(self.state["step"])
-        self.lr = set_lr(self.optimizers, lr_factor(self.state["step"], self.total, self.cfg))
+        self.lr = set_lr(self.optimizers, lr_factor(self.state["step"], self.total, self.cfg)
+                         * self.state["lr_scale"])
+        skipped = ctx.skipped
         out = self.model.train_step(batch, self.optimizers, ctx)
         self.state["step"] += 1
+        if ctx.skipped > skipped:
+            self.state["skipped"] += 1
+            return out, 0
         return out, len(local)
 
     def log_train(self, sums: MetricSums, seconds: float, epoch: int) -> float:
         """Log the means since the last log line; stop on a non-finite loss. Returns the loss."""
         state = self.state
         means = sums.means()
-        if not math.isfinite(means.get("loss", 0.0)):
-            raise NeuralzooError(f"training diverged: loss is {means['loss']} at step "
-                                 f"{state['step']}; try a lower --lr or --grad-clip")
         state["train_seconds"] += seconds
+        if state["skipped"]:
+            means["skipped_steps"] = state["skipped"]
         self.logger.log("train", state["step"], epoch=epoch + state["batch"] / self.steps_per_epoch,
                         lr=self.lr, samples_per_s=sums.count * self.world.world_size / max(seconds, 1e-9),
                         train_seconds=state["train_seconds"], **means)
-        return means["loss"]
+        return means.get("loss", math.nan)
 
     def out_of_time(self, mark: float) -> bool:
         """The time budget is spent (every rank agrees: under torchrun they compare at log steps)."""
