@@ -94,6 +94,17 @@ def bad(tmp_path_factory, run_dir) -> Path:
     (d / "bad.json").write_text('{"epochs": 3,}')
     (d / "unknown-key.json").write_text('{"model": "mlp", "nope": 1}')
     (d / "bad.toml").write_text("epochs = = 3\n")
+    # degenerate data: valid files a model cannot learn from
+    np.savez(d / "one-class.npz", x=x, y=np.full(20, 7))
+    for i in range(4):
+        (d / "one-class-images" / "cat").mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+        picture = Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8))
+        picture.save(d / "one-class-images" / "cat" / f"{i}.png")
+    np.savez(d / "empty-test.npz", x=x, y=y, x_test=x[:0], y_test=y[:0])
+    (d / "constant.csv").write_text("value\n" + "5.0\n" * 120)
+    (d / "short-series.csv").write_text("value\n" + "".join(f"{np.sin(i):.3f}\n" for i in range(12)))
+    (d / "short.txt").write_text("abc " * 12)
     return d
 
 
@@ -197,6 +208,27 @@ def _inprocess_cases(b: Path, run: Path) -> dict[str, Case]:
         "nan-csv": Case([*train, "--data", b / "nan.csv"], b / "nan.csv", "column 'f2'", "line 6",
                         "'nan'", "NaN"),
         "random-npz": Case([*train, "--data", b / "random.npz"], b / "random.npz", "not an .npz"),
+        # degenerate data: one line before training starts
+        "one-class-npz": Case([*train, "--data", b / "one-class.npz"], b / "one-class.npz", "1 class ('7')",
+                              "at least two"),
+        "one-class-images": Case(["train", "cnn", *TINY, "--out", never, "--data", b / "one-class-images"],
+                                 b / "one-class-images", "1 class ('cat')"),
+        "empty-test-part": Case([*train, "--data", b / "empty-test.npz"], b / "empty-test.npz",
+                                "[x_test]", "shape (0, 64)", "N > 0"),
+        "constant-series": Case(["train", "lstm", *TINY, "--out", never, "--data", b / "constant.csv",
+                                 "--lookback", "8"],
+                                b / "constant.csv", "constant", "value = 5"),
+        "series-shorter-than-window": Case(["train", "lstm", *TINY, "--out", never, "--data",
+                                            b / "short-series.csv", "--lookback", "24"],
+                                           b / "short-series.csv", "too few for lookback 24"),
+        "series-empty-val": Case(["train", "lstm", *TINY, "--out", never, "--data", b / "short-series.csv",
+                                  "--lookback", "4", "--val-fraction", "0.01"], b / "short-series.csv",
+                                 "val part", "holds no target"),
+        "text-shorter-than-window": Case(["train", "lstm", *TINY, "--out", never, "--data", b / "short.txt"],
+                                         b / "short.txt", "fewer than seq_len + 1 = 65"),
+        "text-empty-val": Case(["train", "lstm", *TINY, "--out", never, "--data", b / "short.txt",
+                                "--seq-len", "16", "--val-fraction", "0.02"], b / "short.txt",
+                               "val part", "shorter than one window"),
         # flag values and names
         "epochs-0": Case([*train, "--epochs", "0"], "epochs", "positive", "0"),
         "lr-abc": Case([*train, "--lr", "abc"], "lr", "'abc'", "float"),

@@ -137,6 +137,7 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
 
     run_config["version"] = __version__
     net = build_model(run_config, data.info, train_cfg.seed)
+    net.check_data(data.train)
     main_process = int(os.environ.get("RANK", "0")) == 0
     # one writer per run directory: a second train / --resume into a live run is refused
     with RunLock(run_dir, "training") if main_process else contextlib.nullcontext():

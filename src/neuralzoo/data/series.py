@@ -157,7 +157,11 @@ def load_series(cfg: DataConfig) -> DataSplits:
     values, filled = fill_missing(series, (train_end, val_end, n), cfg.missing)
     transformed = apply_transform(values, cfg.transform, series.source)
     mean, std = transformed[:train_end].mean(0), transformed[:train_end].std(0)
-    std = np.where(std > 0, std, 1.0)
+    if not (std > 0).any():   # nothing varies: every model and baseline would forecast the constant
+        values_seen = ", ".join(f"{c} = {m:g}" for c, m in zip(series.columns, mean))
+        raise NeuralzooError(f"{series.source}: the series is constant over the training part (steps "
+                             f"1-{train_end}: {values_seen}); there is nothing to forecast")
+    std = np.where(std > 0, std, 1.0)   # a constant covariate beside varying ones: left unscaled
     scaled = torch.from_numpy((transformed - mean) / std).float()
     parts = {name: windows(scaled, a, b, lookback, horizon, f"{series.source} [{name}]")
              for name, (a, b) in {"train": (0, train_end), "val": (train_end, val_end),
@@ -166,6 +170,10 @@ def load_series(cfg: DataConfig) -> DataSplits:
                       horizon=horizon, transform=cfg.transform, mean=mean.tolist(), std=std.tolist(),
                       period=cfg.period, ar_order=cfg.ar_order or lookback,
                       split=(train_end, val_end, n))
+    for name, fraction in (("val", cfg.val_fraction), ("test", cfg.test_fraction)):
+        if fraction > 0 and parts[name] is None:
+            raise NeuralzooError(f"{series.source}: the {name} part ({fraction:g} of {n} steps) holds no "
+                                 f"target of horizon {horizon}; raise --{name}-fraction or lower --horizon")
     counts = {k: 0 if v is None else len(v) for k, v in parts.items()}
     t = series.times
     description = (f"time series {series.source} ({n} steps {t[0]}..{t[-1]}, columns "

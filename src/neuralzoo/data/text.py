@@ -62,6 +62,11 @@ def load_text(cfg: DataConfig) -> DataSplits:
     parts = {"train": text_windows(ids, 0, train_end, seq_len, max(1, seq_len // 2), f"{path} [train]"),
              "val": text_windows(ids, train_end, val_end, seq_len, seq_len, f"{path} [val]"),
              "test": text_windows(ids, val_end, n, seq_len, seq_len, f"{path} [test]")}
+    for name, fraction in (("val", cfg.val_fraction), ("test", cfg.test_fraction)):
+        if fraction > 0 and parts[name] is None:
+            raise NeuralzooError(f"{path}: the {name} part ({fraction:g} of {n} characters) is shorter than "
+                                 f"one window of seq_len {seq_len} + 1; give more text, a smaller "
+                                 f"--seq-len or a larger --{name}-fraction")
     counts = {k: 0 if v is None else len(v) * seq_len for k, v in parts.items()}
     description = (f"text {path} ({n} characters); chronological split: train characters "
                    f"1-{train_end}, val {train_end + 1}-{val_end}, test {val_end + 1}-{n}; vocabulary "

@@ -88,6 +88,10 @@ class Model(nn.Module):
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def check_data(self, train: "ArrayData") -> None:
+        """Refuse training data this model cannot learn from (one class for a classifier), before a
+        run directory is made; a one-line error naming the source."""
+
     def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
         """Hook run once before training with the training data (e.g. class weights)."""
         for flag_name, off in (("class_weights", "none"), ("label_smoothing", 0.0)):

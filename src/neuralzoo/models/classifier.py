@@ -42,6 +42,14 @@ class Classifier(Model):
             weights = counts.sum() / (self.num_classes * counts.clamp(min=1))
             self.class_weights.copy_(weights)
 
+    def check_data(self, train: "ArrayData") -> None:
+        present = torch.unique(train.y)
+        if len(present) < 2:   # it would learn a constant and report 100% accuracy
+            names = self.info.class_names or [str(i) for i in range(self.num_classes)]
+            only = f" ({names[int(present[0])]!r})" if len(present) else ""
+            raise NeuralzooError(f"{train.source}: the training labels hold {len(present)} class{only}; "
+                                 "a classifier needs at least two")
+
     def refuse_padding(self, where: str) -> None:
         """Padded variable-length sequences (with lengths) reach only models that read the lengths; one
         that reads whole samples would read the padding. ``where``: the file or field that holds them."""
