@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
+
+# fuzzing (tests/test_fuzz.py): a fixed seed and example count in CI; `--hypothesis-profile thorough`
+# for a longer local search
+settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None, print_blob=True)
+settings.register_profile("thorough", max_examples=1000, deadline=None, print_blob=True)
+settings.load_profile("ci")
 
 os.environ.setdefault("NEURALZOO_OFFLINE", "1")  # never try a download from the test suite
 torch.set_num_threads(min(2, torch.get_num_threads()))

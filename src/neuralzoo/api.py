@@ -72,13 +72,18 @@ def resolve(model_name: str, preset: str | None = None, config_file: str | None 
         layers.append((str(config_file), flat))
     layers.append(("the arguments", overrides or {}))
     merged: dict[str, dict] = {"model_config": {}, "train": {}, "data": {}}
+    owners = {"model_config": (cls.Config, "model config"), "train": (TrainConfig, "training config"),
+              "data": (DataConfig, "data config")}
+    built: dict[str, Any] = {}
     for where, values in layers:
         for section, part in split_values(cls, values, where).items():
             merged[section].update(part)
-    return {"model": model_name, "preset": preset,
-            "model_config": to_dict(build(cls.Config, merged["model_config"], "model config")),
-            "train": to_dict(build(TrainConfig, merged["train"], "training config")),
-            "data": to_dict(build(DataConfig, merged["data"], "data config"))}
+        try:   # built after every layer, so a bad value is blamed on the layer (file) that set it
+            built = {section: build(owner, merged[section], name)
+                     for section, (owner, name) in owners.items()}
+        except NeuralzooError as e:
+            raise NeuralzooError(f"{where}: {e}" if where == str(config_file) else str(e)) from None
+    return {"model": model_name, "preset": preset, **{section: to_dict(built[section]) for section in owners}}
 
 
 def build_model(run_config: dict[str, Any], info: DataInfo, seed: int = 0) -> Model:

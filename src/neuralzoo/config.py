@@ -159,7 +159,7 @@ def coerce(name: str, tp: Any, value: Any) -> Any:
             return str(value)
     except NeuralzooError:
         raise   # an item of a tuple field: already names the field and the item type
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise NeuralzooError(f"{name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from None
     return value
 

@@ -25,16 +25,24 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise NeuralzooError(f"{run_dir}: not a neuralzoo run directory (no config.json)")
     try:
-        config = json.loads(path.read_text())
+        return checked_run_config(json.loads(path.read_text()), path)
+    except (ValueError, OSError) as e:
+        raise NeuralzooError(f"{path}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
+
+
+def checked_run_config(config: Any, where: Path, sections: tuple[str, ...] = ("model_config", "train", "data")
+                       ) -> dict[str, Any]:
+    """A run config (config.json, or a checkpoint's) with a known model and its sections as objects."""
+    try:
         get_model_class(config["model"])
-        for key in ("model_config", "train", "data"):
+        for key in sections:
             if not isinstance(config[key], dict):
                 raise TypeError(f"{key!r} is not an object")
         return config
     except NeuralzooError as e:   # e.g. an unknown model name: say which file holds it
-        raise NeuralzooError(f"{path}: {e}") from None
-    except (ValueError, KeyError, TypeError, OSError) as e:
-        raise NeuralzooError(f"{path}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
+        raise NeuralzooError(f"{where}: {e}") from None
+    except (KeyError, TypeError) as e:
+        raise NeuralzooError(f"{where}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
 
 
 def checkpoint_path(path: str | Path, which: str = "best") -> Path:
@@ -71,14 +79,15 @@ def load(path: str | Path, which: str = "best", device: str | torch.device = "cp
     ``.run_config`` (everything the run was trained with)."""
     ckpt = checkpoint_path(path, which)
     tensors, run_config, _state = read_checkpoint(ckpt)
+    run_config = checked_run_config(run_config, ckpt, ("model_config", "train", "data", "data_info"))
     try:
         cls = get_model_class(run_config["model"])
         info = DataInfo.from_dict(run_config["data_info"])
         model = cls(build(cls.Config, run_config["model_config"]), info)
     except NeuralzooError as e:   # unknown model, invalid model config: name the checkpoint
         raise NeuralzooError(f"{ckpt}: {e}") from None
-    except (KeyError, TypeError, AttributeError) as e:
-        raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete "
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:
+        raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete or malformed "
                              f"({type(e).__name__}: {e})") from None
     load_model_state(model, tensors, ckpt)
     model.run_config = run_config

@@ -1,4 +1,5 @@
-"""User data files: ``.npz`` arrays, ``.csv`` tables and image folders (one sub-folder per class).
+"""User data files: ``.csv`` tables and image folders (one sub-folder per class); the arrays they and
+``.npz`` files (``npz.py``) become.
 
 Each reader returns a :class:`SourceArrays` (tensors in memory, raw labels); ``load_dataset`` then
 indexes the labels and splits off validation data the same way for every source. Error messages
@@ -8,8 +9,6 @@ always name the file and, where it applies, the key, column, row or image at fau
 from __future__ import annotations
 
 import csv
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +21,6 @@ from ..errors import NeuralzooError
 # Pillow reads many more, but these are the ones people keep data sets in.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 GREY_MODES = ("1", "L", "LA")   # a folder is grey only if every image is grey (else RGB)
-SPLIT_KEYS = {"train": ("x", "X", "y", "Y"), "val": ("x_val", "X_val", "y_val", "Y_val"),
-              "test": ("x_test", "X_test", "y_test", "Y_test")}
 
 
 @dataclass
@@ -54,9 +51,9 @@ def array_to_samples(array: np.ndarray, source: str, key: str = "x") -> tuple[to
     """
     if array.dtype.kind not in "biuf":
         raise NeuralzooError(f"{source}: {key!r} must be numeric, got dtype {array.dtype}")
-    if array.ndim == 0 or array.ndim > 4 or len(array) == 0:
+    if array.ndim == 0 or array.ndim > 4 or array.size == 0:
         raise NeuralzooError(f"{source}: {key!r} has shape {array.shape}; expected (N, F) vectors, "
-                             "(N, H, W) grey images or 4-D images with N > 0")
+                             "(N, H, W) grey images or 4-D images with N > 0 (and no empty axis)")
     integer = array.dtype.kind in "biu"
     if array.ndim in (1, 3):   # one feature, or grey images without a channel axis
         array = array[:, None]
@@ -75,61 +72,6 @@ def array_to_samples(array: np.ndarray, source: str, key: str = "x") -> tuple[to
         return tensor.contiguous(), "integer pixels / 255 -> [0, 1]"
     tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
     return tensor, "values kept as given (float32)"
-
-
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` file, never unpickling anything.
-
-    Anything that is not a readable zip of ``.npy`` arrays (random bytes, a truncated download, an
-    object array) becomes one ``NeuralzooError`` naming the file.
-    """
-    try:
-        if not zipfile.is_zipfile(path):   # else numpy guesses "pickle" and says so, confusingly
-            raise NeuralzooError(f"{path}: not an .npz file (not a zip archive; truncated or another "
-                                 "format)")
-        with np.load(path, allow_pickle=False) as archive:   # no pickles: data files must not run code
-            return {key: archive[key] for key in archive.files}
-    except NeuralzooError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
-        raise NeuralzooError(f"{path}: cannot read .npz file ({exc})") from None
-
-
-def missing_x_error(path: Path, keys) -> NeuralzooError:
-    return NeuralzooError(f"{path}: no 'x' (or 'X') array; the file has keys: "
-                          f"{', '.join(sorted(keys)) or 'none'}")
-
-
-def load_npz(path: Path) -> SourceArrays:
-    """Arrays ``x``/``X`` (+ ``y``/``Y``), optionally ``x_val``/``y_val`` and ``x_test``/``y_test``;
-    with ``lengths`` (+ ``lengths_val``/``lengths_test``) ``x`` holds padded sequences (N, T, F)."""
-    arrays = read_npz(path)
-    if "x" not in arrays and "X" not in arrays:
-        raise missing_x_error(path, arrays)
-    result = SourceArrays(origin=f"npz file {path}", scaling="")
-    for split, (x_key, x_upper, y_key, y_upper) in SPLIT_KEYS.items():
-        x_name = x_key if x_key in arrays else x_upper if x_upper in arrays else None
-        y_name = y_key if y_key in arrays else y_upper if y_upper in arrays else None
-        if x_name is None:
-            if y_name is not None:
-                raise NeuralzooError(f"{path}: has {y_name!r} but no {x_key!r} array")
-            continue
-        source = str(path) if split == "train" else f"{path} [{x_name}]"
-        if "lengths" in arrays:   # padded variable-length sequences (data/sequences.py)
-            from .sequences import sequence_part
-
-            x, result.lengths[split] = sequence_part(arrays, split, x_name, path)
-            scaling = "values kept as given (float32); padding after each length set to 0"
-        else:
-            x, scaling = array_to_samples(arrays[x_name], source, x_name)
-        y = None if y_name is None else labels_vector(arrays[y_name], source, y_name)
-        result.parts[split] = (x, y, source)
-        result.scaling = result.scaling or scaling
-        result.scaled_to_unit = scaling.startswith("integer")
-    shapes = {split: tuple(part[0].shape[1:]) for split, part in result.parts.items()}
-    if len(set(shapes.values())) > 1:
-        raise NeuralzooError(f"{path}: splits have different sample shapes: {shapes}")
-    return result
 
 
 def labels_vector(array: np.ndarray, source: str, key: str) -> np.ndarray:

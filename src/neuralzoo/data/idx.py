@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import tempfile
 import urllib.request
@@ -71,7 +72,7 @@ def parse_idx(data: bytes, path: Path | str, magic: int | None = None) -> np.nda
     if len(data) < header:
         raise NeuralzooError(f"{path}: truncated IDX header ({len(data)} bytes, need {header})")
     shape = tuple(int(size) for size in np.frombuffer(data, ">u4", ndim, 4))
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize   # Python integers: four 2^32 sizes do not overflow
     if len(data) - header != expected:
         problem = "truncated" if len(data) - header < expected else "has trailing bytes"
         raise NeuralzooError(f"{path}: {problem}: header says shape {shape} = {expected} data "

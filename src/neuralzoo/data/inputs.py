@@ -19,8 +19,8 @@ import torch
 from ..errors import NeuralzooError
 from .base import DataInfo
 from .contrast import apply_contrast
-from .files import (IMAGE_SUFFIXES, array_to_samples, list_images, missing_x_error, numeric_matrix,
-                    read_npz, read_table, stack_images)
+from .files import IMAGE_SUFFIXES, array_to_samples, list_images, numeric_matrix, read_table, stack_images
+from .npz import missing_x_error, read_npz
 
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}   # channels -> Pillow mode
 

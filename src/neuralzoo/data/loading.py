@@ -21,8 +21,9 @@ import torch
 from ..errors import NeuralzooError
 from .base import ArrayData, DataConfig, DataInfo, DataSplits
 from .contrast import apply_contrast, fit_contrast
-from .files import SourceArrays, image_rows, load_csv, load_image_folder, load_npz
+from .files import SourceArrays, image_rows, load_csv, load_image_folder
 from .idx import is_mnist_folder, load_mnist
+from .npz import load_npz
 from .sequences import ROW_DATASETS
 from .series import SERIES_DATASETS, load_series
 from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
@@ -126,7 +127,7 @@ def encode_labels(labels: list[np.ndarray], source: str) -> tuple[list[np.ndarra
 def _split_indices(data: ArrayData, seed: int,
                    **sizes: float | int) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Deterministic (stratified when labelled) split of ``data``'s indices; both halves sorted."""
-    from sklearn.model_selection import train_test_split   # here: sklearn costs ~1 s of CLI start-up
+    from sklearn.model_selection import train_test_split  # here: sklearn costs ~1 s of CLI start-up
 
     index, labels = np.arange(len(data)), data.y
     try:
