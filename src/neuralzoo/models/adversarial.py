@@ -31,7 +31,7 @@ from torch import nn
 
 from ..config import param
 from ..errors import NeuralzooError
-from .base import Model, check_temperature
+from .base import Model, batch_noise, check_temperature
 from .gan_layers import check_policy, diff_augment
 
 
@@ -134,9 +134,14 @@ class Adversarial(Model):
         return self.config.latent_dim + (self.info.num_classes or 0) * self.config.conditional
 
     # -- the networks -----------------------------------------------------------------------------
-    def noise(self, n: int, labels: torch.Tensor | None = None,
-              generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)  # (B, latent)
+    def latent_draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, generator=generator)   # (B, latent)
+
+    def noise(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
+              temperature: float = 1.0, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Generator inputs: z ~ N(0, temperature^2 I) (or the given draws ``noise``), and the one-hot
+        class for a conditional model (``labels``, or drawn from the training labels' prior)."""
+        z = (self.latent_draw(n, generator) if noise is None else noise).to(self.device)  # (B, latent)
         z = z * temperature   # the prior's N(0, I) at temperature 1
         if self.config.conditional:
             if labels is None:
@@ -217,8 +222,9 @@ class Adversarial(Model):
             d_loss, g_loss = fake.mean() - real.mean(), -fake.mean()
         return d_loss, g_loss
 
-    def gradient_penalty(self, x: torch.Tensor, fake: torch.Tensor, labels) -> torch.Tensor:
-        eps = torch.rand(len(x), *[1] * (x.dim() - 1), device=x.device)
+    def gradient_penalty(self, x: torch.Tensor, fake: torch.Tensor, labels, batch) -> torch.Tensor:
+        draw = lambda rows, generator: torch.rand(rows, *[1] * (x.dim() - 1), generator=generator)  # noqa: E731
+        eps = batch_noise(batch, len(x), draw, stream=1).to(x.device)
         mixed = (eps * x + (1 - eps) * fake).requires_grad_(True)
         with torch.autocast(x.device.type, enabled=False):   # a second-order term: float32
             (grad,) = torch.autograd.grad(self.critic(mixed, labels).sum(), mixed, create_graph=True)
@@ -234,8 +240,6 @@ class Adversarial(Model):
     def optimizers(self, cfg) -> list[torch.optim.Optimizer]:
         from .optimizers import make_optimizer
 
-        if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
-            raise NeuralzooError(f"{self.name!r} does not train under torchrun yet; run one process")
         betas = (self.config.beta1, self.config.beta2)
         d_params = [p for n, p in self.named_parameters() if not n.startswith("generator")]
         return [make_optimizer(self.generator.parameters(), cfg, betas=betas),
@@ -246,15 +250,15 @@ class Adversarial(Model):
         g_opt, d_opt = optimizers
         x = self.to_model_range(batch["x"])
         labels = batch.get("y") if self.config.conditional else None
-        z = self.noise(len(x), labels)
+        z = self.noise(len(x), labels, noise=batch_noise(batch, len(x), self.latent_draw))
         seen = self.augment   # D sees augmented images in every training call (identity when off)
         with ctx.autocast():   # discriminator step on a detached fake
             fake = self.generator(z)
             real_out, fake_out = self.critic(seen(x), labels), self.critic(seen(fake.detach()), labels)
             d_loss, g_loss = self.losses(real_out, fake_out)
-        penalty = (self.gradient_penalty(x, fake.detach().float(), labels)
+        penalty = (self.gradient_penalty(x, fake.detach().float(), labels, batch)
                    if self.config.loss == "wgan-gp" else torch.zeros((), device=x.device))
-        (d_loss + self.config.gp_weight * penalty).backward()
+        ctx.backward(d_loss + self.config.gp_weight * penalty)
         ctx.update(d_opt, d_loss, "d_loss")
         step = int(batch["step"]) if "step" in batch else 0
         if (step + 1) % self.config.d_steps == 0:   # generator step through the updated D
@@ -263,7 +267,7 @@ class Adversarial(Model):
                 p.requires_grad_(False)
             with ctx.autocast():
                 g_loss = self.losses(real_out.detach(), self.critic(seen(fake), labels))[1]
-            g_loss.backward()
+            ctx.backward(g_loss)
             for p in d_params:
                 p.requires_grad_(True)
             ctx.update(g_opt, g_loss, "g_loss")

@@ -9,13 +9,14 @@ training only and reconstructs the clean target.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
+from .base import batch_noise
 from .latent import LatentConfig, LatentModel, build_decoder, build_encoder
 
 
@@ -61,16 +62,21 @@ class Autoencoder(LatentModel):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)  # (B, latent_dim)
 
-    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+    def corrupt(self, x: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The denoising corruption of a training batch: Gaussian noise, then masking (``batch_noise``)."""
+        def draw(kind: Callable) -> Callable:
+            return lambda rows, generator: kind(rows, *x.shape[1:], generator=generator)
+
         if self.config.noise > 0:
-            x = x + self.config.noise * torch.randn_like(x)
+            x = x + self.config.noise * batch_noise(batch, len(x), draw(torch.randn)).to(x.device)
         if self.config.masking > 0:
-            x = x * (torch.rand_like(x) >= self.config.masking)
+            keep = batch_noise(batch, len(x), draw(torch.rand), stream=1).to(x.device) >= self.config.masking
+            x = x * keep
         return x
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = batch["x"]
-        inputs = self.corrupt(x) if self.training else x
+        inputs = self.corrupt(x, batch) if self.training else x
         out = self.decoder(self.encoder(inputs)).float()  # (B, *shape)
         nll = self.reconstruction_nll(out, x)  # (B,)
         squared = ((self.to_data_space(out) - x) ** 2).flatten(1).sum(1)

@@ -35,6 +35,25 @@ def check_temperature(temperature: float) -> float:
 Outputs = torch.Tensor | tuple[torch.Tensor, ...]
 
 
+def batch_noise(batch: dict[str, torch.Tensor], n: int,
+                draw: Callable[[int, torch.Generator | None], torch.Tensor], stream: int = 0) -> torch.Tensor:
+    """Random draws for the ``n`` rows of a training batch, ``draw(rows, generator)`` (rows first).
+
+    The loop puts ``noise_seed`` (a function of the run's seed and the step) in training batches, and
+    under torchrun ``shard`` = (rank, world size, global rows): every rank then draws for the whole
+    global batch from the same generator and keeps its own rows (``rank::world``, the loop's split), so
+    two processes draw exactly what one process draws for the same global batch, and a resumed run
+    replays the draws without saved RNG state. ``stream`` keeps two draws of one step apart. Batches
+    without a seed (evaluation, inference) draw from torch's global RNG."""
+    if "noise_seed" not in batch:
+        return draw(n, None)
+    generator = torch.Generator().manual_seed(int(batch["noise_seed"]) * 16 + stream)
+    if "shard" not in batch:
+        return draw(n, generator)
+    rank, world, rows = (int(v) for v in batch["shard"])
+    return draw(rows, generator)[rank::world]
+
+
 @torch.no_grad()
 def batched(fn: Callable[..., Outputs], *inputs: torch.Tensor | None, batch_size: int = 256,
             device: torch.device | str = "cpu", module: nn.Module | None = None,

@@ -25,7 +25,7 @@ from torch import nn
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
-from .base import check_temperature
+from .base import batch_noise, check_temperature
 from .latent import LatentConfig, LatentModel, build_decoder, build_encoder
 
 
@@ -103,12 +103,18 @@ class VAE(LatentModel):
             return self.config.beta
         return self.config.beta * (batch["step"].float() / self.config.kl_warmup_steps).clamp(max=1)
 
-    def log_weights(self, x: torch.Tensor, samples: int, kl_weight: torch.Tensor | float = 1.0
+    def log_weights(self, x: torch.Tensor, samples: int, kl_weight: torch.Tensor | float = 1.0,
+                    batch: dict[str, torch.Tensor] | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """log p(x|z_i) + w * (log p(z_i) - log q(z_i|x)) for ``samples`` draws: (k, B); also the
-        reconstruction terms -log p(x|z_i) (k, B) and the analytic KL (B,)."""
+        reconstruction terms -log p(x|z_i) (k, B) and the analytic KL (B,). ``batch``: a training
+        batch, whose noise the draws come from (``batch_noise``)."""
         mu, logvar = self.posterior(x)
-        eps = torch.randn(samples, *mu.shape, device=mu.device)  # (k, B, L)
+        def draw(rows: int, generator: torch.Generator | None) -> torch.Tensor:   # seeded draws on the CPU
+            return torch.randn(rows, samples, mu.shape[1], generator=generator,
+                               device="cpu" if generator is not None else mu.device)
+
+        eps = batch_noise(batch or {}, len(x), draw).transpose(0, 1).to(mu.device)  # (k, B, L)
         z = mu + (0.5 * logvar).exp() * eps
         out = self.decoder(z.flatten(0, 1)).float().unflatten(0, (samples, len(x)))  # (k, B, *shape)
         rec = self.reconstruction_nll(out, x)
@@ -121,7 +127,7 @@ class VAE(LatentModel):
         x = batch["x"]
         k = self.config.iw_samples
         weight = self.kl_weight(batch)
-        log_w, rec, kl = self.log_weights(x, k, weight)
+        log_w, rec, kl = self.log_weights(x, k, weight, batch)
         if k == 1:   # the ELBO with the KL in closed form (lower variance than the sampled ratio)
             objective = rec[0] + weight * kl
         else:

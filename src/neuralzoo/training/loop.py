@@ -8,6 +8,7 @@ checkpoint therefore replays the same steps and ends with the same metrics on CP
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from .context import (Distributed, LossModule, StepContext, bf16_enabled, config
                       resolve_device)
 from .faults import GracefulStop, NonFiniteStep
 from .interruptions import Interruptions
+from .parallel import average_gradients, global_batch_norm, training_step
 from .logger import RunLogger
 from .metrics import MetricSums, evaluate_metrics, to_device
 from .optim import lr_factor, set_lr
@@ -97,6 +99,8 @@ class Trainer(Interruptions):
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         model.prepare(cfg, self.train)
+        if self.world.enabled:   # statistics of the global batch, as one process computes them
+            global_batch_norm(model, self.device)
         self.optimizers = model.optimizers(cfg)
         if resume:
             saved = restore(self.run_dir / "checkpoints" / "last.safetensors", model, self.optimizers)
@@ -105,14 +109,17 @@ class Trainer(Interruptions):
         # compiling the loss (which calls forward) lets inductor fuse the elementwise work around the
         # matmuls too: ~1.8x faster steps for the IWAE-trained VAE on CPU
         loss_fn = torch.compile(model.loss) if cfg.compile else model.loss
-        if self.world.enabled:
+        averaging = None
+        if self.world.enabled and len(self.optimizers) == 1:   # DDP: the all-reduce overlaps backward
             from torch.nn.parallel import DistributedDataParallel
 
             loss_fn = DistributedDataParallel(LossModule(model), device_ids=[self.device.index] if
                                               self.device.type == "cuda" else None)
+        elif self.world.enabled:   # several optimizers (GANs): each update averages its own gradients
+            averaging = functools.partial(average_gradients, world_size=self.world.world_size)
         self.ctx = StepContext(loss=loss_fn, device=self.device, use_bf16=self.use_bf16,
                                grad_clip=cfg.grad_clip, channels_last=self.channels_last,
-                               on_nonfinite=cfg.on_nonfinite)
+                               on_nonfinite=cfg.on_nonfinite, average_gradients=averaging)
         self.logger = RunLogger(self.run_dir, self.world.is_main, cfg.tensorboard,
                                 resume_step=self.state["step"] if resume else None)
         if cfg.on_nonfinite == "rollback" and not resume:
@@ -188,7 +195,7 @@ class Trainer(Interruptions):
     def train_step(self, index: torch.Tensor) -> tuple[dict[str, torch.Tensor], int]:
         """One optimizer step on the samples ``index`` of the global batch (this rank's share);
         (metrics, samples) with 0 samples when ``--on-nonfinite skip`` dropped the update."""
-        world, ctx, train = self.world, self.ctx, self.train
+        world, ctx, train, cfg = self.world, self.ctx, self.train, self.cfg
         local = index[world.rank::world.world_size]
         ctx.grad_scale = len(local) * world.world_size / len(index)
         batch = train.batch(local.to(train.x.device))
@@ -199,10 +206,16 @@ class Trainer(Interruptions):
         # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
         # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors
         batch["step"] = torch.tensor(self.state["step"])
+        # the models' own noise (VAE, GAN, denoising): a function of (seed, step), the same draws on
+        # every rank for the global batch (models.base.batch_noise)
+        batch["noise_seed"] = torch.tensor(cfg.seed * 1_000_003 + self.state["step"])
+        if world.enabled:
+            batch["shard"] = torch.tensor([world.rank, world.world_size, len(index)])
         self.lr = set_lr(self.optimizers, lr_factor(self.state["step"], self.total, self.cfg)
                          * self.state["lr_scale"])
         skipped = ctx.skipped
-        out = self.model.train_step(batch, self.optimizers, ctx)
+        with training_step():
+            out = self.model.train_step(batch, self.optimizers, ctx)
         self.state["step"] += 1
         if ctx.skipped > skipped:
             self.state["skipped"] += 1
