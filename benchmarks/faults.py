@@ -79,6 +79,7 @@ def interrupted(name: str, steps: int, out: Path, signum: int, at: list[int]) ->
         reached = logged_step(out)
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=300)
+        reached = max(reached, logged_step(out))   # a stop saves (and logs) the step it finished
         events.append({"signal": signal.Signals(signum).name, "at_step": reached,
                        "exit_code": process.returncode,
                        "said_how_to_resume": "neuralzoo train --resume" in stdout,

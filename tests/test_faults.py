@@ -313,3 +313,28 @@ def test_inspect_shows_a_checkpoint_without_building_it(tmp_path, monkeypatch):
     assert main(["inspect", str(tmp_path / "run"), "--json"]) == 0
     legacy = Path(__file__).parent / "fixtures" / "checkpoints_v0_1" / "gru.safetensors"
     assert main(["inspect", str(legacy)]) == 0
+
+
+def test_a_channels_last_cnn_resumes_bit_identical(tmp_path, monkeypatch):
+    """Adam's moments come back in their weights' channels-last layout (the fused CPU Adam would
+    otherwise update the wrong elements after a resume)."""
+    from neuralzoo.models.cnn import CNN
+
+    run = dict(data="digits", epochs=2, batch_size=64, channels=(8, 16), batch_norm=True, progress=False,
+               checkpoint_every=5, bf16="off", channels_last=True)
+    neuralzoo.train("cnn", out=tmp_path / "ref", **run)
+    original, calls = CNN.train_step, {"n": 0}
+
+    def crashing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 28:   # two steps after the checkpoint at step 25
+            raise RuntimeError("simulated crash")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CNN, "train_step", crashing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        neuralzoo.train("cnn", out=tmp_path / "run", **run)
+    monkeypatch.undo()
+    neuralzoo.train(resume=tmp_path / "run")
+    reference, resumed = weights(tmp_path / "ref")[0], weights(tmp_path / "run")[0]
+    assert same_weights(reference, resumed), max((reference[k] - resumed[k]).abs().max() for k in reference)

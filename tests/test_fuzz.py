@@ -155,12 +155,17 @@ def npz_files(draw) -> bytes:
     return draw(mutated(buffer.getvalue()))
 
 
+def data_file(workspace: Path, reader: str, name: str, content: bytes | str, **settings) -> None:
+    """``content`` written to a file ``name`` and loaded as a data set (``settings``: DataConfig)."""
+    path = fresh(workspace, name.split(".")[-1]) / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    attempt(reader, lambda: load_dataset(DataConfig(data=str(path), **settings)), path)
+
+
 @FILES
 @given(data=npz_files())
 def test_npz_data_files(workspace, data):
-    path = fresh(workspace, "npz") / "data.npz"
-    path.write_bytes(data)
-    attempt(".npz data", lambda: load_dataset(DataConfig(data=str(path), val_fraction=0)), path)
+    data_file(workspace, ".npz data", "data.npz", data, val_fraction=0)
 
 
 CELLS = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers().map(str),
@@ -187,17 +192,13 @@ def tables(draw, min_columns: int = 1) -> str:
 @FILES
 @given(text=tables())
 def test_csv_arrays(workspace, text):
-    path = fresh(workspace, "csv") / "table.csv"
-    path.write_text(text)
-    attempt(".csv arrays", lambda: load_dataset(DataConfig(data=str(path), val_fraction=0)), path)
+    data_file(workspace, ".csv arrays", "table.csv", text, val_fraction=0)
 
 
 @FILES
 @given(text=tables(), lookback=st.integers(1, 6))
 def test_time_series_csv(workspace, text, lookback):
-    path = fresh(workspace, "series") / "series.csv"
-    path.write_text(text)
-    attempt("time-series .csv", lambda: load_dataset(DataConfig(data=str(path), lookback=lookback)), path)
+    data_file(workspace, "time-series .csv", "series.csv", text, lookback=lookback)
 
 
 # ----------------------------------------------------------------------------------- images
@@ -240,9 +241,7 @@ def test_image_folders(workspace, classes, image_size):
 @given(data=st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode)),
        seq_len=st.integers(1, 40))
 def test_text_files(workspace, data, seq_len):
-    path = fresh(workspace, "text") / "corpus.txt"
-    path.write_bytes(data)
-    attempt("text files", lambda: load_dataset(DataConfig(data=str(path), seq_len=seq_len)), path)
+    data_file(workspace, "text files", "corpus.txt", data, seq_len=seq_len)
 
 
 # --------------------------------------------------------------------------------- configs

@@ -121,8 +121,10 @@ class CNN(Classifier):
                 if config.dropout > 0:
                     layers.append(nn.Dropout(config.dropout))
         self.features = nn.Sequential(*layers)
-        with torch.no_grad():  # infer the flattened size from the data's real shape
+        with torch.no_grad():  # infer the flattened size from the data's real shape, in eval mode so
+            self.features.eval()   # batch norm neither fails on one 1x1 map nor counts the probe
             flat = math.prod(self.features(torch.zeros(1, *info.input_shape)).shape[1:])
+            self.features.train()
         sizes = [flat, *config.dense_sizes]
         self.head = nn.Sequential(nn.Flatten(), *dense_stack(sizes, config.activation, config.dropout,
                                                              config.batch_norm),

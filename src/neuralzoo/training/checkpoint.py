@@ -13,7 +13,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import safe_open
@@ -86,20 +86,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizers: list[torch.o
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
     """(tensors, config, state) of a checkpoint file; a clear error for anything that is not ours."""
-    path = Path(path)
-    if not path.is_file():
-        raise NeuralzooError(f"{path}: checkpoint not found")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = check_format(path, f.metadata() or {})
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-        return tensors, json.loads(meta["config"]), json.loads(meta["state"])
-    except NeuralzooError:
-        raise
-    except Exception as e:  # safetensors/json errors on foreign or truncated files
-        raise NeuralzooError(f"{path}: not a readable neuralzoo checkpoint "
-                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})"
-                             ) from None
+    return _read(path, lambda f: {key: f.get_tensor(key) for key in f.keys()})
 
 
 def check_format(path: Path, meta: dict[str, str]) -> dict[str, str]:
@@ -116,29 +103,44 @@ def check_format(path: Path, meta: dict[str, str]) -> dict[str, str]:
     return meta
 
 
-def describe(path: str | Path) -> dict[str, Any]:
-    """What a checkpoint holds, read from its header alone (no tensor data, no model built): format,
-    run config, training state, and the tensors' names, shapes and dtypes grouped by kind."""
+def _read(path: str | Path, take: Callable[[Any], Any]) -> tuple[Any, dict, dict]:
+    """``take(file)`` of an open checkpoint of a format this version reads, and its (config, state);
+    one error naming the file for anything else (not ours, truncated, metadata that is not JSON)."""
     path = Path(path)
     if not path.is_file():
         raise NeuralzooError(f"{path}: checkpoint not found")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = check_format(path, f.metadata() or {})
-            shapes = {key: (f.get_slice(key).get_shape(), f.get_slice(key).get_dtype()) for key in f.keys()}
+            taken = take(f)
         config, state = json.loads(meta["config"]), json.loads(meta["state"])
+        if not (isinstance(config, dict) and isinstance(state, dict)):
+            raise ValueError("config and state must be JSON objects")
+        return taken, config, state
     except NeuralzooError:
         raise
-    except Exception as e:
-        raise NeuralzooError(f"{path}: not a readable neuralzoo checkpoint ({type(e).__name__})") from None
+    except Exception as e:  # safetensors/json errors on foreign or truncated files
+        raise NeuralzooError(f"{path}: not a readable neuralzoo checkpoint "
+                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})"
+                             ) from None
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """What a checkpoint holds, read from its header alone (no tensor data, no model built): format,
+    run config, training state, and the tensors' names, shapes and dtypes."""
+    def header(f: Any) -> tuple[int, dict[str, tuple[list[int], str]]]:
+        return (int(f.metadata()["version"]),
+                {key: (f.get_slice(key).get_shape(), f.get_slice(key).get_dtype()) for key in f.keys()})
+
+    (version, shapes), config, state = _read(path, header)
     weights = {k[len("model."):]: v for k, v in shapes.items() if k.startswith("model.")}
     state.pop("optimizers", None)
-    return {"file": str(path), "bytes": path.stat().st_size, "format": meta["format"],
-            "format_version": int(meta["version"]), "model": config.get("model"),
-            "preset": config.get("preset"), "neuralzoo_version": config.get("version"),
-            "model_config": config.get("model_config"), "train": config.get("train"),
-            "data": config.get("data"), "data_info": config.get("data_info"), "state": state,
-            "values": sum(math.prod(shape) for shape, _ in weights.values()),   # parameters and buffers
+    path = Path(path)
+    return {"file": str(path), "bytes": path.stat().st_size, "format": FORMAT, "format_version": version,
+            "model": config.get("model"), "preset": config.get("preset"),
+            "neuralzoo_version": config.get("version"), "model_config": config.get("model_config"),
+            "train": config.get("train"), "data": config.get("data"), "data_info": config.get("data_info"),
+            "state": state, "values": sum(math.prod(shape) for shape, _ in weights.values()),
             "weights": {k: f"{dtype}{list(shape)}" for k, (shape, dtype) in weights.items()},
             "optimizer_tensors": sum(k.startswith("optim.") for k in shapes)}
 
@@ -159,11 +161,24 @@ def restore(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Opt
             pid, name = key.split(".", 1)
             per_param.setdefault(int(pid), {})[name] = value
         opt.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+        match_layouts(opt)
     torch.set_rng_state(tensors["rng.torch"])
     cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda_states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
     return state
+
+
+def match_layouts(opt: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor (Adam's moments) its parameter's memory layout. The file
+    holds them contiguous; a channels-last convolution weight beside channels-first moments made the
+    fused CPU Adam update the wrong elements after a resume (the classic CNN's first conv weight was off
+    by 3e-3 after one resumed step; the unfused update is layout-blind)."""
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    opt.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def load_model_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
