@@ -129,8 +129,10 @@ class Trainer(Interruptions):
         """Fail now, not after an epoch, when the monitored validation metric does not exist."""
         if self.val is None:
             return
-        reported = evaluate_metrics(self.model, self.val.subset(torch.arange(min(2, len(self.val)))), 2,
-                                    self.ctx)
+        # the probe's random draws (a VAE's posterior samples) must not move the RNG a resume restored
+        with torch.random.fork_rng(devices=[]):
+            reported = evaluate_metrics(self.model, self.val.subset(torch.arange(min(2, len(self.val)))), 2,
+                                        self.ctx)
         if self.monitor not in reported:
             raise NeuralzooError(f"monitor {self.monitor!r} is not a validation metric of "
                                  f"{self.model.name!r}; it reports: {', '.join(sorted(reported))}")
