@@ -25,7 +25,7 @@ LAYERS = [
     ("training", ("neuralzoo.training", "neuralzoo.runs")),
     ("evaluation", ("neuralzoo.evaluation",)),
     ("api", ("neuralzoo.api",)),
-    ("front ends", ("neuralzoo.cli", "neuralzoo.__main__", "neuralzoo")),
+    ("front ends", ("neuralzoo.cli", "neuralzoo.__main__", "neuralzoo", "neuralzoo.sklearn")),
 ]
 
 

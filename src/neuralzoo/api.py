@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .config import TrainConfig, build, read_config_file, to_dict
-from .data import DataConfig, DataInfo, load_dataset
+from .data import DataConfig, DataInfo, DataSplits, load_dataset
 from .errors import NeuralzooError
 from .models.base import Model
 from .registry import get_model_class, model_names
@@ -134,9 +134,16 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
         run_config = resolve(model or "", preset, config, settings)
         run_dir = Path(out) if out else default_run_dir(run_config["model"])
         from_checkpoint = False
+    data = load_dataset(build(DataConfig, run_config["data"]))
+    return train_loaded(data, run_config, run_dir, resume=from_checkpoint)
+
+
+def train_loaded(data: DataSplits, run_config: dict[str, Any], run_dir: str | Path,
+                 resume: bool = False) -> dict[str, Any]:
+    """Train on data already in memory (``data.arrays_dataset``: the scikit-learn estimators) with a
+    resolved run config (``resolve``) into ``run_dir``; what ``train`` does once it has loaded the data."""
+    run_dir = Path(run_dir)
     train_cfg = build(TrainConfig, run_config["train"])
-    data_cfg = build(DataConfig, run_config["data"])
-    data = load_dataset(data_cfg)
     run_config["data_info"] = data.info.to_dict()
     from .version import __version__
 
@@ -148,7 +155,7 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
     with RunLock(run_dir, "training") if main_process else contextlib.nullcontext():
         if main_process:
             atomic_write(run_dir / "config.json", (json.dumps(run_config, indent=2) + "\n").encode())
-        summary = fit(net, data, train_cfg, run_dir, run_config, resume=from_checkpoint,
+        summary = fit(net, data, train_cfg, run_dir, run_config, resume=resume,
                       callbacks=epoch_callbacks(net, train_cfg))
     summary.update(run_dir=str(run_dir), model=run_config["model"],
                    parameters=sum(p.numel() for p in net.parameters()))

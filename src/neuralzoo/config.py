@@ -71,6 +71,7 @@ class TrainConfig:
     eval_batch_size: int = param(1000, "batch size for validation and evaluation")
     tensorboard: bool = param(False, "also write TensorBoard event files to RUN_DIR/tensorboard")
     progress: bool = param(True, "show a progress bar (on terminals only)")
+    verbose: bool = param(True, "print one line per epoch (step, validation metrics, training time)")
 
     def __post_init__(self) -> None:
         positive = ("epochs", "batch_size", "log_every", "eval_batch_size")

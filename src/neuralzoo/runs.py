@@ -79,6 +79,14 @@ def load(path: str | Path, which: str = "best", device: str | torch.device = "cp
     ``.run_config`` (everything the run was trained with)."""
     ckpt = checkpoint_path(path, which)
     tensors, run_config, _state = read_checkpoint(ckpt)
+    model = from_state(run_config, tensors, ckpt)
+    model.checkpoint = str(ckpt)
+    return model.to(device)
+
+
+def from_state(run_config: dict[str, Any], tensors: dict[str, torch.Tensor], ckpt: Path) -> Model:
+    """The trained model of a run config and its ``model.``-prefixed weights (a checkpoint's, or a
+    pickled scikit-learn estimator's), in eval mode on the CPU; errors name ``ckpt``."""
     run_config = checked_run_config(run_config, ckpt, ("model_config", "train", "data", "data_info"))
     try:
         cls = get_model_class(run_config["model"])
@@ -91,8 +99,7 @@ def load(path: str | Path, which: str = "best", device: str | torch.device = "cp
                              f"({type(e).__name__}: {e})") from None
     load_model_state(model, tensors, ckpt)
     model.run_config = run_config
-    model.checkpoint = str(ckpt)
-    model = model.to(device).eval()
+    model.eval()
     if model.infers_channels_last and run_config.get("train", {}).get("channels_last", True):
         model.to(memory_format=torch.channels_last)   # as trained; Model.infer feeds it so
     return model

@@ -12,11 +12,12 @@ from importlib import import_module
 from typing import Any
 
 __all__ = ["DATASETS", "ArrayData", "DataConfig", "DataInfo", "DataSplits", "NeuralzooError",
-           "SeriesInfo", "TextInfo", "encode_labels", "load_dataset", "read_idx", "read_inputs"]
+           "SeriesInfo", "TextInfo", "arrays_dataset", "encode_labels", "load_dataset", "read_idx",
+           "read_inputs"]
 
 _HOMES = {"DataConfig": "config", "ArrayData": "base", "DataInfo": "base", "DataSplits": "base",
-          "SeriesInfo": "base", "TextInfo": "base", "DATASETS": "loading", "encode_labels": "loading",
-          "load_dataset": "loading", "read_idx": "idx", "read_inputs": "inputs"}
+          "SeriesInfo": "base", "TextInfo": "base", "DATASETS": "loading", "arrays_dataset": "loading",
+          "encode_labels": "loading", "load_dataset": "loading", "read_idx": "idx", "read_inputs": "inputs"}
 
 
 def __getattr__(name: str) -> Any:

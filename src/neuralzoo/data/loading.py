@@ -58,6 +58,18 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
     return _assemble(cfg, _read_source(cfg, read_train=not test_only), contrast, test_only)
 
 
+def arrays_dataset(x: torch.Tensor, y: np.ndarray | None, cfg: DataConfig,
+                   class_names: list[str] | None = None, origin: str = "arrays given in memory"
+                   ) -> DataSplits:
+    """Arrays held in memory (scikit-learn's ``fit(X, y)``) through the same protocol as files: the
+    training part, ``val_fraction`` held out (stratified, ``split_seed``), the rest of the protocol
+    as configured. ``y``: indices 0..K-1 when ``class_names`` is given, else raw labels; no test part."""
+    source = SourceArrays(origin=origin, scaling="values as given", scaled_to_unit=False,
+                          parts={"train": (x.float(), y, origin)}, class_names=class_names,
+                          test_rule="none: the caller scores its own data")
+    return _assemble(cfg, source)
+
+
 def _read_source(cfg: DataConfig, read_train: bool = True) -> SourceArrays:
     """The source's arrays; ``read_train=False`` lets a source skip its training part (MNIST)."""
     if cfg.data == "digits":

@@ -103,6 +103,18 @@ class Model(nn.Module):
         self.config = config
         self.info = info
 
+    @classmethod
+    def for_task(cls, task: str) -> type["Model"]:
+        """The class a model of this family is on data of ``task`` (classify, forecast, text): itself,
+        except for families that pick a per-task subclass (the recurrent models). Capability checks
+        on a class go through here: ``hasattr(cls.for_task("classify"), "predict_proba")``."""
+        return cls
+
+    @classmethod
+    def needs_image(cls, config: Any) -> bool:
+        """Whether this model, so configured, needs samples shaped (channels, height, width)."""
+        return False
+
     # -- contract ---------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -87,6 +87,10 @@ class CNN(Classifier):
     demo = {"epochs": 30, "lr": 2e-3, "schedule": "one-cycle", "batch_size": 32, "label_smoothing": 0.0,
             "batch_norm": True, "dropout": 0.1}
 
+    @classmethod
+    def needs_image(cls, config: CNNConfig) -> bool:
+        return True
+
     def __init__(self, config: CNNConfig, info) -> None:
         super().__init__(config, info)
         if len(info.input_shape) != 3:

@@ -119,6 +119,10 @@ class LatentModel(Model):
     train_defaults = {"lr": 2e-3, "schedule": "one-cycle"}
     likelihood: str
 
+    @classmethod
+    def needs_image(cls, config: LatentConfig) -> bool:
+        return config.architecture == "conv"
+
     def init_likelihood(self, choice: str) -> None:
         self.likelihood = pick_likelihood(choice, self.info)
         low, high = self.info.value_range

@@ -52,16 +52,19 @@ class Recurrent(Model):
     _variants: ClassVar[dict[tuple[type, str], type]] = {}
 
     def __new__(cls, config=None, info=None, *args, **kwargs):
-        task = getattr(info, "task", "classify")
+        return super().__new__(cls.for_task(getattr(info, "task", "classify")))
+
+    @classmethod
+    def for_task(cls, task: str) -> type[Model]:
         if task not in TASKS:
             raise NeuralzooError(f"model {cls.name!r} cannot learn task {task!r}")
         if any(base in TASKS.values() for base in cls.__mro__):
-            return super().__new__(cls)   # already a task variant
+            return cls   # already a task variant
         key = (cls, task)
         if key not in Recurrent._variants:   # one class per (model, task): type(a) is type(b) holds
             Recurrent._variants[key] = type(cls.__name__, (TASKS[task], cls),
                                             {"__module__": cls.__module__, "__doc__": cls.__doc__})
-        return super().__new__(Recurrent._variants[key])
+        return Recurrent._variants[key]
 
     def __init__(self, config: SequenceConfig, info) -> None:
         super().__init__(config, info)

@@ -270,7 +270,7 @@ class Trainer(Interruptions):
         self.logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / self.steps_per_epoch,
                         best=bool(improved), train_seconds=state["train_seconds"],
                         **{f"val_{k}": v for k, v in self.last_val.items()}, **report)
-        if self.world.is_main:
+        if self.world.is_main and self.cfg.verbose:
             shown = "  ".join(f"val_{k} {v:.4f}" for k, v in self.last_val.items())
             print(f"epoch {state['epoch'] + (state['batch'] > 0)}/{self.cfg.epochs}  step {state['step']}  "
                   f"{shown}  ({state['train_seconds']:.1f}s training)", flush=True)
