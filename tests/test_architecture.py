@@ -24,7 +24,7 @@ LAYERS = [
     ("models", ("neuralzoo.models",)),
     ("training", ("neuralzoo.training", "neuralzoo.runs")),
     ("evaluation", ("neuralzoo.evaluation",)),
-    ("api", ("neuralzoo.api",)),
+    ("api", ("neuralzoo.api", "neuralzoo.tuning")),
     ("front ends", ("neuralzoo.cli", "neuralzoo.__main__", "neuralzoo", "neuralzoo.sklearn")),
 ]
 

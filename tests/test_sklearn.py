@@ -41,7 +41,7 @@ MONTE_CARLO = ("the VAE's scores average posterior draws; a draw belongs to a ro
 
 
 def skip_reason(estimator, check_name: str) -> str | None:
-    """Each skipped check and why; docs/sklearn.md lists the same."""
+    """Each skipped check and why; docs/model_selection.md lists the same."""
     if check_name == "check_methods_subset_invariance":
         return FLOAT32_BATCHES
     if (check_name == "check_methods_sample_order_invariance" and estimator.model == "vae"

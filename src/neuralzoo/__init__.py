@@ -1,7 +1,8 @@
 """neuralzoo: every classic deep-learning family, implemented correctly, trained with one command.
 
 ``neuralzoo.train(...)`` trains a registered model, ``neuralzoo.load(path)`` rebuilds one from its
-checkpoint alone. Torch is imported lazily so ``neuralzoo.scratch`` (NumPy only) stays torch-free.
+checkpoint alone, ``neuralzoo.tune(...)`` searches its settings with Optuna. Torch is imported lazily so
+``neuralzoo.scratch`` (NumPy only) stays torch-free.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .version import __version__  # noqa: E402
-__all__ = ["train", "load", "list_models", "NeuralzooError", "__version__"]
+__all__ = ["train", "load", "tune", "list_models", "NeuralzooError", "__version__"]
 
 from .errors import NeuralzooError  # noqa: E402
 
@@ -19,6 +20,10 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "tune":   # Optuna search (the tune extra)
+        from .tuning import tune
+
+        return tune
     if name == "list_models":
         from .registry import model_names
 

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -24,7 +24,7 @@ from .registry import get_model_class, model_names
 from .runs import load, read_run_config  # noqa: F401  (load: neuralzoo.load)
 from .training.checkpoint import atomic_write
 from .training.faults import RunLock
-from .training.loop import fit
+from .training.loop import EpochCallback, fit
 
 RUN_KEYS = ("model", "preset", "model_config", "train", "data", "data_info", "version")
 
@@ -112,8 +112,8 @@ def default_run_dir(model_name: str) -> Path:
 
 
 def train(model: str | None = None, *, out: str | Path | None = None, preset: str | None = None,
-          config: str | None = None, resume: str | Path | None = None, **settings: Any
-          ) -> dict[str, Any]:
+          config: str | None = None, resume: str | Path | None = None,
+          callbacks: Sequence[EpochCallback] = (), **settings: Any) -> dict[str, Any]:
     """Train a registered model; ``settings`` are any model, training or data fields
     (e.g. ``train("cnn", data="mnist", epochs=5, channels=(32, 64))``). Returns a summary dict."""
     if resume is not None:
@@ -135,11 +135,11 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
         run_dir = Path(out) if out else default_run_dir(run_config["model"])
         from_checkpoint = False
     data = load_dataset(build(DataConfig, run_config["data"]))
-    return train_loaded(data, run_config, run_dir, resume=from_checkpoint)
+    return train_loaded(data, run_config, run_dir, resume=from_checkpoint, callbacks=callbacks)
 
 
 def train_loaded(data: DataSplits, run_config: dict[str, Any], run_dir: str | Path,
-                 resume: bool = False) -> dict[str, Any]:
+                 resume: bool = False, callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
     """Train on data already in memory (``data.arrays_dataset``: the scikit-learn estimators) with a
     resolved run config (``resolve``) into ``run_dir``; what ``train`` does once it has loaded the data."""
     run_dir = Path(run_dir)
@@ -156,7 +156,7 @@ def train_loaded(data: DataSplits, run_config: dict[str, Any], run_dir: str | Pa
         if main_process:
             atomic_write(run_dir / "config.json", (json.dumps(run_config, indent=2) + "\n").encode())
         summary = fit(net, data, train_cfg, run_dir, run_config, resume=resume,
-                      callbacks=epoch_callbacks(net, train_cfg))
+                      callbacks=[*epoch_callbacks(net, train_cfg), *callbacks])
     summary.update(run_dir=str(run_dir), model=run_config["model"],
                    parameters=sum(p.numel() for p in net.parameters()))
     return summary

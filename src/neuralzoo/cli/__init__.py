@@ -1,4 +1,4 @@
-"""``neuralzoo`` command line: list, train, evaluate, predict, plot, demo, scratch; the latent-model
+"""``neuralzoo`` command line: list, train, tune, evaluate, predict, plot, demo, scratch; the latent-model
 jobs sample, embed, reconstruct, interpolate, detect; the sequence jobs forecast, generate.
 
 Bad input ends in one line on stderr and exit code 2 (``NEURALZOO_DEBUG=1`` shows the traceback).
@@ -28,7 +28,7 @@ def top_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from . import (commands, latent_commands, sequence_commands,  # noqa: F401  (register the commands)
-                   train_commands)
+                   train_commands, tune_command)
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "--version"):

@@ -23,7 +23,8 @@ class SampleGrid:
         self.every, self.count = every, count
 
     @torch.no_grad()
-    def __call__(self, model: Model, run_dir: Path, epoch: int) -> dict[str, Any]:
+    def __call__(self, model: Model, run_dir: Path, epoch: int,
+                 metrics: dict[str, float] | None = None) -> dict[str, Any]:
         """Called after each epoch (``epoch`` counts completed epochs). It must not draw from the
         global RNG, so a resumed run replays the same steps: the noise has its own generator."""
         if epoch % self.every:

@@ -94,6 +94,10 @@ class Model(nn.Module):
     train_defaults: ClassVar[dict[str, Any]] = {}
     monitor: ClassVar[tuple[str, str]] = ("loss", "min")   # validation metric and direction
     summary: ClassVar[str] = ""             # one line for `neuralzoo list`
+    # `neuralzoo tune`'s default search space over this family's fields (beside the learning rate and
+    # batch size every family gets): name -> {"type": int|float|categorical, "low", "high", "log",
+    # "choices"}, the format of a --space file (tuning/space.py)
+    search_space: ClassVar[dict[str, dict[str, Any]]] = {}
     # image models train and infer channels-last (--channels-last); False: only under bf16 autocast,
     # for a model whose float32 convolutions run faster channels-first (measured: the DCGAN)
     channels_last_float32: ClassVar[bool] = True

@@ -84,6 +84,10 @@ class CNN(Classifier):
         },
     }
     # the demo's own recipe for 1,437 8x8 digits (no smoothing: it predates the MNIST defaults)
+    search_space = {"channels": {"type": "categorical", "choices": ["16,32", "32,64", "32,64,64"]},
+                    "kernel_size": {"type": "categorical", "choices": [3, 5]},
+                    "dense_sizes": {"type": "categorical", "choices": ["64", "128"]},
+                    "dropout": {"type": "float", "low": 0.0, "high": 0.5}}
     demo = {"epochs": 30, "lr": 2e-3, "schedule": "one-cycle", "batch_size": 32, "label_smoothing": 0.0,
             "batch_norm": True, "dropout": 0.1}
 

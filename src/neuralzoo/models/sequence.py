@@ -49,6 +49,9 @@ class Recurrent(Model):
     # benchmarks/mnist_rows.py's recipe (clipping: recurrent gradients can explode); on MNIST rows,
     # 3 epochs, validation accuracy 97.87% against 97.13% with Adam lr 1e-3 constant (defaults.py)
     train_defaults = {"lr": 2e-3, "schedule": "one-cycle", "grad_clip": 1.0}
+    search_space = {"hidden_size": {"type": "categorical", "choices": [32, 64, 128, 256]},
+                    "num_layers": {"type": "int", "low": 1, "high": 2},
+                    "dropout": {"type": "float", "low": 0.0, "high": 0.3}}
     _variants: ClassVar[dict[tuple[type, str], type]] = {}
 
     def __new__(cls, config=None, info=None, *args, **kwargs):

@@ -46,8 +46,11 @@ def monitor_of(model: Model, cfg: TrainConfig) -> tuple[str, str]:
     return name, mode
 
 
-# called after each epoch on the main process: (model, run_dir, completed epochs) -> values to log
-EpochCallback = Callable[[Model, Path, int], dict[str, Any]]
+# called after each epoch on the main process: (model, run_dir, completed epochs, the epoch's validation
+# metrics) -> values to log; a value under STOP ends training after this epoch with that reason (e.g. a
+# hyperparameter search pruning the run); single-process runs only
+EpochCallback = Callable[[Model, Path, int, dict[str, float]], dict[str, Any]]
+STOP = "stop_training"
 
 
 class Trainer(Interruptions):
@@ -77,6 +80,7 @@ class Trainer(Interruptions):
             self.total = min(self.total, cfg.max_steps)
         self.monitor, self.mode = monitor_of(model, cfg)
         self.timed_out = False
+        self.stopped_by_callback: str | None = None
         self.stop = GracefulStop(announce=self.world.is_main)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -157,6 +161,9 @@ class Trainer(Interruptions):
                 self.end_epoch(improved)
                 if self.cfg.patience is not None and self.state["bad_epochs"] >= self.cfg.patience:
                     reason = "early_stopping"
+                    break
+                if self.stopped_by_callback:
+                    reason = self.stopped_by_callback
                     break
             if self.stop_requested():
                 return self.stopped_by_signal()
@@ -266,7 +273,8 @@ class Trainer(Interruptions):
         report: dict[str, Any] = {}
         if self.world.is_main:
             for callback in self.callbacks:
-                report.update(callback(self.model, self.run_dir, state["epoch"]))
+                report.update(callback(self.model, self.run_dir, state["epoch"], self.last_val))
+            self.stopped_by_callback = report.pop(STOP, None)
         self.logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / self.steps_per_epoch,
                         best=bool(improved), train_seconds=state["train_seconds"],
                         **{f"val_{k}": v for k, v in self.last_val.items()}, **report)
