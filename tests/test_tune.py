@@ -38,6 +38,11 @@ def test_tune_runs_trials_as_run_directories_and_continues(tmp_path, capsys):
         assert config["train"]["batch_size"] == int(row["batch_size"]) and config["train"]["epochs"] == 2
         assert ",".join(map(str, config["model_config"]["hidden_sizes"])) == row["hidden_sizes"]
         assert neuralzoo.load(study / f"trial_{int(row['number']):04d}").info.name == "digits"
+    # trial 0 is the recipe a user gets without searching (the space holds it)
+    default = neuralzoo.api.resolve("mlp", overrides={"epochs": 2})
+    assert float(rows[0]["lr"]) == pytest.approx(default["train"]["lr"])
+    assert int(rows[0]["batch_size"]) == default["train"]["batch_size"]
+    assert rows[0]["hidden_sizes"] == ",".join(map(str, default["model_config"]["hidden_sizes"]))
     best = json.loads((study / "best.json").read_text())
     finished = [float(r["value"]) for r in rows if r["value"]]
     assert best["monitor"] == "val_accuracy" and best["best"]["value"] == max(finished)
@@ -142,3 +147,11 @@ def test_estimators_inside_an_optuna_objective():
     study.optimize(objective, n_trials=3)
     assert len(study.trials) == 3 and study.best_value > 0.7
     assert np.isfinite([t.value for t in study.trials]).all()
+
+
+def test_a_database_storage_url_holds_the_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    assert main(["tune", "mlp", *FAST, "--trials", "2", "--study", str(tmp_path / "s"),
+                 "--storage", url]) == 0
+    study = optuna.load_study(study_name="mlp", storage=url)
+    assert len(study.trials) == 2 and not (tmp_path / "s" / "journal.log").exists()

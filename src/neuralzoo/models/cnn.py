@@ -87,7 +87,8 @@ class CNN(Classifier):
     search_space = {"channels": {"type": "categorical", "choices": ["16,32", "32,64", "32,64,64"]},
                     "kernel_size": {"type": "categorical", "choices": [3, 5]},
                     "dense_sizes": {"type": "categorical", "choices": ["64", "128"]},
-                    "dropout": {"type": "float", "low": 0.0, "high": 0.5}}
+                    "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+                    "label_smoothing": {"type": "categorical", "choices": [0.0, 0.1]}}
     demo = {"epochs": 30, "lr": 2e-3, "schedule": "one-cycle", "batch_size": 32, "label_smoothing": 0.0,
             "batch_norm": True, "dropout": 0.1}
 

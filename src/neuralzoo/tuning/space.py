@@ -23,7 +23,7 @@ from ..errors import NeuralzooError
 
 # every family also searches these (its own fields: Model.search_space)
 TRAINING_SPACE: dict[str, dict[str, Any]] = {
-    "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    "lr": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True},   # the CNN's default is 2e-2
     "batch_size": {"type": "categorical", "choices": [32, 64, 128, 256]},
 }
 KINDS = ("float", "int", "categorical")

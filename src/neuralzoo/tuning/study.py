@@ -148,6 +148,12 @@ def tune(model: str, *, trials: int = 20, space: str | dict[str, Any] | None = N
                                      direction=plan["direction"],
                                      sampler=_sampler(optuna, sampler, dims, seed),
                                      pruner=_pruner(optuna, pruner, train_cfg.epochs))
+        # trial 0 is the recipe the user gets without a search, where the space holds it (a grid holds
+        # every point already)
+        if existing == 0 and sampler != "grid":
+            defaults = starting_point(dims, base)
+            if defaults:
+                study_.enqueue_trial(defaults, skip_if_exists=True)
         objective = Objective(model, preset, config, settings, dims, study_dir, monitor)
         done = optuna.trial.TrialState
         study_.optimize(objective, n_trials=trials, timeout=None if timeout is None else timeout * 60,
@@ -161,6 +167,22 @@ def tune(model: str, *, trials: int = 20, space: str | dict[str, Any] | None = N
 
         retrain_best(study_, study_dir, model, preset, config, settings)
     return study_
+
+
+def starting_point(dims: dict[str, Dimension], run_config: dict[str, Any]) -> dict[str, Any]:
+    """The searched settings' values in ``run_config`` (defaults, preset, fixed settings) that lie in
+    the space: a first trial that tells whether the search beats the recipe it starts from."""
+    values = {**run_config["data"], **run_config["train"], **run_config["model_config"]}
+    point = {}
+    for name, dim in dims.items():
+        value = values.get(name)
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        if dim.kind == "categorical" and value in dim.choices:
+            point[name] = value
+        elif dim.kind != "categorical" and isinstance(value, (int, float)) and dim.low <= value <= dim.high:
+            point[name] = value
+    return point
 
 
 class Objective:
