@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import torch
@@ -148,6 +149,15 @@ class Model(nn.Module):
         for opt in optimizers:
             ctx.update(opt, out["loss"])
         return out
+
+    def export(self, path: str | Path, format: str = "onnx", opset: int | None = None) -> list[Path]:
+        """Export the trained model for other runtimes into the folder ``path``: one ONNX file per
+        graph (``models/onnx_export.py``) and a README.txt; returns the files."""
+        if format != "onnx":
+            raise NeuralzooError(f"unknown export format {format!r}; formats: onnx")
+        from .onnx_export import export_onnx
+
+        return export_onnx(self, path, opset)
 
     # -- helpers ----------------------------------------------------------------------------
     @property

@@ -1,0 +1,46 @@
+"""``neuralzoo export``: a trained run for other runtimes (ONNX), and a parity check against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .base import command
+
+
+@command("export", "export a trained run for other runtimes (ONNX) and check it against PyTorch")
+def export_command(argv: list[str]) -> int:
+    from ..errors import NeuralzooError
+    from ..evaluation.data import eval_data_config, load_eval_data
+    from ..models.onnx_export import check_onnx, require_onnx
+    from ..runs import load, run_dir_of
+
+    parser = argparse.ArgumentParser(
+        prog="neuralzoo export", description="One self-contained .onnx file per graph (classifier: "
+        "logits and probabilities; autoencoder / VAE: encoder and decoder; GAN: generator) with the "
+        "preprocessing constants in its metadata, and README.txt. Needs pip install 'neuralzoo[onnx]'.")
+    parser.add_argument("run", metavar="RUN", help="run directory or checkpoint")
+    parser.add_argument("--format", default="onnx", help="export format (onnx)")
+    parser.add_argument("--output", metavar="DIR", help="folder for the files (default: RUN/onnx)")
+    parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    parser.add_argument("--check", action="store_true", help="also run ONNX Runtime against PyTorch on the "
+                        "run's own test data at batch 1 and 17 and print the largest differences")
+    args = parser.parse_args(argv)
+    if args.format != "onnx":
+        raise NeuralzooError(f"--format {args.format}: unknown export format; formats: onnx")
+    require_onnx()   # before loading anything
+    model = load(args.run)
+    folder = Path(args.output) if args.output else run_dir_of(args.run) / "onnx"
+    files = model.export(folder, opset=args.opset)
+    print("\n".join(f"wrote {f} ({f.stat().st_size:,} bytes)" for f in files))
+    print(f"wrote {folder / 'README.txt'}")
+    if args.check:
+        data = load_eval_data(model, eval_data_config(model, {}), need_validation=False)
+        part = data.test if data.test is not None else data.train   # the run's own test samples
+        report = check_onnx(model, folder, part.x[:17].float())
+        print(json.dumps(report, indent=2))
+        worst = max(v for graph in report.values() for v in graph.values())
+        print(f"largest difference {worst:.3g} ({'within' if worst <= 1e-4 else 'ABOVE'} 1e-4)")
+        return 0 if worst <= 1e-4 else 1
+    return 0

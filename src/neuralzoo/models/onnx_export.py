@@ -1,0 +1,206 @@
+"""ONNX export of a trained model (``pip install 'neuralzoo[onnx]'``): one self-contained ``.onnx``
+file per graph, chosen by capability, with the preprocessing constants in the model's metadata.
+
+    classifier        classifier.onnx   x -> logits, probabilities
+    autoencoder/VAE   encoder.onnx      x -> code (the VAE: mean, log_variance)
+                      decoder.onnx      code -> reconstruction (data space: Bernoulli or Gaussian means)
+    GAN               generator.onnx    noise [, label] -> image (data range)
+
+The batch size is dynamic everywhere, the sequence length for recurrent classifiers. The exporter is
+the one PyTorch recommends (``torch.onnx.export(..., dynamo=True)``, which needs onnxscript); graphs
+are float32, channels-first. ``Model.export`` is the Python entry point, ``neuralzoo export`` the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ..errors import NeuralzooError
+
+if TYPE_CHECKING:
+    from .base import Model
+
+EXTRA = "pip install 'neuralzoo[onnx]'"
+
+
+def require_onnx() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as e:
+        raise NeuralzooError(f"ONNX export needs onnx, onnxscript and onnxruntime ({e.name} is missing): "
+                             f"{EXTRA}") from None
+
+
+class _Call(nn.Module):
+    """A graph over one of the model's capabilities (the model's weights, not a copy)."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, x: torch.Tensor) -> Any:   # every graph has one input
+        if self.method == "classify":
+            logits = self.model(x).float()
+            return logits, torch.softmax(logits, 1)
+        return getattr(self.model, self.method)(x)
+
+
+@dataclass
+class Graph:
+    name: str
+    module: nn.Module
+    inputs: dict[str, torch.Tensor]          # example inputs, by name
+    outputs: list[str]
+    dynamic: dict[str, dict[int, str]] = field(default_factory=dict)   # input -> {axis: name}
+    note: str = ""
+
+
+def graphs(model: "Model") -> list[Graph]:
+    """The graphs a model's capabilities call for (module docstring), with example inputs."""
+    shape = tuple(model.info.input_shape)
+    if model.info.task != "classify":
+        raise NeuralzooError(f"{model.name!r} on {model.info.task!r} data: ONNX export of forecasters and "
+                             "language models is not available in this version; classifiers, "
+                             "autoencoders, VAEs and GAN generators are")
+    batch = {0: "batch"}
+    if hasattr(model, "predict_proba"):
+        sequence = len(shape) == 2 and not model.info.is_image and hasattr(model, "rnn")
+        dims = {0: "batch", 1: "steps"} if sequence else batch
+        return [Graph("classifier", _Call(model, "classify"), {"x": torch.rand(2, *shape)},
+                      ["logits", "probabilities"], {"x": dims})]
+    if hasattr(model, "encode") and hasattr(model, "decode"):
+        latent = model.config.latent_dim
+        encoder = (Graph("encoder", _Call(model, "posterior"), {"x": torch.rand(2, *shape)},
+                         ["mean", "log_variance"], {"x": batch}) if hasattr(model, "posterior") else
+                   Graph("encoder", _Call(model, "encode"), {"x": torch.rand(2, *shape)}, ["code"],
+                         {"x": batch}))
+        return [encoder, Graph("decoder", _Call(model, "decode"), {"code": torch.randn(2, latent)},
+                               ["reconstruction"], {"code": batch})]
+    if hasattr(model, "sample") and hasattr(model, "noise"):
+        if hasattr(model, "standing_statistics"):   # computed now, so the graph holds them as constants
+            model.standing_statistics()
+        noise = model.noise(2)
+        return [Graph("generator", _Call(model, "forward"), {"noise": noise}, ["image"], {"noise": batch},
+                      note="noise: the model's generator input (for a class-conditional model the class "
+                           "embedding is part of it: see neuralzoo's noise())")]
+    raise NeuralzooError(f"{model.name!r} has no capability ONNX export covers")
+
+
+def preprocessing(model: "Model") -> dict[str, Any]:
+    """What an application needs beside the graph to feed it and read it."""
+    info = model.info
+    return {"neuralzoo_model": model.name, "input_shape": list(info.input_shape),
+            "value_range": list(info.value_range), "class_names": info.class_names,
+            "contrast": info.contrast, "data": info.description}
+
+
+def export_onnx(model: "Model", folder: str | Path, opset: int | None = None) -> list[Path]:
+    """Write one self-contained .onnx file per graph into ``folder``, plus README.txt; the paths."""
+    require_onnx()
+    import onnx
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = model.float().to(memory_format=torch.contiguous_format).eval()
+    written, lines = [], [f"neuralzoo {model.name} exported to ONNX (float32, channels-first)."]
+    for graph in graphs(model):
+        path = folder / f"{graph.name}.onnx"
+        shapes = {name: {axis: torch.export.Dim(label, min=1)
+                         for axis, label in graph.dynamic.get(name, {}).items()} for name in graph.inputs}
+        kwargs = {} if opset is None else {"opset_version": opset}
+        try:
+            program = torch.onnx.export(graph.module.eval(), tuple(graph.inputs.values()), dynamo=True,
+                                        input_names=list(graph.inputs), output_names=graph.outputs,
+                                        dynamic_shapes=tuple(shapes.values()), verbose=False, **kwargs)
+        except Exception as e:   # the exporter's own errors: say which model and graph
+            raise NeuralzooError(f"{model.name}: the {graph.name} graph could not be exported "
+                                 f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        program.save(str(path), external_data=False)
+        proto = onnx.load(str(path))
+        fixed = static_axes(proto, graph)
+        if fixed:   # torch.export specialised an axis (it unrolls nn.RNN over time): the TorchScript exporter
+            torchscript_export(graph, path, opset)
+            proto = onnx.load(str(path))
+            graph.note = (f"{graph.note}; " if graph.note else "") + (
+                f"exported with the TorchScript exporter: torch.export fixed the {', '.join(fixed)} axis")
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = "neuralzoo", json.dumps(preprocessing(model))
+        onnx.save(proto, str(path))
+        written.append(path)
+        described = ", ".join(f"{n} {describe(t.shape, graph.dynamic.get(n, {}))}"
+                              for n, t in graph.inputs.items())
+        lines.append(f"{path.name}: inputs {described}; outputs {', '.join(graph.outputs)}"
+                     + (f" ({graph.note})" if graph.note else ""))
+    lines.append("Preprocessing constants: the metadata key 'neuralzoo' of each file (JSON).")
+    (folder / "README.txt").write_text("\n".join(lines) + "\n")
+    return written
+
+
+def static_axes(proto: Any, graph: Graph) -> list[str]:
+    """The axes declared dynamic that the exported graph's inputs hold fixed."""
+    fixed = []
+    for value in proto.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        for axis, label in graph.dynamic.get(value.name, {}).items():
+            if axis < len(dims) and not dims[axis].dim_param:
+                fixed.append(label)
+    return fixed
+
+
+def torchscript_export(graph: Graph, path: Path, opset: int | None) -> None:
+    """The fallback the issue of a fixed axis calls for: PyTorch's TorchScript-based exporter."""
+    import warnings
+
+    with warnings.catch_warnings():   # deprecated in favour of dynamo=True, which fixed an axis here
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph.module.eval(), tuple(graph.inputs.values()), str(path), dynamo=False,
+                          input_names=list(graph.inputs), output_names=graph.outputs,
+                          dynamic_axes={**graph.dynamic, **{n: {0: "batch"} for n in graph.outputs}},
+                          **({} if opset is None else {"opset_version": opset}))
+
+
+def describe(shape: torch.Size, dynamic: dict[int, str]) -> str:
+    return "(" + ", ".join(dynamic.get(i, str(s)) for i, s in enumerate(shape)) + ")"
+
+
+@torch.no_grad()
+def check_onnx(model: "Model", folder: str | Path, samples: torch.Tensor,
+               batches: tuple[int, ...] = (1, 17)) -> dict[str, dict[str, float]]:
+    """ONNX Runtime (CPU) against PyTorch on the same inputs: the largest absolute difference over
+    every output of each exported graph, per batch size. ``samples``: inputs as the model reads them
+    (e.g. the run's test images); decoders get their codes, generators seeded noise."""
+    require_onnx()
+    import onnxruntime
+
+    model = model.float().to(memory_format=torch.contiguous_format).eval()
+    generator = torch.Generator().manual_seed(0)
+    report: dict[str, dict[str, float]] = {}
+    for graph in graphs(model):
+        path = Path(folder) / f"{graph.name}.onnx"
+        if not path.is_file():
+            raise NeuralzooError(f"{path}: not found; export first (neuralzoo export RUN)")
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        report[graph.name] = {}
+        for batch in batches:
+            rows = samples[torch.arange(batch) % len(samples)]
+            if graph.name == "decoder":
+                x = model.encode(rows).float()
+            elif graph.name == "generator":
+                x = model.noise(batch, generator=generator)
+            else:
+                x = rows
+            expected = graph.module(x)
+            expected = expected if isinstance(expected, tuple) else (expected,)
+            got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+            report[graph.name][f"batch {batch}"] = max(float((torch.from_numpy(g) - e.float()).abs().max())
+                                                       for g, e in zip(got, expected))
+    return report
+

@@ -1,0 +1,89 @@
+"""ONNX export: every registered model that has an exportable capability, against PyTorch in ONNX
+Runtime at batch 1 and 17 (and a second sequence length for recurrent models); self-contained files
+with the preprocessing constants; the CLI, its check, and its errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+onnx = pytest.importorskip("onnx")
+onnxruntime = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+import neuralzoo  # noqa: E402
+from neuralzoo.cli import main  # noqa: E402
+from neuralzoo.errors import NeuralzooError  # noqa: E402
+from neuralzoo.registry import model_names  # noqa: E402
+
+SEQUENCES = ("rnn", "lstm", "gru")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    for name in model_names():
+        data = "digits-rows" if name in SEQUENCES else "digits"
+        neuralzoo.train(name, out=folder / name, data=data, max_steps=2, progress=False, verbose=False)
+    return folder
+
+
+def reference(model, graph: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """What PyTorch gives for the graph's input, through the model's own methods."""
+    with torch.no_grad():
+        if graph == "classifier":
+            logits = model(x).float()
+            return logits, torch.softmax(logits, 1)
+        if graph == "encoder":
+            return model.posterior(x) if hasattr(model, "posterior") else (model.encode(x),)
+        if graph == "decoder":
+            return (model.decode(x),)
+        return (model(x),)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_model_exports_and_onnx_runtime_matches_pytorch(runs, name, tmp_path):
+    model = neuralzoo.load(runs / name)
+    files = model.export(tmp_path / "onnx")
+    expected = {"classifier"} if hasattr(model, "predict_proba") else (
+        {"encoder", "decoder"} if hasattr(model, "decode") else {"generator"})
+    assert {f.stem for f in files} == expected
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == sorted(
+        [f.name for f in files] + ["README.txt"])   # self-contained: no external data files
+    generator = torch.Generator().manual_seed(0)
+    for path in files:
+        proto = onnx.load(str(path))
+        meta = json.loads({p.key: p.value for p in proto.metadata_props}["neuralzoo"])
+        assert meta["neuralzoo_model"] == name and meta["input_shape"] == list(model.info.input_shape)
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feed = session.get_inputs()[0]
+        shapes = [(1,), (17,)] if name not in SEQUENCES else [(1, 8), (17, 5)]   # second length: 5 rows
+        for leading in shapes:
+            rest = [d for d in feed.shape[len(leading):]]
+            x = (model.noise(leading[0], generator=generator) if path.stem == "generator" else
+                 torch.randn(*leading, *rest, generator=generator) if path.stem == "decoder" else
+                 torch.rand(*leading, *rest, generator=generator))
+            got = session.run(None, {feed.name: x.numpy()})
+            for ours, theirs in zip(got, reference(model, path.stem, x)):
+                assert ours.shape == tuple(theirs.shape)
+                assert np.abs(ours - theirs.float().numpy()).max() <= 1e-4, (path.stem, leading)
+    assert all(f.name in (tmp_path / "onnx" / "README.txt").read_text() for f in files)
+
+
+def test_cli_exports_checks_and_refuses_clearly(runs, tmp_path, capsys, monkeypatch):
+    assert main(["export", str(runs / "cnn"), "--output", str(tmp_path / "cnn"), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "classifier.onnx" in out and "within 1e-4" in out
+    assert main(["export", str(runs / "cnn"), "--format", "tflite"]) == 2
+    assert "unknown export format; formats: onnx" in capsys.readouterr().err
+    forecaster = tmp_path / "sun"
+    neuralzoo.train("gru", out=forecaster, data="sunspots", max_steps=2, progress=False, verbose=False)
+    with pytest.raises(NeuralzooError, match="export of forecasters and language models is not available"):
+        neuralzoo.load(forecaster).export(tmp_path / "x")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)   # the extra not installed
+    assert main(["export", str(runs / "cnn")]) == 2
+    assert "pip install 'neuralzoo[onnx]'" in capsys.readouterr().err
