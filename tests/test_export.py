@@ -80,10 +80,40 @@ def test_cli_exports_checks_and_refuses_clearly(runs, tmp_path, capsys, monkeypa
     assert "classifier.onnx" in out and "within 1e-4" in out
     assert main(["export", str(runs / "cnn"), "--format", "tflite"]) == 2
     assert "unknown export format; formats: onnx" in capsys.readouterr().err
-    forecaster = tmp_path / "sun"
-    neuralzoo.train("gru", out=forecaster, data="sunspots", max_steps=2, progress=False, verbose=False)
-    with pytest.raises(NeuralzooError, match="export of forecasters and language models is not available"):
-        neuralzoo.load(forecaster).export(tmp_path / "x")
+    with pytest.raises(NeuralzooError, match="unknown export format 'tflite'"):
+        neuralzoo.load(runs / "cnn").export(tmp_path / "x", format="tflite")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)   # the extra not installed
     assert main(["export", str(runs / "cnn")]) == 2
     assert "pip install 'neuralzoo[onnx]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, data", [("gru", "sunspots"), ("lstm", "fable"), ("rnn", "fable")])
+def test_forecasters_and_language_models_export_with_their_state(name, data, tmp_path, capsys):
+    run = tmp_path / "run"
+    neuralzoo.train(name, out=run, data=data, max_steps=2, progress=False, verbose=False)
+    model = neuralzoo.load(run)
+    (path,) = model.export(tmp_path / "onnx")
+    meta = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["neuralzoo"])
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    generator = torch.Generator().manual_seed(0)
+    for batch, steps in ((1, 7), (17, 12)):   # two batch sizes, two sequence lengths
+        with torch.no_grad():
+            if data == "sunspots":
+                assert path.name == "forecaster.onnx"
+                assert meta["series"]["horizon"] == model.info.series.horizon
+                window = torch.randn(batch, steps, 1, generator=generator)
+                got = session.run(None, {"window": window.numpy()})
+                expected = (model(window),)
+            else:
+                assert path.name == "step.onnx" and meta["vocabulary"] == model.info.text.vocabulary
+                ids = torch.randint(len(model.vocabulary), (batch, steps), generator=generator)
+                h = torch.randn(model.config.num_layers, batch, model.config.hidden_size, generator=generator)
+                state = (h, torch.randn(h.shape, generator=generator)) if name == "lstm" else h
+                feeds = {"ids": ids, "h": h, **({"c": state[1]} if name == "lstm" else {})}
+                got = session.run(None, {k: v.numpy() for k, v in feeds.items()})
+                outputs, _, new = model.recur(ids, None, state)
+                expected = (model.head(outputs), *(new if isinstance(new, tuple) else (new,)))
+        for ours, theirs in zip(got, expected, strict=True):
+            assert np.abs(ours - theirs.float().numpy()).max() <= 1e-4
+    assert main(["export", str(run), "--check", "--output", str(tmp_path / "checked")]) == 0
+    assert "within 1e-4" in capsys.readouterr().out

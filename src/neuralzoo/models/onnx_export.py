@@ -4,9 +4,11 @@ file per graph, chosen by capability, with the preprocessing constants in the mo
     classifier        classifier.onnx   x -> logits, probabilities
     autoencoder/VAE   encoder.onnx      x -> code (the VAE: mean, log_variance)
                       decoder.onnx      code -> reconstruction (data space: Bernoulli or Gaussian means)
-    GAN               generator.onnx    noise [, label] -> image (data range)
+    GAN               generator.onnx    noise (with a conditional model's one-hot class) -> image
+    forecaster        forecaster.onnx   window -> forecast (scaled units)
+    language model    step.onnx         ids, h[, c] -> logits, h_out[, c_out]
 
-The batch size is dynamic everywhere, the sequence length for recurrent classifiers. The exporter is
+The batch size is dynamic everywhere, the sequence length for the recurrent models. The exporter is
 the one PyTorch recommends (``torch.onnx.export(..., dynamo=True)``, which needs onnxscript); graphs
 are float32, channels-first. ``Model.export`` is the Python entry point, ``neuralzoo export`` the CLI.
 """
@@ -39,6 +41,20 @@ def require_onnx() -> None:
                              f"{EXTRA}") from None
 
 
+class _Step(nn.Module):
+    """The character language model one call at a time, its recurrent state explicit: (ids, h[, c])
+    -> (logits, h[, c]), so a runtime can read a prompt and then generate step by step."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None = None) -> Any:
+        outputs, _, new = self.model.recur(ids, None, h if c is None else (h, c))
+        logits = self.model.head(outputs).float()   # (B, T, V)
+        return (logits, *new) if isinstance(new, tuple) else (logits, new)
+
+
 class _Call(nn.Module):
     """A graph over one of the model's capabilities (the model's weights, not a copy)."""
 
@@ -46,7 +62,7 @@ class _Call(nn.Module):
         super().__init__()
         self.model, self.method = model, method
 
-    def forward(self, x: torch.Tensor) -> Any:   # every graph has one input
+    def forward(self, x: torch.Tensor) -> Any:   # one input (the language model's step: _Step)
         if self.method == "classify":
             logits = self.model(x).float()
             return logits, torch.softmax(logits, 1)
@@ -66,11 +82,22 @@ class Graph:
 def graphs(model: "Model") -> list[Graph]:
     """The graphs a model's capabilities call for (module docstring), with example inputs."""
     shape = tuple(model.info.input_shape)
-    if model.info.task != "classify":
-        raise NeuralzooError(f"{model.name!r} on {model.info.task!r} data: ONNX export of forecasters and "
-                             "language models is not available in this version; classifiers, "
-                             "autoencoders, VAEs and GAN generators are")
     batch = {0: "batch"}
+    if model.info.task == "forecast":   # a window may be of any length unless a linear term reads it whole
+        dims = batch if model.config.linear_skip else {0: "batch", 1: "steps"}
+        return [Graph("forecaster", _Call(model, "forward"), {"window": torch.randn(2, *shape)},
+                      ["forecast"], {"window": dims},
+                      note="window and forecast in the scaled units of the metadata's series: "
+                           "(value - mean) / std after its transform")]
+    if model.info.task == "text":
+        cfg = model.config
+        h = torch.zeros(cfg.num_layers, 2, cfg.hidden_size)
+        states = {"h": h, "c": h.clone()} if cfg.cell == "lstm" else {"h": h}
+        return [Graph("step", _Step(model), {"ids": torch.zeros(2, 3, dtype=torch.long), **states},
+                      ["logits", *(f"{n}_out" for n in states)],
+                      {"ids": {0: "batch", 1: "steps"}, **{n: {1: "batch"} for n in states}},
+                      note="ids: indices into the metadata's vocabulary; h (and c): the state, zeros "
+                           "at the start; feed the *_out state back for the next call")]
     if hasattr(model, "predict_proba"):
         sequence = len(shape) == 2 and not model.info.is_image and hasattr(model, "rnn")
         dims = {0: "batch", 1: "steps"} if sequence else batch
@@ -97,9 +124,13 @@ def graphs(model: "Model") -> list[Graph]:
 def preprocessing(model: "Model") -> dict[str, Any]:
     """What an application needs beside the graph to feed it and read it."""
     info = model.info
+    from dataclasses import asdict
+
     return {"neuralzoo_model": model.name, "input_shape": list(info.input_shape),
             "value_range": list(info.value_range), "class_names": info.class_names,
-            "contrast": info.contrast, "data": info.description}
+            "contrast": info.contrast, "data": info.description,
+            "series": None if info.series is None else asdict(info.series),
+            "vocabulary": None if info.text is None else info.text.vocabulary}
 
 
 def export_onnx(model: "Model", folder: str | Path, opset: int | None = None) -> list[Path]:
@@ -163,7 +194,8 @@ def torchscript_export(graph: Graph, path: Path, opset: int | None) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(graph.module.eval(), tuple(graph.inputs.values()), str(path), dynamo=False,
                           input_names=list(graph.inputs), output_names=graph.outputs,
-                          dynamic_axes={**graph.dynamic, **{n: {0: "batch"} for n in graph.outputs}},
+                          dynamic_axes={**graph.dynamic, **{n: {1: "batch"} if n.endswith("_out") else
+                                                            {0: "batch"} for n in graph.outputs}},
                           **({} if opset is None else {"opset_version": opset}))
 
 
@@ -192,14 +224,17 @@ def check_onnx(model: "Model", folder: str | Path, samples: torch.Tensor,
         for batch in batches:
             rows = samples[torch.arange(batch) % len(samples)]
             if graph.name == "decoder":
-                x = model.encode(rows).float()
+                feeds = {"code": model.encode(rows).float()}
             elif graph.name == "generator":
-                x = model.noise(batch, generator=generator)
+                feeds = {"noise": model.noise(batch, generator=generator)}
+            elif graph.name == "step":   # the prompt's characters from a zero state
+                feeds = {"ids": rows.long(), **{n: torch.zeros(t.shape[0], batch, t.shape[2])
+                                                for n, t in list(graph.inputs.items())[1:]}}
             else:
-                x = rows
-            expected = graph.module(x)
+                feeds = {next(iter(graph.inputs)): rows}
+            expected = graph.module(*feeds.values())
             expected = expected if isinstance(expected, tuple) else (expected,)
-            got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+            got = session.run(None, {name: t.numpy() for name, t in feeds.items()})
             report[graph.name][f"batch {batch}"] = max(float((torch.from_numpy(g) - e.float()).abs().max())
                                                        for g, e in zip(got, expected))
     return report
