@@ -117,3 +117,26 @@ def test_forecasters_and_language_models_export_with_their_state(name, data, tmp
             assert np.abs(ours - theirs.float().numpy()).max() <= 1e-4
     assert main(["export", str(run), "--check", "--output", str(tmp_path / "checked")]) == 0
     assert "within 1e-4" in capsys.readouterr().out
+
+
+def test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size(tmp_path, capsys):
+    from neuralzoo.data import DataConfig, load_dataset
+
+    test = load_dataset(DataConfig(data="digits", val_fraction=0)).test
+    for name, share in (("cnn", 0.35), ("mlp", 0.35)):   # static QDQ per channel; dynamic int8
+        run = tmp_path / name
+        neuralzoo.train(name, out=run, data="digits", epochs=15, progress=False, verbose=False)
+        assert main(["export", str(run), "--quantize", "int8", "--calibration", "256"]) == 0
+        folder = run / "onnx"
+        accuracy = {}
+        for kind in ("classifier", "classifier.int8"):
+            session = onnxruntime.InferenceSession(str(folder / f"{kind}.onnx"),
+                                                   providers=["CPUExecutionProvider"])
+            probabilities = session.run(None, {"x": test.x.numpy()})[1]
+            accuracy[kind] = float((probabilities.argmax(1) == test.y.numpy()).mean())
+        assert accuracy["classifier.int8"] >= accuracy["classifier"] - 0.02, accuracy   # 360 test images
+        size = {k: (folder / f"{k}.onnx").stat().st_size for k in accuracy}
+        assert size["classifier.int8"] <= share * size["classifier"], size
+        assert "operators left in float" in (folder / "README.txt").read_text()
+    assert "classifier.int8.onnx" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "cnn"), "--quantize", "int8", "--calibration", "0"]) == 2

@@ -13,7 +13,7 @@ from .base import command
 def export_command(argv: list[str]) -> int:
     from ..errors import NeuralzooError
     from ..evaluation.data import eval_data_config, load_eval_data
-    from ..models.onnx_export import check_onnx, require_onnx
+    from ..models.onnx_export import check_onnx, quantize_int8, require_onnx
     from ..runs import load, run_dir_of
 
     parser = argparse.ArgumentParser(
@@ -24,6 +24,11 @@ def export_command(argv: list[str]) -> int:
     parser.add_argument("--format", default="onnx", help="export format (onnx)")
     parser.add_argument("--output", metavar="DIR", help="folder for the files (default: RUN/onnx)")
     parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    parser.add_argument("--quantize", choices=("int8",), help="also write GRAPH.int8.onnx: static QDQ "
+                        "per channel for convolutional models, dynamic int8 for dense and recurrent ones")
+    parser.add_argument("--calibration", type=int, default=512, metavar="N",
+                        help="--quantize: training samples that calibrate the static quantization "
+                             "(default: 512)")
     parser.add_argument("--check", action="store_true", help="also run ONNX Runtime against PyTorch on the "
                         "run's own test data at batch 1 and 17 and print the largest differences")
     args = parser.parse_args(argv)
@@ -34,6 +39,12 @@ def export_command(argv: list[str]) -> int:
     folder = Path(args.output) if args.output else run_dir_of(args.run) / "onnx"
     files = model.export(folder, opset=args.opset)
     print("\n".join(f"wrote {f} ({f.stat().st_size:,} bytes)" for f in files))
+    if args.quantize:
+        if args.calibration < 1:
+            raise NeuralzooError(f"--calibration must be a positive integer, got {args.calibration}")
+        train = load_eval_data(model, eval_data_config(model, {}), need_validation=False).train
+        for path in quantize_int8(model, folder, train.x, args.calibration):
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     print(f"wrote {folder / 'README.txt'}")
     if args.check:
         data = load_eval_data(model, eval_data_config(model, {}), need_validation=False)
