@@ -13,7 +13,8 @@ from .base import command
 def export_command(argv: list[str]) -> int:
     from ..errors import NeuralzooError
     from ..evaluation.data import eval_data_config, load_eval_data
-    from ..models.onnx_export import check_onnx, quantize_int8, require_onnx
+    from ..models.onnx_export import check_onnx, require_onnx
+    from ..models.onnx_quantize import quantize_int8
     from ..runs import load, run_dir_of
 
     parser = argparse.ArgumentParser(

@@ -223,15 +223,7 @@ def check_onnx(model: "Model", folder: str | Path, samples: torch.Tensor,
         report[graph.name] = {}
         for batch in batches:
             rows = samples[torch.arange(batch) % len(samples)]
-            if graph.name == "decoder":
-                feeds = {"code": model.encode(rows).float()}
-            elif graph.name == "generator":
-                feeds = {"noise": model.noise(batch, generator=generator)}
-            elif graph.name == "step":   # the prompt's characters from a zero state
-                feeds = {"ids": rows.long(), **{n: torch.zeros(t.shape[0], batch, t.shape[2])
-                                                for n, t in list(graph.inputs.items())[1:]}}
-            else:
-                feeds = {next(iter(graph.inputs)): rows}
+            feeds = graph_feeds(model, graph, rows, generator)
             expected = graph.module(*feeds.values())
             expected = expected if isinstance(expected, tuple) else (expected,)
             got = session.run(None, {name: t.numpy() for name, t in feeds.items()})
@@ -240,66 +232,17 @@ def check_onnx(model: "Model", folder: str | Path, samples: torch.Tensor,
     return report
 
 
-
-def quantize_int8(model: "Model", folder: str | Path, train: torch.Tensor, calibration: int = 512
-                  ) -> list[Path]:
-    """``GRAPH.int8.onnx`` beside each exported graph: ONNX Runtime's static QDQ quantization,
-    per channel, calibrated on ``calibration`` training samples, for models with convolutions; dynamic
-    int8 (weights int8, activations quantized on the fly) for the dense and recurrent ones. README.txt
-    gains the sizes and the operator types left in float."""
-    require_onnx()
-    import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_dynamic, quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    folder = Path(folder)
-    model = model.float().to(memory_format=torch.contiguous_format).eval()
-    convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
-    rows = train[:calibration].float()
-    lines = []
-    for graph in graphs(model):
-        source, target = folder / f"{graph.name}.onnx", folder / f"{graph.name}.int8.onnx"
-        if not source.is_file():
-            raise NeuralzooError(f"{source}: not found; export first (neuralzoo export RUN)")
-        if convolutional:
-            with torch.no_grad():
-                inputs = (model.encode(rows).float() if graph.name == "decoder" else
-                          model.noise(len(rows), generator=torch.Generator().manual_seed(0))
-                          if graph.name == "generator" else rows)
-            name = next(iter(graph.inputs))
-
-            class Reader(CalibrationDataReader):
-                def __init__(self) -> None:
-                    self.batches = iter([{name: inputs[i:i + 64].numpy()}
-                                         for i in range(0, len(inputs), 64)])
-
-                def get_next(self) -> dict | None:
-                    return next(self.batches, None)
-
-            prepared = folder / f".{graph.name}.prepared.onnx"
-            quant_pre_process(str(source), str(prepared))
-            quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-            prepared.unlink()
-            how = f"static QDQ, per channel, calibrated on {len(rows)} training samples"
-        else:
-            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
-            how = "dynamic (int8 weights, activations quantized at run time)"
-        floats = float_operators(onnx.load(str(target)))
-        lines.append(f"{target.name}: int8, {how}; {target.stat().st_size:,} bytes against "
-                     f"{source.stat().st_size:,} in float32; operators left in float: "
-                     f"{', '.join(floats) or 'none'}")
-    with open(folder / "README.txt", "a") as f:
-        f.write("\n".join(lines) + "\n")
-    return [folder / f"{g.name}.int8.onnx" for g in graphs(model)]
-
-
-def float_operators(proto: Any) -> list[str]:
-    """Operator types of a quantized graph that compute in float: those not fed by a
-    DequantizeLinear and not themselves integer operators (Q/DQ, QLinear*, *Integer)."""
-    dequantized = {o for n in proto.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
-    integer = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
-    return sorted({n.op_type for n in proto.graph.node if n.op_type not in integer
-                   and not n.op_type.startswith("QLinear") and not n.op_type.endswith("Integer")
-                   and not any(i in dequantized for i in n.input)})
+@torch.no_grad()
+def graph_feeds(model: "Model", graph: Graph, rows: torch.Tensor, generator: torch.Generator
+                ) -> dict[str, torch.Tensor]:
+    """A graph's inputs for data samples ``rows`` (as the model reads them): the samples themselves,
+    a decoder their codes, a generator seeded noise, the language model's step the characters from
+    a zero state."""
+    if graph.name == "decoder":
+        return {"code": model.encode(rows).float()}
+    if graph.name == "generator":
+        return {"noise": model.noise(len(rows), generator=generator)}
+    if graph.name == "step":
+        return {"ids": rows.long(), **{n: torch.zeros(t.shape[0], len(rows), t.shape[2])
+                                       for n, t in list(graph.inputs.items())[1:]}}
+    return {next(iter(graph.inputs)): rows}

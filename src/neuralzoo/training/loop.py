@@ -27,23 +27,16 @@ from .context import (Distributed, LossModule, StepContext, bf16_enabled, config
                       resolve_device)
 from .faults import GracefulStop, NonFiniteStep
 from .interruptions import Interruptions
+from .validation import Validation, monitor_of
 from .parallel import average_gradients, global_batch_norm, training_step
 from .logger import RunLogger
-from .metrics import MetricSums, evaluate_metrics, to_device
+from .metrics import MetricSums, to_device
 from .optim import lr_factor, set_lr
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The shuffled sample order of one epoch: identical on every rank and on every resume."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
-def monitor_of(model: Model, cfg: TrainConfig) -> tuple[str, str]:
-    name = cfg.monitor or model.monitor[0]
-    if name.startswith("val_"):
-        name = name[4:]
-    mode = model.monitor[1] if name == model.monitor[0] else ("min" if "loss" in name else "max")
-    return name, mode
 
 
 # called after each epoch on the main process: (model, run_dir, completed epochs, the epoch's validation
@@ -53,7 +46,7 @@ EpochCallback = Callable[[Model, Path, int, dict[str, float]], dict[str, Any]]
 STOP = "stop_training"
 
 
-class Trainer(Interruptions):
+class Trainer(Interruptions, Validation):
     """One run of the loop. ``fit`` reads as its steps: set up, (restore), check the monitored
     metric exists, then epochs of training steps, validation, callbacks and checkpoints, then the
     end-of-run summary. Everything a step needs lives on ``self``; models see only ``train_step``."""
@@ -128,18 +121,6 @@ class Trainer(Interruptions):
                                 resume_step=self.state["step"] if resume else None)
         if cfg.on_nonfinite == "rollback" and not resume:
             self.save("last")   # a point to roll back to, before the first epoch ends
-
-    def check_monitor(self) -> None:
-        """Fail now, not after an epoch, when the monitored validation metric does not exist."""
-        if self.val is None:
-            return
-        # the probe's random draws (a VAE's posterior samples) must not move the RNG a resume restored
-        with torch.random.fork_rng(devices=[]):
-            reported = evaluate_metrics(self.model, self.val.subset(torch.arange(min(2, len(self.val)))), 2,
-                                        self.ctx)
-        if self.monitor not in reported:
-            raise NeuralzooError(f"monitor {self.monitor!r} is not a validation metric of "
-                                 f"{self.model.name!r}; it reports: {', '.join(sorted(reported))}")
 
     # -- the loop -----------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> dict[str, Any]:
@@ -252,20 +233,6 @@ class Trainer(Interruptions):
         if not world.enabled:
             return over
         return bool(world.all_reduce_sum(torch.tensor(float(over), device=self.device)) > 0)
-
-    def validate(self) -> bool:
-        """Validation metrics of the epoch; whether the monitored one improved on the best."""
-        state = self.state
-        self.last_val = (evaluate_metrics(self.model, self.val, self.cfg.eval_batch_size, self.ctx,
-                                          self.world) if self.val else {})
-        value, best = self.last_val.get(self.monitor), state["best"]
-        better = (lambda a, b: a < b) if self.mode == "min" else (lambda a, b: a > b)
-        improved = value is not None and (best is None or better(value, best))
-        if improved:
-            state["best"], state["bad_epochs"] = value, 0
-        elif value is not None:
-            state["bad_epochs"] += 1
-        return improved
 
     def end_epoch(self, improved: bool) -> None:
         """Callbacks (e.g. per-epoch sample grids), the validation log line, the checkpoints."""

@@ -114,7 +114,7 @@ def tune(model: str, *, trials: int = 20, space: str | dict[str, Any] | None = N
     optuna = require_optuna()
     from ..api import resolve
     from ..registry import get_model_class
-    from ..training.loop import monitor_of
+    from ..training.validation import monitor_of
     from ..config import TrainConfig, build
     from ..data import DataConfig, load_dataset
 

@@ -1,0 +1,62 @@
+"""The loop's validation: which metric it monitors and in which direction, a check that it exists
+before the first epoch, and each epoch's validation pass (the ``Trainer`` mixes this in)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..config import TrainConfig
+from ..errors import NeuralzooError
+from ..models.base import Model
+from .metrics import evaluate_metrics
+
+
+def monitor_of(model: Model | type[Model], cfg: TrainConfig) -> tuple[str, str]:
+    """(metric, "min" or "max") the run monitors: ``--monitor`` or the model's own (a class works too)."""
+    name = cfg.monitor or model.monitor[0]
+    if name.startswith("val_"):
+        name = name[4:]
+    mode = model.monitor[1] if name == model.monitor[0] else ("min" if "loss" in name else "max")
+    return name, mode
+
+
+class Validation:
+    """The ``Trainer``'s validation methods; they use its model, data, state, config and context."""
+
+    model: Model
+    val: Any
+    cfg: TrainConfig
+    state: dict[str, Any]
+    monitor: str
+    mode: str
+    ctx: Any
+    world: Any
+    last_val: dict[str, float]
+
+    def check_monitor(self) -> None:
+        """Fail now, not after an epoch, when the monitored validation metric does not exist."""
+        if self.val is None:
+            return
+        # the probe's random draws (a VAE's posterior samples) must not move the RNG a resume restored
+        with torch.random.fork_rng(devices=[]):
+            reported = evaluate_metrics(self.model, self.val.subset(torch.arange(min(2, len(self.val)))), 2,
+                                        self.ctx)
+        if self.monitor not in reported:
+            raise NeuralzooError(f"monitor {self.monitor!r} is not a validation metric of "
+                                 f"{self.model.name!r}; it reports: {', '.join(sorted(reported))}")
+
+    def validate(self) -> bool:
+        """Validation metrics of the epoch; whether the monitored one improved on the best."""
+        state = self.state
+        self.last_val = (evaluate_metrics(self.model, self.val, self.cfg.eval_batch_size, self.ctx,
+                                          self.world) if self.val else {})
+        value, best = self.last_val.get(self.monitor), state["best"]
+        better = (lambda a, b: a < b) if self.mode == "min" else (lambda a, b: a > b)
+        improved = value is not None and (best is None or better(value, best))
+        if improved:
+            state["best"], state["bad_epochs"] = value, 0
+        elif value is not None:
+            state["bad_epochs"] += 1
+        return improved
