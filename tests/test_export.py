@@ -140,3 +140,12 @@ def test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size(tmp_path, cap
         assert "operators left in float" in (folder / "README.txt").read_text()
     assert "classifier.int8.onnx" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "cnn"), "--quantize", "int8", "--calibration", "0"]) == 2
+
+
+def test_int8_calibrates_on_mnist_training_files(tmp_path, mnist_dir):
+    # MNIST's training files are read for calibration (test-only loading would leave nothing to calibrate)
+    run = tmp_path / "cnn"
+    neuralzoo.train("cnn", out=run, data="mnist", data_dir=str(mnist_dir), max_steps=2, progress=False,
+                    verbose=False)
+    assert main(["export", str(run), "--quantize", "int8", "--calibration", "64"]) == 0
+    assert "calibrated on 64 training samples" in (run / "onnx" / "README.txt").read_text()

@@ -72,16 +72,18 @@ def run_dir_of(path: str | Path) -> Path:
     return path.parent
 
 
-def load(path: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
+def load(path: str | Path, which: str = "best", device: str | torch.device = "cpu",
+         precision: str = "float32") -> Model:
     """Rebuild a trained model from a checkpoint file or run directory alone (no training script).
 
     The model comes back in eval mode with ``.config`` (its dataclass), ``.info`` (DataInfo) and
-    ``.run_config`` (everything the run was trained with)."""
+    ``.run_config`` (everything the run was trained with); ``precision``: its inference precision
+    (``Model.set_precision``: float32, or bf16 where the device has it natively)."""
     ckpt = checkpoint_path(path, which)
     tensors, run_config, _state = read_checkpoint(ckpt)
     model = from_state(run_config, tensors, ckpt)
     model.checkpoint = str(ckpt)
-    return model.to(device)
+    return model.to(device).set_precision(precision)
 
 
 def from_state(run_config: dict[str, Any], tensors: dict[str, torch.Tensor], ckpt: Path) -> Model:

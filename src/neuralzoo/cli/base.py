@@ -6,6 +6,7 @@ them to register their commands) never import each other in a circle.
 
 from __future__ import annotations
 
+import argparse
 import functools
 from pathlib import Path
 from typing import Callable
@@ -34,6 +35,18 @@ def inference(fn: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
             return fn(argv)
 
     return run
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every command over a trained run shares: the run, its checkpoint, device, precision."""
+    parser.add_argument("run", metavar="RUN_DIR", help="a run directory (or a checkpoint file)")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="which checkpoint of the run (default: best)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                        help="inference precision: bf16 autocast is faster where the device has native "
+                             "bf16 (AVX512-BF16 / AMX CPUs, recent GPUs) and warns where it has not "
+                             "(default: float32)")
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

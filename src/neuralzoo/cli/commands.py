@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import add_flags
 from ..data.config import DataConfig
 from ..errors import NeuralzooError
-from .base import IMAGE_SUFFIXES, command, output_paths
+from .base import IMAGE_SUFFIXES, add_run_flags, command, output_paths
 
 
 @command("list", "show the registered models")
@@ -26,10 +26,7 @@ def list_command(argv: list[str]) -> int:
 
 def _run_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("run", metavar="RUN_DIR", help="a run directory (or a checkpoint file)")
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                        help="which checkpoint of the run (default: best)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_run_flags(parser)
     return parser
 
 
@@ -58,7 +55,7 @@ def evaluate_command(argv: list[str]) -> int:
     from ..evaluation import evaluate_run   # after parsing: --help needs no torch
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
                           args.get("out"), args["iw_samples"], args["quality_samples"],
-                          args["inception"], args["temperature"])
+                          args["inception"], args["temperature"], args["precision"])
     shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality",
                                     "quality_inception") if k in result}
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))
@@ -75,7 +72,7 @@ def predict_command(argv: list[str]) -> int:
     parser.add_argument("--input", required=True, help="an image file, a folder of images, or .npz")
     parser.add_argument("--output", help="CSV path (default: RUN_DIR/predictions.csv)")
     args = parser.parse_args(argv)
-    model = load(args.run, args.checkpoint, resolve_device(args.device))
+    model = load(args.run, args.checkpoint, resolve_device(args.device), args.precision)
     if not hasattr(model, "predict_proba"):
         raise NeuralzooError(f"model {model.name!r} does not predict classes")
     x, names, lengths = read_inputs(args.input, model.info)

@@ -43,7 +43,7 @@ def export_command(argv: list[str]) -> int:
     if args.quantize:
         if args.calibration < 1:
             raise NeuralzooError(f"--calibration must be a positive integer, got {args.calibration}")
-        train = load_eval_data(model, eval_data_config(model, {}), need_validation=False).train
+        train = load_eval_data(model, eval_data_config(model, {})).train   # MNIST: its training files
         for path in quantize_int8(model, folder, train.x, args.calibration):
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     print(f"wrote {folder / 'README.txt'}")

@@ -15,14 +15,12 @@ from typing import Any
 from ..config import add_flags
 from ..data.config import DataConfig
 from ..errors import NeuralzooError
-from .base import IMAGE_SUFFIXES, command, inference, output_paths
+from .base import IMAGE_SUFFIXES, add_run_flags, command, inference, output_paths
 
 
 def _parser(prog: str, description: str, data: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"neuralzoo {prog}", description=description)
-    parser.add_argument("run", metavar="RUN_DIR", help="a run directory (or a checkpoint file)")
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_run_flags(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (default: 0)")
     parser.add_argument("--output", metavar="PATH", help="output file (default: in RUN_DIR)")
     if data:
@@ -37,7 +35,7 @@ def _load(args: argparse.Namespace, capability: str | tuple[str, ...], job: str)
     from ..runs import load
     from ..training.context import resolve_device
 
-    model = load(args.run, args.checkpoint, resolve_device(args.device))
+    model = load(args.run, args.checkpoint, resolve_device(args.device), args.precision)
     wanted = (capability,) if isinstance(capability, str) else capability
     if not any(hasattr(model, c) for c in wanted):
         able = sorted({name for c in wanted for name in _models_with(c)})
@@ -89,7 +87,8 @@ def sample_command(argv: list[str]) -> int:
         raise NeuralzooError(f"--n must be a positive integer, got {args.n}")
     model = _load(args, "sample", "sample (no prior to draw from)")
     labels = {} if args.label is None else {"labels": args.label}
-    x = model.sample(args.n, temperature=args.temperature, **labels).cpu()
+    with model.autocast():
+        x = model.sample(args.n, temperature=args.temperature, **labels).float().cpu()
     out = _outputs(args, "samples.png", picture=IMAGE_SUFFIXES, arrays=(".npz",))
     np.savez_compressed(out["arrays"], samples=x.numpy())
     if model.info.is_image:
@@ -168,16 +167,18 @@ def interpolate_command(argv: list[str]) -> int:
         raise NeuralzooError(f"interpolate draws images; {model.info.name!r} samples are not images")
     picture = _outputs(args, "interpolation.png", picture=IMAGE_SUFFIXES)["picture"]
     if hasattr(model, "latent_walk"):   # GANs: walks between random noise vectors
-        walk = model.latent_walk(args.pairs, args.steps, torch.Generator().manual_seed(args.seed))
-        out = save_image_grid(walk.cpu(), picture, nrow=args.steps)
+        with model.autocast():
+            walk = model.latent_walk(args.pairs, args.steps, torch.Generator().manual_seed(args.seed))
+        out = save_image_grid(walk.float().cpu(), picture, nrow=args.steps)
         print(f"wrote {out}")
         return 0
     _, part = _data(model, args)
     pick = torch.randperm(len(part))[:2 * args.pairs]
     if len(pick) < 2:
         raise NeuralzooError(f"the {args.split!r} split has fewer than 2 samples")
-    rows = [model.interpolate(part.x[a], part.x[b], args.steps).cpu()
-            for a, b in zip(pick[0::2], pick[1::2])]
+    with model.autocast():
+        rows = [model.interpolate(part.x[a], part.x[b], args.steps).float().cpu()
+                for a, b in zip(pick[0::2], pick[1::2])]
     out = save_image_grid(torch.cat(rows), picture, nrow=args.steps)
     print(f"wrote {out}")
     return 0

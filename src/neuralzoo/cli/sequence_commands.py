@@ -17,7 +17,7 @@ def _load_capable(args, capability: str, needs: str):
     from ..runs import load
     from ..training.context import resolve_device
 
-    model = load(args.run, args.checkpoint, resolve_device(args.device))
+    model = load(args.run, args.checkpoint, resolve_device(args.device), args.precision)
     if not hasattr(model, capability):   # structural: the task variant has it or not
         raise NeuralzooError(f"{args.run}: model {model.name!r} was trained on {model.info.task} data "
                              f"({model.info.name!r}) and has no {capability!r}; {needs}")
@@ -75,7 +75,8 @@ def forecast_command(argv: list[str]) -> int:
     out = paths["table"]
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.backtest:
-        result = backtest(model, values, spec.split[1], horizon, args.step, spec)
+        with model.autocast():
+            result = backtest(model, values, spec.split[1], horizon, args.step, spec)
         result["protocol"] = (f"{series.source}: origins from step {spec.split[1] + 1} (the test "
                               f"part) every {args.step}; horizon {horizon}; units of the data")
         path = out.with_name("backtest.json")
@@ -88,7 +89,8 @@ def forecast_command(argv: list[str]) -> int:
     if not spec.lookback <= origin <= n:
         raise NeuralzooError(f"--origin {args.origin}: the forecast needs {spec.lookback} to {n} "
                              "observed steps before it")
-    forecast = model.forecast(torch.from_numpy(values[:origin]), horizon).numpy()   # (H, F)
+    with model.autocast():
+        forecast = model.forecast(torch.from_numpy(values[:origin]), horizon).numpy()   # (H, F)
     truth = np.full_like(forecast, np.nan)
     known = min(n - origin, horizon)
     truth[:known] = values[origin:origin + known]
@@ -127,8 +129,9 @@ def generate_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     model = _load_capable(args, "generate", "generate needs a run trained on a text file "
                           "(e.g. --data fable or --data book.txt)")
-    text = model.generate(args.prompt, args.length, args.temperature,
-                          torch.Generator().manual_seed(args.seed))
+    with model.autocast():
+        text = model.generate(args.prompt, args.length, args.temperature,
+                              torch.Generator().manual_seed(args.seed))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     print(text)

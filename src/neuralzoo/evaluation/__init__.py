@@ -45,17 +45,18 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  device: str = "auto", data_overrides: dict[str, Any] | None = None,
                  out: str | Path | None = None, iw_samples: int = 5000,
                  quality_samples: int = 10000, inception: str | Path | None = None,
-                 temperature: float = 1.0) -> dict[str, Any]:
+                 temperature: float = 1.0, precision: str = "float32") -> dict[str, Any]:
     """Evaluate a run; writes eval.json (and each reporter's pictures) to ``out`` (default: the run
     directory) and returns its contents. ``temperature``: the standard deviation of the latent draws
-    behind the sample-quality figures (1: the prior)."""
+    behind the sample-quality figures (1: the prior); ``precision``: float32, or bf16 autocast to
+    measure what bf16 inference costs (``Model.set_precision``)."""
     temperature = check_temperature(temperature)
     if quality_samples < 0:
         raise NeuralzooError(f"quality_samples must be >= 0, got {quality_samples}")
     if out is None or Path(out).resolve() == run_dir_of(run_dir).resolve():
         check_not_in_use(run_dir_of(run_dir), "evaluation")   # not into a run a live process trains in
     dev = resolve_device(device)
-    model = load(run_dir, which, dev)
+    model = load(run_dir, which, dev, precision)
     data_config = eval_data_config(model, data_overrides or {})
     data = load_eval_data(model, data_config, need_validation=split != "test")
     part = data.split(split)
@@ -66,8 +67,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     out_dir = Path(out) if out else run_dir_of(run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = model.run_config["train"]
-    # evaluation runs in float32 so every reported figure agrees with predict_proba to the sample
-    step = StepContext(loss=model.loss, device=dev, use_bf16=False, channels_last=model.infers_channels_last)
+    # evaluation runs in the inference precision so every figure agrees with predict_proba to the sample
+    step = StepContext(loss=model.loss, device=dev, use_bf16=model.precision == "bf16",
+                       channels_last=model.infers_channels_last)
     ctx = EvaluationContext(model, data, split, out_dir, train_cfg["seed"],
                             lambda: evaluate_metrics(model, part, 256, step), iw_samples,
                             quality_samples, inception, temperature)
@@ -76,7 +78,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
         "checkpoint": model.checkpoint,
         "protocol": {"data": data.info.name, "split": split, "samples": len(part),
                      "training_seed": train_cfg["seed"], "split_seed": data_config.split_seed,
-                     "binarize": data_config.binarize, "description": data.info.description},
+                     "binarize": data_config.binarize, "precision": model.precision,
+                     "description": data.info.description},
         "metrics": {},
         "reporters": [],
     }
@@ -84,7 +87,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     for reporter in REPORTERS:
         if not reporter.applies(ctx):
             continue
-        block = reporter.report(ctx)
+        with model.autocast():   # bf16 where asked; float32 outputs are cast back by the reporters
+            block = reporter.report(ctx)
         result.update(block)
         result["reporters"].append(reporter.name)
         headline = headline or reporter.headline(block)

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager
 
 import torch
 from torch import nn
@@ -22,6 +23,22 @@ if TYPE_CHECKING:
     from ..config import TrainConfig
     from ..data.base import ArrayData, DataInfo
     from ..training.context import StepContext
+
+
+PRECISIONS = ("float32", "bf16")
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX), as oneDNN sees it."""
+    return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (a CUDA device that supports it, or a CPU with
+    AVX512-BF16 / AMX); elsewhere bf16 is emulated and slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and native_cpu_bf16()
 
 
 def check_temperature(temperature: float) -> float:
@@ -102,6 +119,7 @@ class Model(nn.Module):
     # image models train and infer channels-last (--channels-last); False: only under bf16 autocast,
     # for a model whose float32 convolutions run faster channels-first (measured: the DCGAN)
     channels_last_float32: ClassVar[bool] = True
+    precision: str = "float32"   # inference precision (set_precision); training has its own --bf16
 
     def __init__(self, config: Any, info: "DataInfo") -> None:
         super().__init__()
@@ -159,6 +177,28 @@ class Model(nn.Module):
 
         return export_onnx(self, path, opset)
 
+    def set_precision(self, precision: str) -> "Model":
+        """Inference precision: ``"float32"`` (the default) or ``"bf16"``, autocast to bfloat16
+        (matrix products and convolutions in bf16, reductions and softmax in float32; outputs come
+        back in float32). bf16 pays off only where the device computes it natively (a CPU with
+        AVX512-BF16 or AMX, a recent CUDA GPU): elsewhere it is emulated, slower than float32 and
+        less exact, and a RuntimeWarning says so. ``model.infer`` and the commands apply it; wrap
+        other calls in ``with model.autocast():``. Returns the model."""
+        if precision not in PRECISIONS:
+            raise NeuralzooError(f"precision {precision!r}: unknown; precisions: {', '.join(PRECISIONS)}")
+        if precision == "bf16" and not native_bf16(self.device):
+            warnings.warn(f"precision bf16: this {self.device.type.upper()} has no native bf16 "
+                          "(AVX512-BF16 / AMX on a CPU), so bf16 is emulated: slower than float32 and "
+                          "less exact; use --precision float32 here", RuntimeWarning, stacklevel=2)
+        self.precision = precision
+        if precision == "bf16" and self.infers_channels_last:   # bf16 convolutions: channels-last
+            self.to(memory_format=torch.channels_last)
+        return self
+
+    def autocast(self) -> ContextManager:
+        """The inference precision as a context: bf16 autocast on this model's device, or nothing."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
     # -- helpers ----------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -166,13 +206,25 @@ class Model(nn.Module):
 
     @property
     def infers_channels_last(self) -> bool:
-        """Float32 inference (evaluation, predict) feeds image batches channels-last, unless the model
-        runs faster channels-first in float32 (``channels_last_float32``)."""
-        return self.info.is_image and self.channels_last_float32
+        """Inference (evaluation, predict) feeds image batches channels-last, unless the model runs
+        faster channels-first in float32 (``channels_last_float32``) and infers in float32."""
+        return self.info.is_image and (self.channels_last_float32 or self.precision == "bf16")
 
     def infer(self, fn: Callable[..., Outputs], *inputs: torch.Tensor | None,
               batch_size: int = 256) -> Outputs:
-        """``batched`` on this model's device, in eval mode, images channels-last:
-        ``model.infer(model.encode, x)``."""
-        return batched(fn, *inputs, batch_size=batch_size, device=self.device, module=self,
+        """``batched`` on this model's device, in eval mode, images channels-last, in the model's
+        inference precision (outputs in float32): ``model.infer(model.encode, x)``."""
+        def run(*rows: torch.Tensor | None) -> Outputs:
+            with self.autocast():
+                out = fn(*rows)
+            if self.precision == "float32":
+                return out
+            return tuple(as_float(o) for o in out) if isinstance(out, tuple) else as_float(out)
+
+        return batched(run, *inputs, batch_size=batch_size, device=self.device, module=self,
                        channels_last=self.infers_channels_last)
+
+
+def as_float(t: torch.Tensor) -> torch.Tensor:
+    """Floating tensors in float32 (bf16 outputs of an autocast pass); others as they are."""
+    return t.float() if t.is_floating_point() else t

@@ -14,6 +14,7 @@ import torch.distributed as dist
 
 from ..config import TrainConfig
 from ..errors import NeuralzooError
+from ..models.base import native_cpu_bf16
 from .faults import NonFiniteStep
 
 
@@ -23,11 +24,6 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
     return torch.device("cpu")
-
-
-def native_cpu_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX), as oneDNN sees it."""
-    return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
 
 
 def bf16_enabled(setting: str, device: torch.device) -> bool:
