@@ -115,3 +115,46 @@ def save_roc(fpr: np.ndarray, tpr: np.ndarray, auroc: float, path: Path, title: 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def save_attribution(sample: np.ndarray, maps: dict[str, np.ndarray], probabilities: np.ndarray,
+                     class_names: list[str], target: int, path: Path, title: str = "") -> Path:
+    """One input and its attribution maps side by side, and the predicted probabilities. Images
+    (C, H, W): each map (summed over channels) over the grey input, red for evidence for the class,
+    blue against; sequences (steps, features): the input as an image with one bar per time step
+    beside it; vectors: one bar per feature."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(maps) + 2, figsize=(2.4 * (len(maps) + 2), 2.8))
+    image = sample.mean(0) if sample.ndim == 3 else sample
+    for ax, (name, value) in zip(axes[1:-1], maps.items()):
+        value = value.sum(0) if value.ndim == 3 else value
+        limit = float(np.abs(value).max()) or 1.0
+        if value.ndim == 2:
+            ax.imshow(image, cmap="gray")
+            ax.imshow(value, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.6)
+        else:   # a value per time step (sequence rows) or per feature
+            ax.barh(np.arange(len(value)), value, color=np.where(value >= 0, "tab:red", "tab:blue"))
+            ax.invert_yaxis()
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if image.ndim == 2:
+        axes[0].imshow(image, cmap="gray")
+    else:
+        axes[0].plot(image)
+    axes[0].set_title("input", fontsize=8)
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    bars = axes[-1]
+    colors = ["tab:red" if i == target else "tab:grey" for i in range(len(probabilities))]
+    bars.barh(np.arange(len(probabilities)), probabilities, color=colors)
+    bars.set_yticks(np.arange(len(probabilities)), class_names, fontsize=7)
+    bars.invert_yaxis()
+    bars.set_xlim(0, 1)
+    bars.set_title("probabilities", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
