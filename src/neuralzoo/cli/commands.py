@@ -143,3 +143,17 @@ def scratch_command(argv: list[str]) -> int:
     from ..scratch.cli import main as scratch_main
 
     return scratch_main(argv)
+
+
+@command("report", "one self-contained HTML page over runs: config, protocol, metrics, curves, pictures")
+def report_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="neuralzoo report", description="Write one HTML page (images "
+                                     "inlined, no network needed) over one or more run directories.")
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or checkpoints)")
+    parser.add_argument("--output", default="report.html", help="the page (default: report.html)")
+    parser.add_argument("--title", default="neuralzoo report")
+    args = parser.parse_args(argv)
+    from ..evaluation.report import write_report
+
+    print(f"wrote {write_report(args.runs, args.output, args.title)}")
+    return 0

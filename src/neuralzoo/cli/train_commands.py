@@ -139,4 +139,8 @@ def demo_command(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(json.dumps({"models": rows}, indent=2) + "\n")
+    from ..evaluation.report import write_report
+
+    page = write_report([out / r["model"] for r in rows], out / "index.html", "neuralzoo demo")
+    print(f"wrote {page} (open it in a browser: every run's metrics, curves and pictures)")
     return 0
