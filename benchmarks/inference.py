@@ -128,14 +128,14 @@ def measure(name: str, run_dir: Path, args: argparse.Namespace) -> dict[str, Any
     one = inputs[:1]
     parameters = sum(t.numel() for t in (model.decoder if decoder else model).state_dict().values())
     folder = run_dir / "onnx"
-    model.export(folder)   # export and quantization leave the model channels-first: eager reloads
-    quantize_int8(neuralzoo.load(run_dir), folder, data.train.x, 512)
+    model.export(folder)   # the model keeps the layout it infers in
+    quantize_int8(model, folder, data.train.x, 512)
     graph = "decoder" if decoder else "classifier"
     backends: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
-        "eager_float32": lambda: eager(neuralzoo.load(run_dir), decoder, False)}
+        "eager_float32": lambda: eager(model, decoder, False)}
     sizes = {"eager_float32": parameters * 4}   # bf16 autocast keeps the float32 weights
     if native_bf16(torch.device("cpu")):
-        backends["eager_bf16"] = lambda: eager(neuralzoo.load(run_dir), decoder, True)
+        backends["eager_bf16"] = lambda: eager(model, decoder, True)
         sizes["eager_bf16"] = parameters * 4
     for backend, path in (("onnxruntime_float32", folder / f"{graph}.onnx"),
                           ("onnxruntime_int8", folder / f"{graph}.int8.onnx")):
@@ -146,10 +146,11 @@ def measure(name: str, run_dir: Path, args: argparse.Namespace) -> dict[str, Any
         run = make()
         latency = median_latency_ms(lambda: run(one), args.calls)
         rate, outputs = throughput(run, inputs, args.repeats)
+        figure = score(outputs, target, decoder)
         rows[backend] = {"latency_ms_batch1": latency, "samples_per_second_batch256": rate,
-                         "size_bytes": sizes[backend], **score(outputs, target, decoder)}
+                         "size_bytes": sizes[backend], **figure}
         print(f"  {name:12s} {backend:20s} {latency:8.3f} ms  {rate:10.0f}/s  {sizes[backend]:>10,} B  "
-              f"{score(outputs, target, decoder)}", flush=True)
+              f"{figure}", flush=True)
     return rows
 
 

@@ -149,3 +149,11 @@ def test_int8_calibrates_on_mnist_training_files(tmp_path, mnist_dir):
                     verbose=False)
     assert main(["export", str(run), "--quantize", "int8", "--calibration", "64"]) == 0
     assert "calibrated on 64 training samples" in (run / "onnx" / "README.txt").read_text()
+
+
+def test_export_leaves_the_model_in_its_inference_layout(runs, tmp_path):
+    model = neuralzoo.load(runs / "cnn")
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    model.export(tmp_path / "onnx")   # the graphs are traced channels-first ...
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)   # ... the model is given back

@@ -92,12 +92,13 @@ def explain_command(argv: list[str]) -> int:
 
 def _attributions(model, x, names: list[str], args: argparse.Namespace, out: Path) -> int:
     import numpy as np
+    import torch
 
     from ..evaluation.explain import explain
     from ..plots import save_attribution
 
     methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
-    with torch_grad():
+    with torch.enable_grad():   # attributions need gradients; the command runs under no_grad
         found = explain(model, x, methods, args.target)
     classes = model.info.class_names or [str(i) for i in range(model.num_classes)]
     arrays = {f"map_{m.replace('-', '_')}": v.numpy() for m, v in found.maps.items()}
@@ -118,9 +119,3 @@ def _attributions(model, x, names: list[str], args: argparse.Namespace, out: Pat
     print(f"wrote {out / 'explain.npz'}")
     return 0
 
-
-def torch_grad():
-    """Attributions need gradients: the command runs under ``inference`` (no autograd) otherwise."""
-    import torch
-
-    return torch.enable_grad()

@@ -35,12 +35,9 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
 
 
-def _curves(run_dir: Path, title: str) -> str:
+def _curves(events: list[dict], title: str) -> str:
     from ..plots import save_curves
 
-    events = read_metrics(run_dir)
-    if not events:
-        return ""
     with tempfile.TemporaryDirectory() as tmp:
         return _image(save_curves(events, Path(tmp) / "curves.png", title))
 
@@ -67,7 +64,7 @@ def _summary(run_dir: Path) -> dict[str, Any]:
     headline = evaluation.get("headline") or {}
     last = next((e for e in reversed(events) if e.get("event") == "train"), {})
     return {"dir": run_dir, "config": config, "eval": evaluation, "headline": headline,
-            "epochs": last.get("epoch"), "step": last.get("step")}
+            "events": events, "epochs": last.get("epoch"), "step": last.get("step")}
 
 
 def _section(run: dict[str, Any], index: int) -> str:
@@ -85,8 +82,8 @@ def _section(run: dict[str, Any], index: int) -> str:
     if evaluation.get("metrics"):
         parts.append("<h3>Metrics</h3>" + _table([[k, v] for k, v in evaluation["metrics"].items()],
                                                   ["metric", "value"]))
-    if (run_dir / "metrics.jsonl").is_file():
-        parts.append('<h3>Curves</h3><figure class="wide">' + _curves(run_dir, name) + "</figure>")
+    if run["events"]:
+        parts.append('<h3>Curves</h3><figure class="wide">' + _curves(run["events"], name) + "</figure>")
     pictures = sorted(p for p in run_dir.rglob("*.png") if "checkpoints" not in p.parts
                       and p.name != "curves.png")
     if pictures:

@@ -15,10 +15,11 @@ are float32, channels-first. ``Model.export`` is the Python entry point, ``neura
 
 from __future__ import annotations
 
+import contextlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 from torch import nn
@@ -39,6 +40,26 @@ def require_onnx() -> None:
     except ImportError as e:
         raise NeuralzooError(f"ONNX export needs onnx, onnxscript and onnxruntime ({e.name} is missing): "
                              f"{EXTRA}") from None
+
+
+@contextlib.contextmanager
+def exporting(model: "Model") -> Iterator["Model"]:
+    """The model as the graphs hold it (float32, channels-first, eval mode) for the duration, and
+    back in the layout it infers in afterwards (``Model.infer`` feeds image models channels-last)."""
+    model.float().to(memory_format=torch.contiguous_format).eval()
+    try:
+        yield model
+    finally:
+        if model.infers_channels_last:
+            model.to(memory_format=torch.channels_last)
+
+
+def exported(folder: str | Path, graph: "Graph", suffix: str = ".onnx") -> Path:
+    """The file of an exported graph in ``folder``, which must exist."""
+    path = Path(folder) / f"{graph.name}{suffix}"
+    if not path.is_file():
+        raise NeuralzooError(f"{path}: not found; export first (neuralzoo export RUN)")
+    return path
 
 
 class _Step(nn.Module):
@@ -124,8 +145,6 @@ def graphs(model: "Model") -> list[Graph]:
 def preprocessing(model: "Model") -> dict[str, Any]:
     """What an application needs beside the graph to feed it and read it."""
     info = model.info
-    from dataclasses import asdict
-
     return {"neuralzoo_model": model.name, "input_shape": list(info.input_shape),
             "value_range": list(info.value_range), "class_names": info.class_names,
             "contrast": info.contrast, "data": info.description,
@@ -136,11 +155,15 @@ def preprocessing(model: "Model") -> dict[str, Any]:
 def export_onnx(model: "Model", folder: str | Path, opset: int | None = None) -> list[Path]:
     """Write one self-contained .onnx file per graph into ``folder``, plus README.txt; the paths."""
     require_onnx()
-    import onnx
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model = model.float().to(memory_format=torch.contiguous_format).eval()
+    with exporting(model):
+        return _export_graphs(model, folder, opset)
+
+
+def _export_graphs(model: "Model", folder: Path, opset: int | None) -> list[Path]:
+    import onnx
+
     written, lines = [], [f"neuralzoo {model.name} exported to ONNX (float32, channels-first)."]
     for graph in graphs(model):
         path = folder / f"{graph.name}.onnx"
@@ -213,23 +236,21 @@ def check_onnx(model: "Model", folder: str | Path, samples: torch.Tensor,
     require_onnx()
     import onnxruntime
 
-    model = model.float().to(memory_format=torch.contiguous_format).eval()
     generator = torch.Generator().manual_seed(0)
     report: dict[str, dict[str, float]] = {}
-    for graph in graphs(model):
-        path = Path(folder) / f"{graph.name}.onnx"
-        if not path.is_file():
-            raise NeuralzooError(f"{path}: not found; export first (neuralzoo export RUN)")
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        report[graph.name] = {}
-        for batch in batches:
-            rows = samples[torch.arange(batch) % len(samples)]
-            feeds = graph_feeds(model, graph, rows, generator)
-            expected = graph.module(*feeds.values())
-            expected = expected if isinstance(expected, tuple) else (expected,)
-            got = session.run(None, {name: t.numpy() for name, t in feeds.items()})
-            report[graph.name][f"batch {batch}"] = max(float((torch.from_numpy(g) - e.float()).abs().max())
-                                                       for g, e in zip(got, expected))
+    with exporting(model):
+        for graph in graphs(model):
+            session = onnxruntime.InferenceSession(str(exported(folder, graph)),
+                                                   providers=["CPUExecutionProvider"])
+            report[graph.name] = {}
+            for batch in batches:
+                rows = samples[torch.arange(batch) % len(samples)]
+                feeds = graph_feeds(model, graph, rows, generator)
+                expected = graph.module(*feeds.values())
+                expected = expected if isinstance(expected, tuple) else (expected,)
+                got = session.run(None, {name: t.numpy() for name, t in feeds.items()})
+                report[graph.name][f"batch {batch}"] = max(
+                    float((torch.from_numpy(g) - e.float()).abs().max()) for g, e in zip(got, expected))
     return report
 
 
@@ -237,9 +258,8 @@ def strip_debug_records(proto: Any) -> None:
     """Drop what the dynamo exporter records on each node for debugging (the FX node, the module
     path, the Python stack trace with this machine's file paths): nothing a runtime reads, about a
     fifth of an int8 file, and no place for local paths in a file meant to be shipped."""
-    graphs = [proto.graph, *(f for f in proto.functions)]
-    for graph in graphs:
-        for node in graph.node:
+    for body in (proto.graph, *proto.functions):
+        for node in body.node:
             del node.metadata_props[:]
             node.doc_string = ""
 

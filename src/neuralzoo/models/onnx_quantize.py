@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..errors import NeuralzooError
-from .onnx_export import graph_feeds, graphs, require_onnx
+from .onnx_export import exported, exporting, graph_feeds, graphs, require_onnx
 
 if TYPE_CHECKING:
     from .base import Model
@@ -23,20 +22,24 @@ def quantize_int8(model: "Model", folder: str | Path, train: torch.Tensor, calib
     int8 (weights int8, activations quantized on the fly) for the dense and recurrent ones. README.txt
     gains the sizes and the operator types left in float."""
     require_onnx()
+    folder = Path(folder)
+    with exporting(model):
+        written, lines = _quantize_graphs(model, folder, train[:calibration].float())
+    with open(folder / "README.txt", "a") as f:
+        f.write("\n".join(lines) + "\n")
+    return written
+
+
+def _quantize_graphs(model: "Model", folder: Path, rows: torch.Tensor) -> tuple[list[Path], list[str]]:
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_dynamic, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    folder = Path(folder)
-    model = model.float().to(memory_format=torch.contiguous_format).eval()
     convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
-    rows = train[:calibration].float()
-    lines = []
+    written, lines = [], []
     for graph in graphs(model):
-        source, target = folder / f"{graph.name}.onnx", folder / f"{graph.name}.int8.onnx"
-        if not source.is_file():
-            raise NeuralzooError(f"{source}: not found; export first (neuralzoo export RUN)")
+        source, target = exported(folder, graph), folder / f"{graph.name}.int8.onnx"
         if convolutional:
             (name, inputs), = graph_feeds(model, graph, rows, torch.Generator().manual_seed(0)).items()
 
@@ -61,9 +64,8 @@ def quantize_int8(model: "Model", folder: str | Path, train: torch.Tensor, calib
         lines.append(f"{target.name}: int8, {how}; {target.stat().st_size:,} bytes against "
                      f"{source.stat().st_size:,} in float32; operators left in float: "
                      f"{', '.join(floats) or 'none'}")
-    with open(folder / "README.txt", "a") as f:
-        f.write("\n".join(lines) + "\n")
-    return [folder / f"{g.name}.int8.onnx" for g in graphs(model)]
+        written.append(target)
+    return written, lines
 
 
 def float_operators(proto: Any) -> list[str]:
