@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
 import os
@@ -67,12 +68,21 @@ class Distributed:
         if not dist.is_initialized():
             use_nccl = device_name != "cpu" and torch.cuda.is_available()
             dist.init_process_group("nccl" if use_nccl else "gloo")
+            # Tear the group down while the interpreter is still whole: left to finalisation, gloo's
+            # worker threads can outlive it and abort the process ("terminate called without an
+            # active exception", pytorch/pytorch#190489), failing a run that had finished.
+            atexit.register(_destroy_process_group)
         return cls(world, rank, local)
 
     def all_reduce_sum(self, values: torch.Tensor) -> torch.Tensor:
         if self.enabled:
             dist.all_reduce(values, op=dist.ReduceOp.SUM)
         return values
+
+
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 class LossModule(torch.nn.Module):
