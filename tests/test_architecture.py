@@ -25,7 +25,8 @@ LAYERS = [
     ("training", ("neuralzoo.training", "neuralzoo.runs")),
     ("evaluation", ("neuralzoo.evaluation",)),
     ("api", ("neuralzoo.api", "neuralzoo.tuning")),
-    ("front ends", ("neuralzoo.cli", "neuralzoo.__main__", "neuralzoo", "neuralzoo.sklearn")),
+    ("front ends", ("neuralzoo.cli", "neuralzoo.__main__", "neuralzoo", "neuralzoo.sklearn",
+                    "neuralzoo.serve")),
 ]
 
 
