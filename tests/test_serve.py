@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
-import json
+import socket
 
 import numpy as np
 import pytest
@@ -41,7 +41,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(runs):
-    return {name: ServedRun(name, neuralzoo.load(runs / name), runs / name)
+    return {name: ServedRun(name, neuralzoo.load(runs / name))
             for name in ("cnn", "rnn", "vae", "autoencoder", "gan", "gru", "lstm")}
 
 
@@ -278,9 +278,14 @@ def test_the_serve_command_checks_its_runs_and_warns_off_loopback(cli, runs, mon
     assert code == 2 and "no such run" in err and err.count("\n") == 1
     import uvicorn
 
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: json.dumps(len(sockets)))
+    given = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: given.extend(sockets))
     code, out, err = cli(["serve", runs / "cnn", "--host", "0.0.0.0", "--port", "0"])
     assert code == 0 and "serving cnn" in out and "http://0.0.0.0:" in out
     assert "reachable from the network" in err
+    # a TCP socket by name, so asyncio turns Nagle off on its connections (else ~40 ms per answer),
+    # already listening on the port it printed
+    assert given[0].proto == socket.IPPROTO_TCP and f":{given[0].getsockname()[1]}/" in out
+    given[0].close()
     code, out, err = cli(["serve", runs / "cnn", "--port", "0"])
     assert code == 0 and "reachable" not in err

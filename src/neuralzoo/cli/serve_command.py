@@ -48,26 +48,27 @@ def serve_command(argv: list[str]) -> int:
                         help="inference precision (as for evaluate; default: float32)")
     parser.add_argument("--max-upload-kb", type=int, default=1024,
                         help="largest request body accepted, in KiB (default: 1024)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default: 1: "
+                        "a run answers one request at a time, and on 2 cores one thread answered a "
+                        "drawn digit faster and steadier than two; benchmarks/serve.py)")
     args = parser.parse_args(argv)
     from ..serve import require_serving
 
     require_serving()
-    if args.max_upload_kb < 1 or not 0 <= args.port <= 65535:
-        raise NeuralzooError("--max-upload-kb must be positive and --port within 0..65535")
+    if args.max_upload_kb < 1 or args.threads < 1 or not 0 <= args.port <= 65535:
+        raise NeuralzooError("--max-upload-kb and --threads must be positive and --port within 0..65535")
     import torch
     import uvicorn
 
     from ..runs import load, run_dir_of
     from ..serve import ServedRun, create_app
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     paths = [run_dir_of(p) for p in args.runs]
     runs = []
-    for name, path, given in zip(unique_names(paths), paths, args.runs):
+    for name, given in zip(unique_names(paths), args.runs):
         model = load(given, args.checkpoint, "cpu", args.precision)
-        runs.append(ServedRun(name, model, path))
+        runs.append(ServedRun(name, model))
         note = f" (data unavailable: {runs[-1].data_error})" if runs[-1].data_error else ""
         print(f"serving {name}: {model.name} on {model.info.name}, jobs {', '.join(runs[-1].jobs)}{note}")
     if not is_loopback(args.host):
@@ -75,12 +76,15 @@ def serve_command(argv: list[str]) -> int:
               "network, without authentication", file=sys.stderr)
     app = create_app(runs, args.max_upload_kb * 1024)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    # proto named: asyncio sets TCP_NODELAY only on sockets whose proto is TCP, and without it
+    # Nagle's algorithm meets the client's delayed ACK and holds each response ~40 ms
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((args.host, args.port))   # bound here, so --port 0 can print the port it got
     except OSError as e:
         raise NeuralzooError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
+    listener.listen(2048)   # connections made from now on wait for uvicorn instead of being refused
     port = listener.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"neuralzoo serve: http://{shown}:{port}/  (API docs: /docs; Ctrl-C stops)", flush=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,8 +60,8 @@ def finite_list(values: np.ndarray) -> list:
 class ServedRun:
     """One trained model and the data its panels show."""
 
-    def __init__(self, name: str, model: Model, run_dir: Path) -> None:
-        self.name, self.model, self.run_dir = name, model, run_dir
+    def __init__(self, name: str, model: Model) -> None:
+        self.name, self.model = name, model
         self.lock = threading.Lock()
         self.jobs = capabilities(model)
         self.data_error: str | None = None
@@ -90,8 +89,9 @@ class ServedRun:
             data = load_eval_data(model, eval_data_config(model, {}), need_validation=False)
             test = data.split("test")
             keep = torch.randperm(len(test.x), generator=torch.Generator().manual_seed(0))[:MAX_POINTS]
-            self.points = test.x[keep.sort().values]
-            self.labels = None if test.y is None else test.y[keep.sort().values]
+            keep = keep.sort().values   # a fixed random subset, in the split's order
+            self.points = test.x[keep]
+            self.labels = None if test.y is None else test.y[keep]
         if "latent" in self.jobs and self.points is not None:
             self._fit_map()
         if "anomaly" in self.jobs and self.points is not None:
