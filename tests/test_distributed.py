@@ -54,10 +54,12 @@ def test_two_processes_stop_together_on_the_time_budget(tmp_path):
     assert end["reason"] == "max_minutes" and end["step"] == 5
 
 
-TRAIN = """import atexit, json, sys, neuralzoo
+TRAIN = """import atexit, json, os, sys, neuralzoo
 import torch.distributed as dist
-# registered first, so it runs last: after neuralzoo's own exit handler
-atexit.register(lambda: print("group at exit:", "alive" if dist.is_initialized() else "destroyed"))
+# registered first, so it runs last: after neuralzoo's own exit handler; one write (atomic on a
+# pipe), so the two ranks' lines never interleave
+atexit.register(lambda: os.write(1, ("group at exit: " + ("alive" if dist.is_initialized() else
+                                                            "destroyed") + "\\n").encode()))
 settings = json.loads(sys.argv[2])
 neuralzoo.train(sys.argv[1], out=sys.argv[3], **settings)
 """
