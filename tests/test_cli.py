@@ -188,6 +188,8 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
             assert (run / "reconstructions.png").stat().st_size > 100
         elif hasattr(MODELS[name], "latent_walk"):   # GANs: a sample grid per epoch and at the end
             assert (run / "samples.png").is_file() and list((run / "samples").glob("epoch_*.png"))
+        elif hasattr(MODELS[name], "encode"):   # self-supervised encoders: their features probed
+            assert 0 < json.loads((run / "eval.json").read_text())["knn_accuracy"] <= 1
         elif name in digits_models:   # classifiers of the digits (images or rows)
             assert (run / "confusion.png").stat().st_size > 1000
         assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 3

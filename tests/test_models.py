@@ -67,6 +67,8 @@ def test_train_steps_lower_loss_on_fixed_batch(name):
     model.train()
     # GANs: the discriminator's loss on a fixed batch is what must fall (the generator's may rise)
     key = "d_loss" if hasattr(model, "noise") else "loss"
+    if key == "loss":   # a fixed batch with fixed draws of the model's own (views, masks, noise)
+        batch["noise_seed"] = torch.tensor(0)
     first = model.train_step(batch, optimizers, ctx)[key].item()
     for _ in range(60 if key == "d_loss" else 30):   # GANs at their own (low) learning rate
         last = model.train_step(batch, optimizers, ctx)[key].item()
@@ -87,7 +89,11 @@ def test_checkpoint_round_trip(name, tmp_path):
     model.eval()
     assert type(loaded) is type(model)
     x = inputs(model, batch)
-    assert torch.equal(loaded(x), model(x))
+    for key, value in model.state_dict().items():   # the weights exactly ...
+        assert torch.equal(loaded.state_dict()[key], value), key
+    # ... and the outputs up to the kernel: a loaded image model infers channels-last, which for
+    # inputs of more than one channel picks other convolution kernels (last-bit differences)
+    assert torch.allclose(loaded(x), model(x), atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.slow

@@ -158,3 +158,27 @@ def save_attribution(sample: np.ndarray, maps: dict[str, np.ndarray], probabilit
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def save_probe_curve(rows: list[dict], path: Path, title: str = "") -> Path:
+    """Test error (%, mean +- std over draws) against the number of labels, per probe."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for key, name in (("linear_error", "linear"), ("knn20_error", "k-NN, k=20"),
+                      ("knn200_error", "k-NN, k=200")):
+        shown = [row for row in rows if row[key] is not None]   # k-NN needs more labels than k
+        ax.errorbar([row["labels"] for row in shown], [row[key]["mean"] for row in shown],
+                    yerr=[row[key]["std"] for row in shown], marker="o", capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("labelled training samples")
+    ax.set_ylabel("test error (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -28,7 +28,8 @@ def top_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from . import (commands, latent_commands, sequence_commands,  # noqa: F401  (register the commands)
-                   explain_command, export_command, serve_command, train_commands, tune_command)
+                   explain_command, export_command, probe_commands, serve_command, train_commands,
+                   tune_command)
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "--version"):

@@ -31,11 +31,13 @@ from .data import eval_data_config, load_eval_data
 from .forecasting import ForecastReporter
 from .quality import SampleQualityReporter
 from .reconstruction import ReconstructionReporter
+from .representation import RepresentationReporter
 from .text import TextReporter
 
 # in headline priority: a VAE's likelihood before the quality of its samples
 REPORTERS: tuple[Reporter, ...] = (ClassificationReporter(), ForecastReporter(), TextReporter(),
-                                   ReconstructionReporter(), AnomalyReporter(), SampleQualityReporter())
+                                   ReconstructionReporter(), AnomalyReporter(), SampleQualityReporter(),
+                                   RepresentationReporter())
 
 __all__ = ["REPORTERS", "EvaluationContext", "Headline", "Reporter", "eval_data_config",
            "evaluate_run", "load_eval_data"]

@@ -1,3 +1,3 @@
 """Importing this package registers every model: one import line per model file."""
 
-from . import autoencoder, cnn, dcgan, gan, mlp, sequence, vae  # noqa: F401
+from . import autoencoder, cnn, contrastive, dcgan, gan, inpaint, mlp, rotation, sequence, vae  # noqa: F401

@@ -5,6 +5,7 @@ file per graph, chosen by capability, with the preprocessing constants in the mo
     autoencoder/VAE   encoder.onnx      x -> code (the VAE: mean, log_variance)
                       decoder.onnx      code -> reconstruction (data space: Bernoulli or Gaussian means)
     GAN               generator.onnx    noise (with a conditional model's one-hot class) -> image
+    self-supervised   encoder.onnx      x -> features
     forecaster        forecaster.onnx   window -> forecast (scaled units)
     language model    step.onnx         ids, h[, c] -> logits, h_out[, c_out]
 
@@ -132,6 +133,9 @@ def graphs(model: "Model") -> list[Graph]:
                          {"x": batch}))
         return [encoder, Graph("decoder", _Call(model, "decode"), {"code": torch.randn(2, latent)},
                                ["reconstruction"], {"code": batch})]
+    if hasattr(model, "encode"):   # the self-supervised encoders: images -> features
+        return [Graph("encoder", _Call(model, "encode"), {"x": torch.rand(2, *shape)}, ["features"],
+                      {"x": batch})]
     if hasattr(model, "sample") and hasattr(model, "noise"):
         if hasattr(model, "standing_statistics"):   # computed now, so the graph holds them as constants
             model.standing_statistics()
