@@ -139,3 +139,13 @@ def test_pretrain_and_probe_commands(cli, tmp_path):
     assert code == 0 and "100 labels: linear" in out and (tmp_path / "px.png").exists()
     code, _, err = cli(["probe", "pixels", "--labels", "0,x"])
     assert code == 2 and "--labels" in err
+
+
+def test_probe_label_pool_is_the_whole_mnist_training_split(cli, mnist_dir, tmp_path):
+    """MNIST's loader skips its training files when asked for test data only: the probe must not."""
+    out = tmp_path / "px.json"
+    code, _, err = cli(["probe", "pixels", "--data", "mnist", "--data-dir", mnist_dir, "--labels", "100",
+                        "--draws", "1", "--output", out])
+    assert code == 0, err
+    report = json.loads(out.read_text())
+    assert report["protocol"]["train_samples"] == 60000 and report["protocol"]["test_samples"] == 10000

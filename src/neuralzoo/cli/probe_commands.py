@@ -85,13 +85,14 @@ def probe_command(argv: list[str]) -> int:
     if args.source in BASELINES:
         from ..config import build
 
-        data = load_dataset(build(DataConfig, {"data": "digits", **overrides}, "data config"),
-                            need_validation=False)
+        # the whole training split is the label pool: no validation part held out
+        data = load_dataset(build(DataConfig, {"data": "digits", **overrides, "val_fraction": 0.0},
+                                  "data config"))
         describe = f"{args.source} (baseline)"
         out = Path(args.output or f"probe-{args.source}.json")
     else:
         model = load(args.source, args.checkpoint)
-        data = load_eval_data(model, eval_data_config(model, overrides), need_validation=False)
+        data = load_eval_data(model, eval_data_config(model, {**overrides, "val_fraction": 0.0}))
         describe = f"{model.name}: {feature_source(model)[1]}"
         out = Path(args.output) if args.output else run_dir_of(args.source) / "probe.json"
     train, test = data.split("train"), data.split("test")
