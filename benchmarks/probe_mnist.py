@@ -25,6 +25,7 @@ labels; a linear classifier on pixels about 12% with all labels (LeCun et al. 19
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -58,11 +59,13 @@ ANCHORS = {"M1+TSVM": {100: 11.82, 600: 5.72, 1000: 4.24, 3000: 3.49},
 
 
 def train_encoder(name: str, out: Path, minutes: float) -> dict[str, Any]:
-    """Train ``name`` for the epochs that fit ``minutes``: a 20-step trial times a step first."""
+    """Train ``name`` for the epochs that fit ``minutes``: a trial run times a step first (steps 11 to
+    40, after the first steps' warm-up)."""
     common = {"data": "mnist", "data_dir": str(DATA_DIR), "seed": 0, "progress": False, "verbose": False,
               **RECIPES[name]}
-    trial = neuralzoo.train(name, out=out / f"{name}-trial", max_steps=25, epochs=1, **common)
-    step_seconds = trial["train_seconds"] / 25
+    short = neuralzoo.train(name, out=out / f"{name}-trial-10", max_steps=10, epochs=1, **common)
+    trial = neuralzoo.train(name, out=out / f"{name}-trial", max_steps=40, epochs=1, **common)
+    step_seconds = (trial["train_seconds"] - short["train_seconds"]) / 30
     steps_per_epoch = int(np.ceil(54000 / common.get("batch_size", 128)))   # 90% of 60,000
     epochs = max(1, int(minutes * 60 * 0.95 / (step_seconds * steps_per_epoch)))
     summary = neuralzoo.train(name, out=out / name, epochs=epochs, max_minutes=minutes, **common)
@@ -77,6 +80,8 @@ def main() -> None:
     parser.add_argument("--labels", default="100,600,1000,3000,all")
     parser.add_argument("--encoders", default=",".join(ENCODERS))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--runs", type=Path, default=None, help="keep the trained encoders here (and "
+                        "reuse the ones already there) instead of a temporary folder")
     args = parser.parse_args()
     budgets, names = parse_budgets(args.labels), args.encoders.split(",")
     result: dict[str, Any] = {"environment": environment(), "protocol": __doc__.split("Protocol:\n", 1)[1]
@@ -84,12 +89,17 @@ def main() -> None:
                               "anchors": ANCHORS, "training": {}, "rows": {}}
     data = load_dataset(DataConfig(data="mnist", data_dir=str(DATA_DIR), val_fraction=0.0))
     train_y, test_y = data.train.y.numpy(), data.test.y.numpy()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.runs or Path(scratch)
         models = {}
         for name in names:   # all training first, so the probes run on a quiet machine
             if name not in ("pixels", "pca"):
-                result["training"][name] = train_encoder(name, Path(folder), args.minutes)
-                models[name] = neuralzoo.load(Path(folder) / name)
+                done = folder / name / "training.json"
+                if not done.is_file():   # written after the training: a finished encoder
+                    trained = train_encoder(name, folder, args.minutes)
+                    done.write_text(json.dumps(trained))
+                result["training"][name] = json.loads(done.read_text())
+                models[name] = neuralzoo.load(folder / name)
                 print(f"{name}: {result['training'][name]}", flush=True)
         result["load_average_before_probing"] = load_average()
         for name in names:
