@@ -105,6 +105,17 @@ class ProbeResult:
     knn_errors: dict[int, float | None]
 
 
+def knn_error(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray,
+              k: int) -> float | None:
+    """Test error of the cosine k-NN majority vote; None where k is not below the labels' count."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    if k >= len(train_y):
+        return None
+    return 1 - KNeighborsClassifier(k, metric="cosine", algorithm="brute").fit(train, train_y).score(
+        test, test_y)
+
+
 def choose_c(features: np.ndarray, labels: np.ndarray, seed: int) -> float:
     """C from C_GRID by cross-validated accuracy on the labelled subset only."""
     from sklearn.linear_model import LogisticRegression
@@ -129,7 +140,6 @@ def probe(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.n
           budgets: list[int | None], draws: int) -> list[ProbeResult]:
     """Linear and k-NN probes per label budget (None: all labels) and draw."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(train)
@@ -141,8 +151,7 @@ def probe(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.n
             x, y = train[chosen], train_y[chosen]
             c = choose_c(x, y, draw)
             linear = LogisticRegression(C=c, max_iter=1000).fit(x, y)
-            knn = {k: 1 - KNeighborsClassifier(k, metric="cosine", algorithm="brute").fit(x, y)
-                   .score(test, test_y) if k < len(y) else None for k in KS}
+            knn = {k: knn_error(x, y, test, test_y, k) for k in KS}
             results.append(ProbeResult(len(y), draw, 1 - linear.score(test, test_y), c, knn))
     return results
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import EvaluationContext, Headline, Reporter
-from .probe import model_features
+from .probe import knn_error, model_features
 
 K = 20
 
@@ -24,16 +24,14 @@ class RepresentationReporter(Reporter):
                 and len(train) > K)
 
     def report(self, ctx: EvaluationContext) -> dict[str, Any]:
-        from sklearn.neighbors import KNeighborsClassifier
         from sklearn.preprocessing import StandardScaler
 
         train, part = ctx.data.train, ctx.part
         features = model_features(ctx.model, train.x).numpy()
         scaler = StandardScaler().fit(features)
-        knn = KNeighborsClassifier(K, metric="cosine", algorithm="brute")
-        knn.fit(scaler.transform(features), train.y.numpy())
-        accuracy = knn.score(scaler.transform(model_features(ctx.model, part.x).numpy()), part.y.numpy())
-        return {"knn_accuracy": float(accuracy),
+        error = knn_error(scaler.transform(features), train.y.numpy(),
+                          scaler.transform(model_features(ctx.model, part.x).numpy()), part.y.numpy(), K)
+        return {"knn_accuracy": float(1 - error),
                 "knn_protocol": f"k-NN (k={K}, cosine) on the features, all {len(train)} training "
                                 f"labels, standardised with training statistics; {ctx.split} split"}
 

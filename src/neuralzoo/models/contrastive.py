@@ -45,14 +45,20 @@ class ContrastiveConfig(PretextConfig):
         check_choices(self)
 
 
-def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
-    """NT-Xent of projections (2N, D) whose rows i and i + N are two views of one image."""
+def nt_xent_and_accuracy(z: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """NT-Xent of projections (2N, D) whose rows i and i + N are two views of one image, and how
+    often an anchor's most similar other projection is its own view (from the same similarities)."""
     z = F.normalize(z.float(), dim=1)
     n = len(z) // 2
     similarity = z @ z.T / temperature                          # (2N, 2N)
     similarity.fill_diagonal_(float("-inf"))                     # k != i
     positives = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
-    return F.cross_entropy(similarity, positives)
+    accuracy = (similarity.detach().argmax(1) == positives).float().mean()
+    return F.cross_entropy(similarity, positives), accuracy
+
+
+def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
+    return nt_xent_and_accuracy(z, temperature)[0]
 
 
 def view_maps(parameters: torch.Tensor, cfg: ContrastiveConfig) -> torch.Tensor:
@@ -77,10 +83,6 @@ class Contrastive(PretextModel):
     summary = "self-supervised encoder: SimCLR, two augmented views and the NT-Xent loss (Chen 2020)"
     train_defaults = {"lr": 3e-3, "schedule": "one-cycle", "batch_size": 256}
     demo = {"epochs": 20, "batch_size": 128, "channels": (32, 64)}
-
-    @classmethod
-    def needs_image(cls, config: ContrastiveConfig) -> bool:
-        return True
 
     def __init__(self, config: ContrastiveConfig, info) -> None:
         if not info.is_image:
@@ -107,11 +109,5 @@ class Contrastive(PretextModel):
             # every rank scores the global batch; all_gather's backward sums the ranks' gradients
             # and DDP averages them: the one-process gradient
             first, second = torch.cat(all_gather(first)), torch.cat(all_gather(second))
-        loss = nt_xent(torch.cat([first, second]), self.config.temperature)
-        with torch.no_grad():   # how often an anchor's nearest other projection is its own view
-            z = F.normalize(torch.cat([first, second]).float(), dim=1)
-            similarity = (z @ z.T).fill_diagonal_(-2)
-            n = len(z) // 2
-            partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
-            accuracy = (similarity.argmax(1) == partner).float().mean()
+        loss, accuracy = nt_xent_and_accuracy(torch.cat([first, second]), self.config.temperature)
         return {"loss": loss, "view_accuracy": accuracy}

@@ -85,7 +85,7 @@ class PretextModel(Model):
 
     @classmethod
     def needs_image(cls, config: PretextConfig) -> bool:
-        return config.encoder == "cnn"
+        return True   # every pretext task turns, masks or crops images, whatever the encoder
 
     def __init__(self, config: PretextConfig, info) -> None:
         super().__init__(config, info)

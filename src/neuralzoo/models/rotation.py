@@ -63,10 +63,6 @@ class Rotation(PretextModel):
                       "schedule": "one-cycle"}
     demo = {"epochs": 15, "batch_size": 64, "channels": (32, 64)}
 
-    @classmethod
-    def needs_image(cls, config: RotationConfig) -> bool:
-        return True
-
     def __init__(self, config: RotationConfig, info) -> None:
         if not info.is_image or info.input_shape[1] != info.input_shape[2]:
             raise NeuralzooError(f"model 'rotation' needs square images; {info.name!r} has samples of "
