@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--runs", type=Path, default=None, help="keep the trained encoders here (and "
                         "reuse the ones already there) instead of a temporary folder")
+    parser.add_argument("--train-only", action="store_true", help="train (or find) the encoders in --runs "
+                        "and stop: budgets can then differ per encoder, and the probes run later")
     args = parser.parse_args()
     budgets, names = parse_budgets(args.labels), args.encoders.split(",")
     result: dict[str, Any] = {"environment": environment(), "protocol": __doc__.split("Protocol:\n", 1)[1]
@@ -101,6 +103,8 @@ def main() -> None:
                 result["training"][name] = json.loads(done.read_text())
                 models[name] = neuralzoo.load(folder / name)
                 print(f"{name}: {result['training'][name]}", flush=True)
+        if args.train_only:
+            return
         result["load_average_before_probing"] = load_average()
         for name in names:
             start = time.perf_counter()

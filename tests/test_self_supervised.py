@@ -129,6 +129,8 @@ def test_pretrain_and_probe_commands(cli, tmp_path):
     assert neuralzoo.load(run).encode(torch.rand(2, 1, 8, 8)).shape == (2, 128)   # channels[-1]
     code, _, err = cli(["pretrain", "cnn", "--data", "digits"])
     assert code == 2 and "unknown" in err and "contrastive" in err
+    code, _, err = cli(["pretrain", "rotation", "--data", "digits", "--temperature", "1"])
+    assert code == 2 and "neuralzoo pretrain: error: unrecognized arguments: --temperature" in err
     code, out, err = cli(["probe", run, "--labels", "50,all", "--draws", "2"])
     assert code == 0, err
     report = json.loads((run / "probe.json").read_text())

@@ -36,7 +36,7 @@ def pretrain_command(argv: list[str]) -> int:
     if argv[0] not in tasks:
         raise NeuralzooError(f"pretrain task {argv[0]!r}: unknown; tasks: {', '.join(tasks)} (other "
                              "models: neuralzoo train)")
-    return train_command(argv)
+    return train_command(argv, prog="neuralzoo pretrain")
 
 
 def parse_budgets(text: str) -> list[int | None]:

@@ -14,9 +14,9 @@ from .base import command
 RUN_FLAGS = ("model", "out", "config", "resume", "preset")
 
 
-def train_parser(model_cls: type | None = None) -> argparse.ArgumentParser:
+def train_parser(model_cls: type | None = None, prog: str = "neuralzoo train") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="neuralzoo train", argument_default=argparse.SUPPRESS,
+        prog=prog, argument_default=argparse.SUPPRESS,
         description="Train a model. Precedence: defaults < --preset < --config file < explicit flags.",
         epilog="Model flags appear with a model name: neuralzoo train MODEL --help.")
     parser.add_argument("model", nargs="?", help="registered model name (neuralzoo list)")
@@ -56,13 +56,13 @@ def _model_name(argv: list[str]) -> str | None:
 
 
 @command("train", "train a model (neuralzoo train MODEL --help)")
-def train_command(argv: list[str]) -> int:
+def train_command(argv: list[str], prog: str = "neuralzoo train") -> int:
     from .. import api
     from ..registry import get_model_class
 
     name = _model_name(argv)
     model_cls = get_model_class(name) if name else None
-    args = vars(train_parser(model_cls).parse_args(argv))
+    args = vars(train_parser(model_cls, prog).parse_args(argv))
     run = {k: args.pop(k) for k in RUN_FLAGS if k in args}
     summary = api.train(run.pop("model", None), **run, **args)
     if summary["reason"] == "signal":   # stopped and saved; the loop said how to resume

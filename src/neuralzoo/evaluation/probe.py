@@ -10,7 +10,8 @@ Chen et al. 2020; Wu et al. 2018 for k-NN).
   per seed (``draws`` seeds from 0); ``all`` is the whole training split (one draw).
 - Linear probe: multinomial logistic regression (L-BFGS). Its inverse regularisation C is chosen
   from ``C_GRID`` by stratified 5-fold cross-validation on the labelled subset (subsets over
-  ``HOLDOUT_ABOVE`` labels: one stratified 10% hold-out of it), then refitted on the whole subset.
+  ``HOLDOUT_ABOVE`` labels: one stratified 10% hold-out of it), each fold's fits warm-started along
+  the ascending grid, then refitted on the whole subset.
 - k-NN probe: cosine distance, majority vote of the k nearest labelled samples, k = 20 and 200;
   not run (null) where k is not below the number of labels (the vote would be the labels' majority).
 - The test split is scored once per probe and used for nothing else.
@@ -130,9 +131,12 @@ def choose_c(features: np.ndarray, labels: np.ndarray, seed: int) -> float:
         splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, labels)
     scores = np.zeros(len(C_GRID))
     for fit, held in splits:
+        # one warm-started path per fold, C ascending: each fit starts from the more regularised
+        # solution before it (the optimum is unique, so only the iterations change)
+        path = LogisticRegression(max_iter=1000, warm_start=True)
         for i, c in enumerate(C_GRID):
-            probe = LogisticRegression(C=c, max_iter=1000).fit(features[fit], labels[fit])
-            scores[i] += probe.score(features[held], labels[held])
+            path.set_params(C=c).fit(features[fit], labels[fit])
+            scores[i] += path.score(features[held], labels[held])
     return C_GRID[int(np.argmax(scores))]   # ties: the strongest regularisation
 
 

@@ -33,8 +33,8 @@ from .base import Model
 class PretextConfig:
     """Encoder fields shared by ``rotation``, ``inpaint`` and ``contrastive``."""
 
-    encoder: Literal["cnn", "mlp"] = param("cnn", "encoder: convolution blocks with global average "
-                                           "pooling, or dense layers")
+    encoder: Literal["cnn", "mlp"] = param("cnn", "encoder: convolution blocks (flattened, or "
+                                           "averaged with global_pool), or dense layers")
     channels: tuple[int, ...] = param((32, 64, 128), "cnn: channels of each block of two 3x3 "
                                       "convolutions (the last is the feature size)")
     hidden_sizes: tuple[int, ...] = param((512, 256), "mlp: hidden widths (the last is the feature "
