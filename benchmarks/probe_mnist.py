@@ -6,8 +6,8 @@ Protocol:
   stratified 10% validation split for their best checkpoint, split_seed 0) and 10,000 test images,
   pixels / 255;
 - each encoder is trained through ``neuralzoo.train`` (seed 0) for the epochs that fit ``--minutes``
-  of training on this machine (timed from a 20-step trial run), with ``--max-minutes`` as a hard stop
-  and bf16 where the CPU has it natively; recipes in ``RECIPES``;
+  of training on this machine (a step timed over steps 11-40 of a trial run), with ``--max-minutes``
+  as a hard stop and bf16 where the CPU has it natively; recipes in ``RECIPES``;
 - probes (``neuralzoo.evaluation.probe``, the code behind ``neuralzoo probe``): features of the whole
   training and test splits once in eval mode (pixels; PCA with 50 components fitted on the training
   images; the autoencoder's code; the VAE's posterior mean; the self-supervised encoders' features),
@@ -19,7 +19,8 @@ Published anchors with the same budgets (semi-supervised, not linear probes): Ki
 TSVM 11.82 / 5.72 / 4.24 / 3.49% and M1 + M2 3.33 / 2.59 / 2.40 / 2.18% at 100 / 600 / 1000 / 3000
 labels; a linear classifier on pixels about 12% with all labels (LeCun et al. 1998).
 
-    python benchmarks/probe_mnist.py [--minutes 30] [--draws 5] [--encoders ...]
+    python benchmarks/probe_mnist.py [--minutes 30] [--draws 5] [--encoders ...] [--runs DIR]
+    python benchmarks/probe_mnist.py --train-only --runs DIR --encoders NAME --minutes M  # budget per encoder
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def train_encoder(name: str, out: Path, minutes: float) -> dict[str, Any]:
     steps_per_epoch = int(np.ceil(54000 / common.get("batch_size", 128)))   # 90% of 60,000
     epochs = max(1, int(minutes * 60 * 0.95 / (step_seconds * steps_per_epoch)))
     summary = neuralzoo.train(name, out=out / name, epochs=epochs, max_minutes=minutes, **common)
-    return {"epochs": epochs, "train_seconds": round(summary["train_seconds"], 1),
+    return {"budget_minutes": minutes, "epochs": epochs, "train_seconds": round(summary["train_seconds"], 1),
+            "stopped_by": summary["reason"], "epochs_done": round(summary["steps"] / steps_per_epoch, 2),
             "trial_step_seconds": round(step_seconds, 4), "recipe": {**RECIPES[name]}}
 
 
