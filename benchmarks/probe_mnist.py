@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -77,7 +76,8 @@ def train_encoder(name: str, out: Path, minutes: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per encoder")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per encoder "
+                        "(recorded as each encoder's budget_minutes)")
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--labels", default="100,600,1000,3000,all")
     parser.add_argument("--encoders", default=",".join(ENCODERS))
@@ -87,9 +87,11 @@ def main() -> None:
     parser.add_argument("--train-only", action="store_true", help="train (or find) the encoders in --runs "
                         "and stop: budgets can then differ per encoder, and the probes run later")
     args = parser.parse_args()
+    if args.train_only and args.runs is None:
+        parser.error("--train-only keeps the encoders for a later run: give --runs DIR")
     budgets, names = parse_budgets(args.labels), args.encoders.split(",")
     result: dict[str, Any] = {"environment": environment(), "protocol": __doc__.split("Protocol:\n", 1)[1]
-                              .split("\n\n")[0], "minutes": args.minutes, "draws": args.draws,
+                              .split("\n\n")[0], "draws": args.draws,
                               "anchors": ANCHORS, "training": {}, "rows": {}}
     data = load_dataset(DataConfig(data="mnist", data_dir=str(DATA_DIR), val_fraction=0.0))
     train_y, test_y = data.train.y.numpy(), data.test.y.numpy()
@@ -112,10 +114,9 @@ def main() -> None:
             start = time.perf_counter()
             if name in ("pixels", "pca"):
                 features = baseline_features(name, data.train.x, data.test.x)
-            else:
-                with torch.no_grad():
-                    features = (model_features(models[name], data.train.x).numpy(),
-                                model_features(models[name], data.test.x).numpy())
+            else:   # model_features runs without autograd
+                features = (model_features(models[name], data.train.x).numpy(),
+                            model_features(models[name], data.test.x).numpy())
             rows = summarise(probe(features[0], train_y, features[1], test_y, budgets, args.draws))
             result["rows"][name] = {"feature_dim": int(features[0].shape[1]), "results": rows,
                                     "probe_seconds": round(time.perf_counter() - start, 1)}

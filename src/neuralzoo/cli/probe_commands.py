@@ -71,8 +71,6 @@ def probe_command(argv: list[str]) -> int:
     if args.draws < 1:
         raise NeuralzooError(f"--draws must be positive, got {args.draws}")
     budgets = parse_budgets(args.labels)
-    import torch
-
     from ..data import load_dataset
     from ..evaluation import eval_data_config, load_eval_data
     from ..evaluation.probe import (BASELINES, C_GRID, KS, baseline_features, feature_source,
@@ -82,17 +80,16 @@ def probe_command(argv: list[str]) -> int:
 
     overrides = {f: v for f, v in vars(args).items()
                  if f in DataConfig.__dataclass_fields__ and v is not None}
+    overrides["val_fraction"] = 0.0   # the whole training split is the label pool: none held out
     if args.source in BASELINES:
         from ..config import build
 
-        # the whole training split is the label pool: no validation part held out
-        data = load_dataset(build(DataConfig, {"data": "digits", **overrides, "val_fraction": 0.0},
-                                  "data config"))
+        data = load_dataset(build(DataConfig, {"data": "digits", **overrides}, "data config"))
         describe = f"{args.source} (baseline)"
         out = Path(args.output or f"probe-{args.source}.json")
     else:
         model = load(args.source, args.checkpoint)
-        data = load_eval_data(model, eval_data_config(model, {**overrides, "val_fraction": 0.0}))
+        data = load_eval_data(model, eval_data_config(model, overrides))
         describe = f"{model.name}: {feature_source(model)[1]}"
         out = Path(args.output) if args.output else run_dir_of(args.source) / "probe.json"
     train, test = data.split("train"), data.split("test")
@@ -101,8 +98,7 @@ def probe_command(argv: list[str]) -> int:
     if args.source in BASELINES:
         features = baseline_features(args.source, train.x, test.x)
     else:
-        with torch.no_grad():
-            features = model_features(model, train.x).numpy(), model_features(model, test.x).numpy()
+        features = model_features(model, train.x).numpy(), model_features(model, test.x).numpy()
     results = probe(features[0], train.y.numpy(), features[1], test.y.numpy(), budgets, args.draws)
     rows = summarise(results)
     report = {"source": str(args.source), "features": describe, "feature_dim": int(features[0].shape[1]),
