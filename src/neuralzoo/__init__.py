@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from .version import __version__  # noqa: E402
-__all__ = ["train", "load", "tune", "list_models", "NeuralzooError", "__version__"]
+__all__ = ["train", "load", "tune", "list_models", "NeuralzooError", "NeuralzooWarning",
+           "ConvergenceWarning", "BaselineWarning", "__version__"]
 
-from .errors import NeuralzooError  # noqa: E402
+from .errors import BaselineWarning, ConvergenceWarning, NeuralzooError, NeuralzooWarning  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,23 @@
-"""The one exception type for bad user input.
+"""The exception type for bad user input, and the warnings a run raises about its own result.
 
-The CLI prints it as a single line (``neuralzoo: error: ...``) and exits with code 2. It subclasses
-``ValueError`` so library users can catch it the way they catch any bad-argument error.
+The CLI prints a ``NeuralzooError`` as a single line (``neuralzoo: error: ...``) and exits with code
+2. It subclasses ``ValueError`` so library users can catch it the way they catch any bad-argument
+error. The warnings follow scikit-learn's ``ConvergenceWarning``: one class users can filter
+(``warnings.simplefilter("ignore", neuralzoo.NeuralzooWarning)``), one subclass per kind of doubt.
 """
 
 
 class NeuralzooError(ValueError):
     """Bad input (file, field, flag, model name): the message names what and why, on one line."""
+
+
+class NeuralzooWarning(UserWarning):
+    """Something about a run's result the user should know: the base class of neuralzoo's warnings."""
+
+
+class ConvergenceWarning(NeuralzooWarning):
+    """Training ended while the monitored validation metric was still clearly improving."""
+
+
+class BaselineWarning(NeuralzooWarning):
+    """The model did worse than the simple baseline a practitioner would try first."""
