@@ -30,7 +30,11 @@ def param(default: Any, help: str, **kw: Any) -> Any:
 class TrainConfig:
     """How to train: shared by every model. Every field is a ``--kebab-case`` flag of ``train``."""
 
-    epochs: int = param(10, "passes over the training data")
+    epochs: int | None = param(None, "passes over the training data (default: an automatic budget: "
+                                     "at least auto_min_steps updates and 10 epochs, stopped early "
+                                     "when the validation monitor stops improving)")
+    auto_min_steps: int = param(4000, "automatic budget (no --epochs): plan at least this many "
+                                      "optimizer steps, so small data sets get enough updates")
     batch_size: int = param(128, "global batch size (split across processes under torchrun)")
     lr: float = param(1e-3, "peak learning rate")
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = param("adam", "optimizer")
@@ -56,8 +60,9 @@ class TrainConfig:
     label_smoothing: float = param(0.0, "label smoothing for classifiers")
     class_weights: Literal["none", "balanced"] = param("none", "weight the classification loss "
                                                        "by inverse class frequency")
-    patience: int | None = param(None, "early stopping: epochs without improvement of the "
-                                 "monitored validation metric")
+    patience: int | None = param(None, "early stopping: validations without improvement of the "
+                                 "monitored metric (default: off with --epochs; with the automatic "
+                                 "budget a quarter of its validations, at least 10, never before half of it)")
     monitor: str | None = param(None, "validation metric for best checkpoint and early stopping "
                                 "(default: the model's, e.g. accuracy)")
     max_steps: int | None = param(None, "stop after this many optimizer steps (smoke runs)")
@@ -74,11 +79,11 @@ class TrainConfig:
     verbose: bool = param(True, "print one line per epoch (step, validation metrics, training time)")
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "log_every", "eval_batch_size")
+        positive = ("batch_size", "log_every", "eval_batch_size", "auto_min_steps")
         for name in positive:
             if getattr(self, name) < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("max_steps", "checkpoint_every", "patience", "threads"):
+        for name in ("epochs", "max_steps", "checkpoint_every", "patience", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {value}")

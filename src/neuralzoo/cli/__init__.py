@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
-from ..errors import NeuralzooError
+from ..errors import NeuralzooError, NeuralzooWarning
 from .base import COMMANDS
+
+_python_show_warning = warnings.showwarning
 
 
 def top_parser() -> argparse.ArgumentParser:
@@ -38,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in COMMANDS:
         top_parser().parse_args(argv[:1])  # argparse prints the valid choices and exits with 2
     try:
-        return COMMANDS[argv[0]][1](argv[1:])
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return COMMANDS[argv[0]][1](argv[1:])
     except NeuralzooError as e:
         return _fail(e)
     except (ValueError, OSError) as e:  # e.g. a file we could not read: still one line, exit 2
@@ -46,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neuralzoo: interrupted", file=sys.stderr)
         return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """neuralzoo's own warnings (a run still improving, a model behind its baseline) as one line on
+    stderr, the way errors are printed; any other warning as Python prints it."""
+    if issubclass(category, NeuralzooWarning):
+        print(f"neuralzoo: warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 def _fail(error: Exception, prefix: str = "") -> int:

@@ -75,7 +75,7 @@ def train_command(argv: list[str], prog: str = "neuralzoo train") -> int:
 def report(summary: dict) -> None:
     final = "  ".join(f"val_{k} {v:.4f}" for k, v in summary["final"].items())
     print(f"{summary['model']}: {summary['steps']} steps, {summary['epochs']} epochs "
-          f"({summary['reason']}), {summary['train_seconds']:.1f}s training; {final or 'no validation'}"
+          f"({summary.get('stopped', summary['reason'])}), {summary['train_seconds']:.1f}s training; {final or 'no validation'}"
           f"; best {summary['monitor']} {summary['best']}; run dir {summary['run_dir']}")
 
 

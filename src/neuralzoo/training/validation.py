@@ -34,6 +34,7 @@ class Validation:
     ctx: Any
     world: Any
     last_val: dict[str, float]
+    history: list[tuple[int, float]]
 
     def check_monitor(self) -> None:
         """Fail now, not after an epoch, when the monitored validation metric does not exist."""
@@ -54,9 +55,18 @@ class Validation:
                                           self.world) if self.val else {})
         value, best = self.last_val.get(self.monitor), state["best"]
         better = (lambda a, b: a < b) if self.mode == "min" else (lambda a, b: a > b)
-        improved = value is not None and (best is None or better(value, best))
+        # a tie on a small validation set (accuracy moves in steps of 1/n) goes to the lower validation
+        # loss, so the kept checkpoint is not simply the earliest of many equal ones
+        loss = self.last_val.get("loss")
+        tie_won = (value is not None and value == best and self.monitor != "loss" and loss is not None
+                   and loss < state.get("best_loss", float("inf")))
+        improved = value is not None and (best is None or better(value, best) or tie_won)
         if improved:
             state["best"], state["bad_epochs"] = value, 0
+            if loss is not None:
+                state["best_loss"] = loss
         elif value is not None:
             state["bad_epochs"] += 1
+        if value is not None:
+            self.history.append((state["step"], value))
         return improved

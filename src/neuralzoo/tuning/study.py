@@ -73,13 +73,15 @@ def _sampler(optuna: Any, name: Any, space: dict[str, Dimension], seed: int) -> 
     raise NeuralzooError(f"sampler must be one of {', '.join(SAMPLERS)}, got {name!r}")
 
 
-def _pruner(optuna: Any, name: Any, epochs: int) -> Any:
+def _pruner(optuna: Any, name: Any, epochs: int | None) -> Any:
     if not isinstance(name, str):
         return name   # an Optuna pruner object (Python API)
     if name == "median":   # Optuna's defaults, but judge from the first epoch on
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1))
+        # the automatic budget (no --epochs) plans its epochs per trial: Optuna infers the maximum
+        return optuna.pruners.HyperbandPruner(min_resource=1,
+                                              max_resource="auto" if epochs is None else max(epochs, 1))
     if name == "none":
         return optuna.pruners.NopPruner()
     raise NeuralzooError(f"pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
