@@ -1,7 +1,8 @@
 """Inputs for prediction, converted to exactly what a trained model saw during training.
 
 A model's :class:`DataInfo` fixes the sample shape; an image file, a folder of images, an ``.npz``
-(key ``x``/``X``) or a ``.csv`` table is converted to it with the training scaling (pixels / 255).
+(key ``x``/``X``) or a ``.csv`` table is converted to it with the training scaling (pixels / 255,
+the contrast normalisation and the per-feature standardisation fitted on the training part).
 An ``.npz`` of padded sequences may hold ``lengths`` (one per sample, as in training files): the
 padding is then zeroed and the lengths go to the model, so a sequence model never reads it.
 Images are converted to grey or RGB and resized with Pillow, so a photo of any size can be
@@ -21,6 +22,7 @@ from .base import DataInfo
 from .contrast import apply_contrast
 from .files import IMAGE_SUFFIXES, array_to_samples, list_images, numeric_matrix, read_table, stack_images
 from .npz import missing_x_error, read_npz
+from .standardise import apply_standardise
 
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}   # channels -> Pillow mode
 
@@ -33,9 +35,16 @@ class Inputs(NamedTuple):
 
 def read_inputs(path: str, info: DataInfo) -> Inputs:
     """Samples float32, their names and (padded sequences) their lengths, with the model's own
-    preprocessing (``info.contrast``) applied."""
+    preprocessing (``info.contrast``, ``info.standardise``) applied."""
     x, names, lengths = _read(path, info)
-    return Inputs(x if info.contrast is None else apply_contrast(x, info.contrast), names, lengths)
+    return Inputs(model_inputs(x, info), names, lengths)
+
+
+def model_inputs(x: torch.Tensor, info: DataInfo) -> torch.Tensor:
+    """Samples in the data's units -> what the model saw in training: its contrast normalisation and
+    standardisation, with the constants fitted on its training part."""
+    x = x if info.contrast is None else apply_contrast(x, info.contrast)
+    return apply_standardise(x, info.standardise)
 
 
 def _read(path: str, info: DataInfo) -> Inputs:
