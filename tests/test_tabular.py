@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import neuralzoo
+from neuralzoo.cli import main
 from neuralzoo.data import DataConfig, load_dataset, read_inputs
 from neuralzoo.data.standardise import apply_standardise, invert_standardise
 from neuralzoo.errors import NeuralzooError
@@ -141,6 +142,12 @@ def test_raw_inputs_are_predicted_as_in_training(wine, tmp_path):
         torch.testing.assert_close(model.predict_proba(x), expected, atol=1e-4, rtol=0)
     served = pixels_to_input(raw[0].tolist(), model.info)   # the server's JSON rows
     torch.testing.assert_close(model.predict_proba(served), expected[:1], atol=1e-4, rtol=0)
+    everything = load_dataset(DataConfig(data=str(path), label_column="target", test_fraction=0,
+                                         val_fraction=0), standardisation=model.info.standardise)
+    assert main(["predict", str(run), "--input", str(path), "--output", str(tmp_path / "p.csv")]) == 0
+    predicted = [line.split(",")[1] for line in (tmp_path / "p.csv").read_text().splitlines()[1:]]
+    wanted = model.predict_proba(everything.train.x).argmax(1)   # the training CSV, label column dropped
+    assert predicted == [model.info.class_names[i] for i in wanted] and len(predicted) == 178
     exported = preprocessing(model)["standardise"]   # what the ONNX metadata carries
     assert exported["mean"] == model.info.standardise.mean and len(exported["std"]) == 13
 

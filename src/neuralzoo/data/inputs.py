@@ -33,10 +33,12 @@ class Inputs(NamedTuple):
     lengths: torch.Tensor | None      # (N,) true lengths of padded sequences, or None
 
 
-def read_inputs(path: str, info: DataInfo) -> Inputs:
+def read_inputs(path: str, info: DataInfo, label_column: str | None = None) -> Inputs:
     """Samples float32, their names and (padded sequences) their lengths, with the model's own
-    preprocessing (``info.contrast``, ``info.standardise``) applied."""
-    x, names, lengths = _read(path, info)
+    preprocessing (``info.contrast``, ``info.standardise``) applied. ``label_column``: the training
+    table's (a ``.csv`` with one column more than the model's features drops it, by the training
+    rule: this column, else one named ``label``, else the last)."""
+    x, names, lengths = _read(path, info, label_column)
     return Inputs(model_inputs(x, info), names, lengths)
 
 
@@ -47,7 +49,7 @@ def model_inputs(x: torch.Tensor, info: DataInfo) -> torch.Tensor:
     return apply_standardise(x, info.standardise)
 
 
-def _read(path: str, info: DataInfo) -> Inputs:
+def _read(path: str, info: DataInfo, label_column: str | None = None) -> Inputs:
     source = Path(path).expanduser()
     if not source.exists():
         raise NeuralzooError(f"{source}: no such file or folder")
@@ -60,7 +62,7 @@ def _read(path: str, info: DataInfo) -> Inputs:
     if suffix == ".npz":
         return _read_npz(source, info)
     if suffix == ".csv":
-        return Inputs(*_read_csv(source, info), None)
+        return Inputs(*_read_csv(source, info, label_column), None)
     if suffix in IMAGE_SUFFIXES:
         return Inputs(_read_images([source], info, source), [source.name], None)
     raise NeuralzooError(f"{source}: unsupported input; give an image ({', '.join(IMAGE_SUFFIXES)}), "
@@ -121,14 +123,15 @@ def _read_padded(arrays: dict[str, np.ndarray], key: str, source: Path, info: Da
     return Inputs(x, [f"row{i}" for i in range(len(x))], lengths)
 
 
-def _read_csv(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
+def _read_csv(source: Path, info: DataInfo, label_column: str | None) -> tuple[torch.Tensor, list[str]]:
     if info.is_image:
         raise NeuralzooError(f"{source}: the model takes images of shape {info.input_shape}, not a "
                              "CSV table; give image files or an .npz")
     header, cells = read_table(source)
     features = info.input_shape[0]
-    if len(header) == features + 1 and "label" in header:   # a training table: drop its labels
-        keep = [i for i, name in enumerate(header) if name != "label"]
+    if len(header) == features + 1:   # a training table: drop its labels
+        labels = label_column if label_column in header else "label" if "label" in header else header[-1]
+        keep = [i for i, name in enumerate(header) if name != labels]
         header, cells = [header[i] for i in keep], cells[:, keep]
     if len(header) != features:
         raise NeuralzooError(f"{source}: {len(header)} columns but the model expects {features} "
