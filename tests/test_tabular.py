@@ -64,6 +64,8 @@ def test_off_keeps_raw_values_and_auto_leaves_unit_values_and_images(tmp_path):
     assert digits.info.standardise is None
     with pytest.raises(NeuralzooError, match="feature vectors"):
         load_dataset(DataConfig(data="digits", standardise="on"))
+    with pytest.raises(NeuralzooError, match="not to time series"):
+        load_dataset(DataConfig(data="sunspots", standardise="on"))
     with pytest.raises(NeuralzooError, match="standardise must be one of"):
         DataConfig(standardise="yes")
 

@@ -56,6 +56,10 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
     if (sequences or text) and cfg.contrast != "none":
         raise NeuralzooError(f"contrast: {cfg.contrast!r} applies to images and feature vectors, not to "
                              f"{'time series' if sequences else 'text'} ({cfg.data!r})")
+    if (sequences or text) and cfg.standardise == "on":
+        raise NeuralzooError(f"standardise: 'on' applies to feature vectors, not to "
+                             f"{'time series (scaled by their own statistics)' if sequences else 'text'}"
+                             f" ({cfg.data!r})")
     if sequences:
         return load_series(cfg)
     if text:
