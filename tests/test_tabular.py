@@ -125,6 +125,21 @@ def test_a_wide_scaled_table_learns_and_evaluates(wine):
     assert result["protocol"]["samples"] == 36 and result["accuracy"] > 0.9
 
 
+def test_accuracy_ties_on_a_small_validation_part_go_to_the_lower_loss(wine):
+    """15 validation samples: accuracy moves in steps of 7 points and ties for many epochs; the best
+    checkpoint is the tied epoch with the lowest validation loss, not the first one."""
+    import json
+
+    _, run, _, _ = wine
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in records if r["event"] == "val"]
+    top = max(r["val_accuracy"] for r in val)
+    tied = [r for r in val if r["val_accuracy"] == top]
+    assert len(tied) >= 2 and tied[0]["val_loss"] > min(r["val_loss"] for r in tied)   # so it can fail
+    chosen = [r for r in val if r["best"]][-1]
+    assert chosen is min(tied, key=lambda r: r["val_loss"])
+
+
 def test_raw_inputs_are_predicted_as_in_training(wine, tmp_path):
     from neuralzoo.models.onnx_export import preprocessing
     from neuralzoo.serve.uploads import pixels_to_input

@@ -48,15 +48,24 @@ class Validation:
                                  f"{self.model.name!r}; it reports: {', '.join(sorted(reported))}")
 
     def validate(self) -> bool:
-        """Validation metrics of the epoch; whether the monitored one improved on the best."""
+        """Validation metrics of the epoch; whether this epoch's model is the new best: the monitored
+        metric improved, or tied with a lower validation loss (patience counts only the former)."""
         state = self.state
         self.last_val = (evaluate_metrics(self.model, self.val, self.cfg.eval_batch_size, self.ctx,
                                           self.world) if self.val else {})
         value, best = self.last_val.get(self.monitor), state["best"]
         better = (lambda a, b: a < b) if self.mode == "min" else (lambda a, b: a > b)
         improved = value is not None and (best is None or better(value, best))
+        # a tie on a coarse monitor (accuracy on a validation part of a few dozen samples moves in
+        # steps of several points and ties for many epochs) goes to the lower validation loss, not to
+        # the earliest epoch: on small tables the earliest was far from the best (benchmarks/tabular.py)
+        loss, best_loss = self.last_val.get("loss"), state.get("best_loss")
+        tie_won = (not improved and value is not None and value == best and self.monitor != "loss"
+                   and loss is not None and (best_loss is None or loss < best_loss))
         if improved:
             state["best"], state["bad_epochs"] = value, 0
         elif value is not None:
             state["bad_epochs"] += 1
-        return improved
+        if improved or tie_won:
+            state["best_loss"] = loss
+        return improved or tie_won
