@@ -127,8 +127,9 @@ def main() -> None:
                                                                 test_fraction=0, val_fraction=0)).train),
                             "test_samples": test_samples, "protocol_seed_0": protocol,
                             "default_minus_logistic_points": round(100 * gap, 2), "results": rows}
-            print(f"{name}: " + ", ".join(f"{k} {v['mean_accuracy']:.4f} ({v['mean_seconds']:.2f} s)"
-                                          for k, v in rows.items()) + f"; default - LR {100 * gap:+.2f} points")
+            means = ", ".join(f"{k} {v['mean_accuracy']:.4f} ({v['mean_seconds']:.2f} s)"
+                              for k, v in rows.items())
+            print(f"{name}: {means}; default - LR {100 * gap:+.2f} points")
     write_json(RESULTS, {
         "protocol": __doc__.split("\n\n")[1] + " " + __doc__.split("\n\n")[2],
         "seeds": args.seeds, "environment": environment(), "tables": tables})

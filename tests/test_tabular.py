@@ -181,7 +181,8 @@ def test_the_estimators_standardise_with_the_fit_statistics(wine):
     assert classifier.score(x_test, y_test) > 0.9
     raw = NeuralZooClassifier("mlp", epochs=30, batch_size=32, random_state=0, standardise="off")
     assert raw.fit(x_train, y_train).model_.info.standardise is None
-    codes = NeuralZooTransformer(epochs=20, batch_size=32, random_state=0, model_params={"latent_dim": 4}).fit(x_train)
+    codes = NeuralZooTransformer(epochs=20, batch_size=32, random_state=0,
+                                 model_params={"latent_dim": 4}).fit(x_train)
     back = codes.inverse_transform(codes.transform(x_test))   # decoded in the data's units
     scale = x_train.std(0)
     assert (np.abs(back.mean(0) - x_test.mean(0)) < scale).all()   # proline near 750, not near 0

@@ -65,7 +65,8 @@ class Trainer(Interruptions, Validation):
                               and (self.use_bf16 or model.channels_last_float32))
         # lr_scale / rollbacks: what --on-nonfinite rollback changed; skipped: --on-nonfinite skip
         self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best": None, "bad_epochs": 0,
-                                      "best_loss": None, "train_seconds": 0.0, "lr_scale": 1.0, "rollbacks": 0, "skipped": 0}
+                                      "train_seconds": 0.0, "lr_scale": 1.0, "rollbacks": 0, "skipped": 0,
+                                      "best_loss": None}   # the best checkpoint's validation loss
         self.last_val: dict[str, float] = {}
         self.steps_per_epoch = math.ceil(len(self.train) / cfg.batch_size)
         self.total = cfg.epochs * self.steps_per_epoch
