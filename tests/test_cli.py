@@ -156,7 +156,8 @@ def test_evaluate_with_data_writes_eval_json_and_confusion(run_dir, tmp_path, di
     keep = np.isin(y_test, [3, 5])
     np.savez(tmp_path / "some.npz", x=x_test[keep], y=y_test[keep])
     assert main(["evaluate", str(run_dir / "checkpoints" / "best.safetensors"), "--data",
-                 str(tmp_path / "some.npz"), "--split", "train", "--val-fraction", "0"]) == 0
+                 str(tmp_path / "some.npz"), "--split", "train", "--val-fraction", "0", "--test-fraction",
+                 "0"]) == 0
     result = json.loads((run_dir / "eval.json").read_text())   # beside the checkpoint's run dir
     assert result["accuracy"] == pytest.approx(float(np.mean(predicted[keep] == y_test[keep])))
     assert result["per_class"]["3"]["support"] + result["per_class"]["5"]["support"] == keep.sum()

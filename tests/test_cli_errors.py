@@ -282,8 +282,8 @@ def _inprocess_cases(b: Path, run: Path) -> dict[str, Case]:
         # evaluation data
         "evaluate-unlabelled": Case(["evaluate", run, "--data", b / "unlabelled.npz", "--split", "val",
                                      "--out", never], b / "unlabelled.npz", "no labels"),
-        "evaluate-missing-split": Case(["evaluate", run, "--data", b / "unlabelled.npz", "--out", never],
-                                       "'test'", "train, val"),
+        "evaluate-missing-split": Case(["evaluate", run, "--data", b / "unlabelled.npz", "--test-fraction",
+                                        "0", "--out", never], "'test'", "train, val"),
         "evaluate-other-shape": Case(["evaluate", run, "--data", b / "count.npz", "--split", "train",
                                       "--out", never], b / "count.npz"),
         "evaluate-unknown-classes": Case(["evaluate", run, "--data", b / "strange-classes.npz",

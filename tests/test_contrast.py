@@ -57,6 +57,7 @@ def test_a_model_uses_its_own_constants_on_other_data(tmp_path):
     # evaluation on another data set (here all ten digits, from a file) keeps the model's constants
     np.savez(tmp_path / "all.npz", x=raw.numpy(), y=np.arange(20) % 10)
     data = load_eval_data(model, eval_data_config(model, {"data": str(tmp_path / "all.npz"),
-                                                          "val_fraction": 0.0}))
+                                                          "val_fraction": 0.0,
+                                                          "test_fraction": 0.0}))
     assert data.info.contrast == spec
     torch.testing.assert_close(data.train.x, apply_contrast(raw, spec))

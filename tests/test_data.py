@@ -155,7 +155,7 @@ def test_npz_images_vectors_and_given_splits(tmp_path):
     assert torch.allclose(splits.test.x, torch.from_numpy(x[:4]).permute(0, 3, 1, 2) / 255)
     vectors = tmp_path / "v.npz"
     np.savez(vectors, x=np.ones((10, 7), np.float64) * 3.5)
-    unlabelled = load_dataset(DataConfig(data=str(vectors), val_fraction=0.0))
+    unlabelled = load_dataset(DataConfig(data=str(vectors), val_fraction=0.0, standardise="off"))
     assert unlabelled.train.y is None and unlabelled.info.input_shape == (7,)
     assert unlabelled.info.value_range == (3.5, 3.5) and unlabelled.info.num_classes is None
 
@@ -176,11 +176,12 @@ def test_npz_errors(tmp_path):
 def test_csv_labels_and_errors(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("a,b,label,c\n" + "".join(f"{i},{i * 2},{i % 3 + 1},0.5\n" for i in range(30)))
-    splits = load_dataset(DataConfig(data=str(path), val_fraction=0.2))
+    splits = load_dataset(DataConfig(data=str(path), val_fraction=0.2, test_fraction=0))
     assert splits.info.input_shape == (3,) and splits.info.class_names == ["1", "2", "3"]
-    assert (len(splits.train), len(splits.val)) == (24, 6)
+    assert (len(splits.train), len(splits.val)) == (24, 6) and splits.test is None
     assert sorted(torch.bincount(splits.val.y).tolist()) == [2, 2, 2]   # stratified
-    by_name = load_dataset(DataConfig(data=str(path), label_column="a", val_fraction=0))
+    by_name = load_dataset(DataConfig(data=str(path), label_column="a", val_fraction=0,
+                                      test_fraction=0))
     assert by_name.info.num_classes == 30
     nan = tmp_path / "nan.csv"
     nan.write_text("f1,f2,label\n1,2,0\n3,nan,1\n")

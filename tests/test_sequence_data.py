@@ -53,8 +53,9 @@ def test_npz_sequences_with_lengths(tmp_path):
     x[np.arange(6)[None, :] >= lengths[:, None]] = np.nan   # NaN padding is allowed: it is zeroed
     np.savez(tmp_path / "s.npz", x=x, y=np.arange(40) % 3, lengths=lengths)
     data = load_dataset(DataConfig(data=str(tmp_path / "s.npz"), val_fraction=0.25))
-    assert data.info.input_shape == (6, 2) and len(data.train) == 30 and len(data.val) == 10
-    for part in (data.train, data.val):
+    assert data.info.input_shape == (6, 2) and (len(data.train), len(data.val), len(data.test)) == (
+        24, 8, 8)   # 0.2 held out for testing, then 0.25 of the rest for validation
+    for part in (data.train, data.val, data.test):
         assert part.lengths is not None and len(part.lengths) == len(part)
         pad = torch.arange(6)[None, :] >= part.lengths[:, None]
         assert (part.x[pad] == 0).all() and torch.isfinite(part.x).all()

@@ -69,13 +69,14 @@ def predict_command(argv: list[str]) -> int:
     from ..training.context import resolve_device
 
     parser = _run_parser("neuralzoo predict", "Predict with a trained classifier.")
-    parser.add_argument("--input", required=True, help="an image file, a folder of images, or .npz")
+    parser.add_argument("--input", required=True, help="an image file, a folder of images, an .npz or a "
+                        ".csv table (a training table's label column is dropped)")
     parser.add_argument("--output", help="CSV path (default: RUN_DIR/predictions.csv)")
     args = parser.parse_args(argv)
     model = load(args.run, args.checkpoint, resolve_device(args.device), args.precision)
     if not hasattr(model, "predict_proba"):
         raise NeuralzooError(f"model {model.name!r} does not predict classes")
-    x, names, lengths = read_inputs(args.input, model.info)
+    x, names, lengths = read_inputs(args.input, model.info, model.run_config["data"].get("label_column"))
     if lengths is not None:
         model.refuse_padding(args.input)   # before predict_proba's own check, to name the file
     probs = model.predict_proba(x, lengths=lengths).numpy()

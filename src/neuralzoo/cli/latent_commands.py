@@ -72,6 +72,7 @@ def _outputs(args: argparse.Namespace, default: str, **kinds: tuple[str, ...]) -
 def sample_command(argv: list[str]) -> int:
     import numpy as np
 
+    from ..data.standardise import invert_standardise
     from ..images import save_image_grid
 
     parser = _parser("sample", "Draw samples from a trained generative model.", data=False)
@@ -89,6 +90,7 @@ def sample_command(argv: list[str]) -> int:
     labels = {} if args.label is None else {"labels": args.label}
     with model.autocast():
         x = model.sample(args.n, temperature=args.temperature, **labels).float().cpu()
+    x = invert_standardise(x, model.info.standardise)   # standardised vectors: in the data's units
     out = _outputs(args, "samples.png", picture=IMAGE_SUFFIXES, arrays=(".npz",))
     np.savez_compressed(out["arrays"], samples=x.numpy())
     if model.info.is_image:

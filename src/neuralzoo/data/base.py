@@ -14,6 +14,7 @@ import torch
 
 from ..errors import NeuralzooError
 from .config import DataConfig  # noqa: F401  (where most code looks for it)
+from .standardise import Standardisation
 
 
 @dataclass
@@ -71,6 +72,8 @@ class DataInfo:
     series: SeriesInfo | None = None       # forecast: columns, window sizes, scaling
     text: TextInfo | None = None           # text: the vocabulary
     contrast: dict[str, Any] | None = None   # gcn constants fitted on the training part (contrast.py)
+    # per-feature mean / std of the training part (standardise.py); inputs are scaled with them
+    standardise: Standardisation | None = None
 
     @property
     def is_image(self) -> bool:
@@ -93,6 +96,8 @@ class DataInfo:
             d["series"] = SeriesInfo.from_dict(d["series"])
         if d.get("text") is not None:
             d["text"] = TextInfo.from_dict(d["text"])
+        if d.get("standardise") is not None:
+            d["standardise"] = Standardisation.from_dict(d["standardise"])
         return cls(**d)
 
 

@@ -39,8 +39,9 @@ class DataConfig:
     missing: Literal["error", "interpolate"] = field(default="error", metadata={"help": "time series: "
                                                      "empty or NaN values are an error, or linearly "
                                                      "interpolated (from the past and the same split)"})
-    test_fraction: float = field(default=0.2, metadata={"help": "time series and text: final "
-                                 "(chronological) fraction held out for testing"})
+    test_fraction: float = field(default=0.2, metadata={"help": "fraction held out for testing: time "
+                                 "series and text, the final (chronological) part; a single .csv or "
+                                 ".npz without a test part, a stratified draw (split_seed); 0: none"})
     period: int = field(default=1, metadata={"help": "time series: seasonal period of the seasonal-naive "
                         "baseline and of the MASE scale"})
     ar_order: int | None = field(default=None, metadata={"help": "time series: order p of the AR(p) "
@@ -62,6 +63,11 @@ class DataConfig:
         "help": "gcn: per-sample global contrast normalisation (subtract the sample's mean, divide by its "
                 "mean absolute deviation) and min-max scaling to [0, 1] by the training part's extremes, "
                 "the preprocessing of Ruff et al. 2018 (images and feature vectors)"})
+
+    standardise: Literal["auto", "on", "off"] = field(default="auto", metadata={
+        "help": "standardise each feature of vector inputs (CSV columns, .npz vectors) to zero mean and "
+                "unit variance with the training part's statistics, which the model keeps and applies to "
+                "every input; auto: unless the values already lie in [0, 1]; images, sequences never"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
@@ -85,5 +91,7 @@ class DataConfig:
             raise NeuralzooError(f"binarize must be one of: none, dynamic, static; got {self.binarize!r}")
         if self.contrast not in ("none", "gcn"):
             raise NeuralzooError(f"contrast must be one of: none, gcn; got {self.contrast!r}")
+        if self.standardise not in ("auto", "on", "off"):
+            raise NeuralzooError(f"standardise must be one of: auto, on, off; got {self.standardise!r}")
         if self.train_classes is not None and not self.train_classes:
             raise NeuralzooError("train_classes must name at least one class")

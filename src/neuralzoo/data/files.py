@@ -38,6 +38,7 @@ class SourceArrays:
     test_rule: str = "given by the source"
     scaled_to_unit: bool = True     # values lie in [0, 1] (else the observed range is recorded)
     lengths: dict[str, torch.Tensor] = field(default_factory=dict)   # per split: variable lengths
+    single_file: bool = False       # one .csv / .npz: without a test part, one is held out (splits.py)
 
 
 def array_to_samples(array: np.ndarray, source: str, key: str = "x") -> tuple[torch.Tensor, str]:
@@ -159,7 +160,7 @@ def load_csv(path: Path, label_column: str | None) -> SourceArrays:
     tensor = torch.from_numpy(x.astype(np.float32))
     return SourceArrays(origin=f"csv file {path} (label column {name!r}, {len(features)} features)",
                         scaling="values kept as given (float32)", scaled_to_unit=False,
-                        parts={"train": (tensor, labels, str(path))})
+                        parts={"train": (tensor, labels, str(path))}, single_file=True)
 
 
 def list_images(folder: Path) -> list[Path]:

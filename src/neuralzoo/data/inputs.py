@@ -1,7 +1,8 @@
 """Inputs for prediction, converted to exactly what a trained model saw during training.
 
 A model's :class:`DataInfo` fixes the sample shape; an image file, a folder of images, an ``.npz``
-(key ``x``/``X``) or a ``.csv`` table is converted to it with the training scaling (pixels / 255).
+(key ``x``/``X``) or a ``.csv`` table is converted to it with the training scaling (pixels / 255,
+the contrast normalisation and the per-feature standardisation fitted on the training part).
 An ``.npz`` of padded sequences may hold ``lengths`` (one per sample, as in training files): the
 padding is then zeroed and the lengths go to the model, so a sequence model never reads it.
 Images are converted to grey or RGB and resized with Pillow, so a photo of any size can be
@@ -21,6 +22,7 @@ from .base import DataInfo
 from .contrast import apply_contrast
 from .files import IMAGE_SUFFIXES, array_to_samples, list_images, numeric_matrix, read_table, stack_images
 from .npz import missing_x_error, read_npz
+from .standardise import apply_standardise
 
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}   # channels -> Pillow mode
 
@@ -31,14 +33,23 @@ class Inputs(NamedTuple):
     lengths: torch.Tensor | None      # (N,) true lengths of padded sequences, or None
 
 
-def read_inputs(path: str, info: DataInfo) -> Inputs:
+def read_inputs(path: str, info: DataInfo, label_column: str | None = None) -> Inputs:
     """Samples float32, their names and (padded sequences) their lengths, with the model's own
-    preprocessing (``info.contrast``) applied."""
-    x, names, lengths = _read(path, info)
-    return Inputs(x if info.contrast is None else apply_contrast(x, info.contrast), names, lengths)
+    preprocessing (``info.contrast``, ``info.standardise``) applied. ``label_column``: the training
+    table's (a ``.csv`` with one column more than the model's features drops it, by the training
+    rule: this column, else one named ``label``, else the last)."""
+    x, names, lengths = _read(path, info, label_column)
+    return Inputs(model_inputs(x, info), names, lengths)
 
 
-def _read(path: str, info: DataInfo) -> Inputs:
+def model_inputs(x: torch.Tensor, info: DataInfo) -> torch.Tensor:
+    """Samples in the data's units -> what the model saw in training: its contrast normalisation and
+    standardisation, with the constants fitted on its training part."""
+    x = x if info.contrast is None else apply_contrast(x, info.contrast)
+    return apply_standardise(x, info.standardise)
+
+
+def _read(path: str, info: DataInfo, label_column: str | None = None) -> Inputs:
     source = Path(path).expanduser()
     if not source.exists():
         raise NeuralzooError(f"{source}: no such file or folder")
@@ -51,7 +62,7 @@ def _read(path: str, info: DataInfo) -> Inputs:
     if suffix == ".npz":
         return _read_npz(source, info)
     if suffix == ".csv":
-        return Inputs(*_read_csv(source, info), None)
+        return Inputs(*_read_csv(source, info, label_column), None)
     if suffix in IMAGE_SUFFIXES:
         return Inputs(_read_images([source], info, source), [source.name], None)
     raise NeuralzooError(f"{source}: unsupported input; give an image ({', '.join(IMAGE_SUFFIXES)}), "
@@ -112,14 +123,15 @@ def _read_padded(arrays: dict[str, np.ndarray], key: str, source: Path, info: Da
     return Inputs(x, [f"row{i}" for i in range(len(x))], lengths)
 
 
-def _read_csv(source: Path, info: DataInfo) -> tuple[torch.Tensor, list[str]]:
+def _read_csv(source: Path, info: DataInfo, label_column: str | None) -> tuple[torch.Tensor, list[str]]:
     if info.is_image:
         raise NeuralzooError(f"{source}: the model takes images of shape {info.input_shape}, not a "
                              "CSV table; give image files or an .npz")
     header, cells = read_table(source)
     features = info.input_shape[0]
-    if len(header) == features + 1 and "label" in header:   # a training table: drop its labels
-        keep = [i for i, name in enumerate(header) if name != "label"]
+    if len(header) == features + 1:   # a training table: drop its labels
+        labels = label_column if label_column in header else "label" if "label" in header else header[-1]
+        keep = [i for i, name in enumerate(header) if name != labels]
         header, cells = [header[i] for i in keep], cells[:, keep]
     if len(header) != features:
         raise NeuralzooError(f"{source}: {len(header)} columns but the model expects {features} "

@@ -3,10 +3,13 @@
 ``cfg.data`` is a registered name (:data:`DATASETS`) or a path (``.npz``, ``.csv``, an image folder
 with one sub-folder per class, or a folder holding the four MNIST IDX files). Every source goes
 through the same protocol so runs are comparable: labels become indices 0..K-1 (names kept in
-``class_names``), ``limit`` caps the training part, then ``val_fraction`` of it is held out for
-validation (stratified, ``split_seed``) unless the source provides a validation split; optional
-preprocessing (``train_classes``, ``contrast``, ``binarize``) follows in that order. The protocol
-actually applied is written to ``DataInfo.description``, which checkpoints keep.
+``class_names``); a single ``.csv`` / ``.npz`` without a test part has ``test_fraction`` of its
+samples held out for testing (stratified, ``split_seed``; ``splits.py``); ``limit`` caps the
+training part, then ``val_fraction`` of it is held out for validation (stratified, ``split_seed``)
+unless the source provides a validation split; optional preprocessing (``train_classes``,
+``contrast``, ``standardise``, ``binarize``) follows in that order, its constants fitted on the
+training part. The protocol actually applied is written to ``DataInfo.description``, which
+checkpoints keep.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from .idx import is_mnist_folder, load_mnist
 from .npz import load_npz
 from .sequences import ROW_DATASETS
 from .series import SERIES_DATASETS, load_series
+from .splits import hold_out_test, keep_classes, split_indices
+from .standardise import Standardisation, apply_standardise, describe, fit_standardise, wanted
 from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "digits-rows", "mnist-rows", "sunspots", "fable")
@@ -35,10 +40,12 @@ PATH_KINDS = ("a .npz file (keys x, y[, x_val, y_val, x_test, y_test, lengths]),
 
 
 def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
-                 need_validation: bool = True) -> DataSplits:
+                 need_validation: bool = True,
+                 standardisation: Standardisation | None = None) -> DataSplits:
     """Load ``cfg.data`` and split it by the protocol described in this module's docstring (time
     series and text: chronologically, see data/series.py and data/text.py). ``contrast``: GCN
-    constants to use instead of fitting them (a trained model's, for evaluating it on other data).
+    constants to use instead of fitting them (a trained model's, for evaluating it on other data);
+    ``standardisation`` likewise, the per-feature mean and std (``cfg.standardise`` must be "on").
     ``need_validation=False``: the caller uses the test part only, so where nothing else depends on
     the training part (no binarization draws before the test part, no constants to fit on it) the
     train/validation split is not drawn (it costs scikit-learn's import, ~0.7 s) and MNIST's training
@@ -49,13 +56,19 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
     if (sequences or text) and cfg.contrast != "none":
         raise NeuralzooError(f"contrast: {cfg.contrast!r} applies to images and feature vectors, not to "
                              f"{'time series' if sequences else 'text'} ({cfg.data!r})")
+    if (sequences or text) and cfg.standardise == "on":
+        raise NeuralzooError(f"standardise: 'on' applies to feature vectors, not to "
+                             f"{'time series (scaled by their own statistics)' if sequences else 'text'}"
+                             f" ({cfg.data!r})")
     if sequences:
         return load_series(cfg)
     if text:
         return load_text(cfg)
     test_only = not need_validation and cfg.binarize == "none" and not (
-        cfg.contrast == "gcn" and contrast is None)
-    return _assemble(cfg, _read_source(cfg, read_train=not test_only), contrast, test_only)
+        cfg.contrast == "gcn" and contrast is None) and not (
+        cfg.standardise != "off" and standardisation is None)
+    return _assemble(cfg, _read_source(cfg, read_train=not test_only), contrast, test_only,
+                     standardisation)
 
 
 def arrays_dataset(x: torch.Tensor, y: np.ndarray | None, cfg: DataConfig,
@@ -136,28 +149,8 @@ def encode_labels(labels: list[np.ndarray], source: str) -> tuple[list[np.ndarra
     return [np.searchsorted(values, y.astype(joined.dtype)).astype(np.int64) for y in labels], names
 
 
-def _split_indices(data: ArrayData, seed: int,
-                   **sizes: float | int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """Deterministic (stratified when labelled) split of ``data``'s indices; both halves sorted."""
-    from sklearn.model_selection import train_test_split  # here: sklearn costs ~1 s of CLI start-up
-
-    index, labels = np.arange(len(data)), data.y
-    try:
-        try:
-            first, second = train_test_split(index, random_state=seed, **sizes,
-                                              stratify=None if labels is None else labels.numpy())
-            how = "random" if labels is None else "stratified"
-        except ValueError:   # a class with < 2 samples, or fewer held-out samples than classes
-            first, second = train_test_split(index, random_state=seed, **sizes)
-            how = "random (too few samples per class to stratify)"
-    except ValueError as exc:
-        raise NeuralzooError(f"{data.source}: cannot split {len(data)} training samples "
-                             f"(limit / val_fraction): {exc}") from None
-    return torch.from_numpy(np.sort(first)), torch.from_numpy(np.sort(second)), how
-
-
 def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | None = None,
-              test_only: bool = False) -> DataSplits:
+              test_only: bool = False, standardisation: Standardisation | None = None) -> DataSplits:
     parts = dict(source.parts)
     class_names = source.class_names
     labelled = [split for split, part in parts.items() if part[1] is not None]
@@ -168,13 +161,17 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
                              source.lengths.get(split))
             for split, (x, y, name) in parts.items()}
     train, val, test = data.get("train"), data.get("val"), data.get("test")
+    test_rule = source.test_rule
+    if test is None and train is not None and source.single_file and cfg.test_fraction > 0:
+        train, test, test_rule = hold_out_test(train, cfg.test_fraction, cfg.split_seed, class_names)
+        test = replace(test, source=f"{test.source} [held-out test]")
     test_only = test_only and test is not None
     if train is None:   # not read (test_only): an empty part keeps the shapes
         train = ArrayData(test.x[:0], None if test.y is None else test.y[:0],
                           f"{test.source} (train not read)")
     seed, notes = cfg.split_seed, []
     if cfg.limit is not None and cfg.limit < len(train):
-        keep, _, how = _split_indices(train, seed, train_size=cfg.limit)
+        keep, _, how = split_indices(train, seed, train_size=cfg.limit)
         notes.append(f"training part limited to {cfg.limit} of {len(train)} samples ({how}, "
                      f"split_seed {seed})")
         train = train.subset(keep)
@@ -186,18 +183,18 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
         notes.append(f"val = {cfg.val_fraction:g} of the training samples (split_seed {seed}; not "
                      "drawn here: only the test part is used)")
     elif cfg.val_fraction > 0:
-        keep, held, how = _split_indices(train, seed, test_size=cfg.val_fraction)
+        keep, held, how = split_indices(train, seed, test_size=cfg.val_fraction)
         notes.append(f"val {len(held)} = {cfg.val_fraction:g} of the {len(train)} training samples "
                      f"({how}, split_seed {seed})")
         train, val = train.subset(keep), train.subset(held)
     else:
         notes.append("no validation split (val_fraction 0)")
     if cfg.train_classes is not None:
-        train, val = _keep_classes(train, class_names, cfg.train_classes), (
-            None if val is None else _keep_classes(val, class_names, cfg.train_classes))
+        train, val = keep_classes(train, class_names, cfg.train_classes), (
+            None if val is None else keep_classes(val, class_names, cfg.train_classes))
         notes.append(f"train/val keep only classes {', '.join(cfg.train_classes)} "
                      f"({len(train)} training samples); test keeps every class")
-    test_note = f"test {len(test)} ({source.test_rule})" if test is not None else "no test split"
+    test_note = f"test {len(test)} ({test_rule})" if test is not None else "no test split"
     if cfg.contrast == "gcn":
         contrast = contrast or fit_contrast(train.x, train.source)
         train, val, test = (None if part is None else replace(part, x=apply_contrast(part.x, contrast))
@@ -206,8 +203,15 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
                      f"[{contrast['low']:.4g}, {contrast['high']:.4g}] from {contrast['fitted_on']}")
     else:
         contrast = None
+    if standardisation is None and wanted(cfg.standardise, train.x, other_scaling=(
+            cfg.contrast != "none" or cfg.binarize != "none")):
+        standardisation = fit_standardise(train.x, train.source)
+    if standardisation is not None:
+        train, val, test = (None if part is None else replace(
+            part, x=apply_standardise(part.x, standardisation)) for part in (train, val, test))
+        notes.append(describe(standardisation))
     present = [part for part in (train, val, test) if part is not None]
-    value_range = (0.0, 1.0) if source.scaled_to_unit or contrast else (
+    value_range = (0.0, 1.0) if (source.scaled_to_unit or contrast) and not standardisation else (
         min(float(p.x.min()) for p in present), max(float(p.x.max()) for p in present))
     if cfg.binarize != "none":
         if value_range[0] < 0 or value_range[1] > 1:
@@ -225,20 +229,8 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
     info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
                     num_classes=None if class_names is None else len(class_names),
                     class_names=class_names, value_range=value_range, description=description,
-                    contrast=contrast)
+                    contrast=contrast, standardise=standardisation)
     return DataSplits(train=train, val=val, test=test, info=info)
-
-
-def _keep_classes(part: ArrayData, class_names: list[str] | None,
-                  keep: tuple[str, ...]) -> ArrayData:
-    if part.y is None or class_names is None:
-        raise NeuralzooError(f"{part.source}: train_classes needs labelled data")
-    unknown = [name for name in keep if name not in class_names]
-    if unknown:
-        raise NeuralzooError(f"train_classes: no class {', '.join(unknown)} in {part.source}; "
-                             f"classes: {', '.join(class_names)}")
-    wanted = torch.tensor([class_names.index(name) for name in keep])
-    return part.subset(torch.isin(part.y, wanted).nonzero().flatten())
 
 
 def _binarize(cfg: DataConfig, *parts: ArrayData | None) -> list[ArrayData | None]:

@@ -69,7 +69,7 @@ def load_npz(path: Path) -> SourceArrays:
     arrays = read_npz(path)
     if "x" not in arrays and "X" not in arrays:
         raise missing_x_error(path, arrays)
-    result = SourceArrays(origin=f"npz file {path}", scaling="")
+    result = SourceArrays(origin=f"npz file {path}", scaling="", single_file=True)
     for split, (x_key, x_upper, y_key, y_upper) in SPLIT_KEYS.items():
         x_name = x_key if x_key in arrays else x_upper if x_upper in arrays else None
         y_name = y_key if y_key in arrays else y_upper if y_upper in arrays else None

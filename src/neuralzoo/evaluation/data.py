@@ -1,6 +1,6 @@
 """Evaluation data in the model's terms: the run's own data set (or another one named by flags),
 checked against the model and expressed with the model's constants (classes, vocabulary, scaling,
-contrast normalisation), never with constants refitted on the data being scored."""
+contrast normalisation, standardisation), never with constants refitted on the data being scored."""
 
 from __future__ import annotations
 
@@ -29,10 +29,13 @@ def load_eval_data(model: Model, config: DataConfig, need_validation: bool = Tru
     """The evaluation data, checked against the model: sample shape, and labels indexed by the
     model's classes (data holding only some of the classes, e.g. digits 3 and 5, gets the model's
     indices, not 0..K-1 of its own). A model trained on contrast-normalised data sees any data with
-    its own constants (``DataInfo.contrast``), never ones refitted on the evaluation data."""
-    spec = model.info.contrast
-    data = load_dataset(replace(config, contrast=spec["method"] if spec else "none"), contrast=spec,
-                        need_validation=need_validation)
+    its own constants (``DataInfo.contrast``, ``DataInfo.standardise``), never ones refitted on the
+    evaluation data."""
+    spec, scaling = model.info.contrast, model.info.standardise
+    config = replace(config, contrast=spec["method"] if spec else "none",
+                     standardise="on" if scaling is not None else "off")
+    data = load_dataset(config, contrast=spec, need_validation=need_validation,
+                        standardisation=scaling)
     if data.info.task != model.info.task:
         raise NeuralzooError(f"data {data.info.name!r} is {data.info.task} data, but the model was "
                              f"trained on {model.info.task} data")

@@ -152,6 +152,7 @@ def preprocessing(model: "Model") -> dict[str, Any]:
     return {"neuralzoo_model": model.name, "input_shape": list(info.input_shape),
             "value_range": list(info.value_range), "class_names": info.class_names,
             "contrast": info.contrast, "data": info.description,
+            "standardise": None if info.standardise is None else asdict(info.standardise),
             "series": None if info.series is None else asdict(info.series),
             "vocabulary": None if info.text is None else info.text.vocabulary}
 
@@ -199,6 +200,10 @@ def _export_graphs(model: "Model", folder: Path, opset: int | None) -> list[Path
         lines.append(f"{path.name}: inputs {described}; outputs {', '.join(graph.outputs)}"
                      + (f" ({graph.note})" if graph.note else ""))
     lines.append("Preprocessing constants: the metadata key 'neuralzoo' of each file (JSON).")
+    if model.info.standardise is not None:
+        lines.append("Feature vectors are standardised: feed (x - standardise.mean) / standardise.std "
+                     "per feature (the metadata's lists); data-space outputs (reconstructions) come "
+                     "back standardised: multiply by std and add mean.")
     (folder / "README.txt").write_text("\n".join(lines) + "\n")
     return written
 

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 
 from ..data.base import DataInfo
-from ..data.contrast import apply_contrast
 from ..data.files import IMAGE_SUFFIXES
-from ..data.inputs import read_inputs
+from ..data.inputs import model_inputs, read_inputs
 from ..errors import NeuralzooError
 
 UPLOAD_SUFFIXES = (*IMAGE_SUFFIXES, ".npz")
@@ -33,7 +32,8 @@ class BadInput(NeuralzooError):
 
 def pixels_to_input(pixels: list, info: DataInfo) -> torch.Tensor:
     """Values drawn on the page (nested lists in [0, 1], in the model's input shape, or height x
-    width for a one-channel image) -> a batch of one, with the model's contrast normalisation."""
+    width for a one-channel image; a standardised model's features in the data's units) -> a batch
+    of one, with the model's contrast normalisation or standardisation."""
     try:
         array = np.asarray(pixels, dtype=np.float64)
     except (ValueError, TypeError):
@@ -46,10 +46,10 @@ def pixels_to_input(pixels: list, info: DataInfo) -> torch.Tensor:
     if not np.isfinite(array).all():
         raise BadInput("pixels: contain NaN or infinity")
     low, high = info.value_range
-    if array.min() < low or array.max() > high:
+    if info.standardise is None and (array.min() < low or array.max() > high):   # standardised: raw units
         raise BadInput(f"pixels: values must lie in [{low:g}, {high:g}] (the training scaling)")
     x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
-    return x if info.contrast is None else apply_contrast(x, info.contrast)
+    return model_inputs(x, info)
 
 
 def upload_to_input(content: bytes, filename: str, info: DataInfo) -> tuple[torch.Tensor, list[str]]:

@@ -3,7 +3,7 @@ dependency): ``NeuralZooClassifier`` (mlp, cnn, rnn, lstm, gru), ``NeuralZooTran
 (autoencoder, vae), ``NeuralZooOutlierDetector`` (scikit-learn's outlier conventions) and
 ``NeuralZooPyOD`` (PyOD's). They work in ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``;
 their parameters are the training settings, ``model__FIELD`` for the model's dataclass fields,
-``preset``, ``val_fraction``, ``image_shape`` and ``random_state`` (see ``base.py``).
+``preset``, ``val_fraction``, ``standardise``, ``image_shape`` and ``random_state`` (see ``base.py``).
 
     from neuralzoo.sklearn import NeuralZooClassifier
     search = GridSearchCV(NeuralZooClassifier("mlp", epochs=20),

@@ -5,7 +5,8 @@ Parameters. ``model`` names a registered model; every field of ``TrainConfig`` (
 ``random_state`` gives, and the settings that only write files) is a parameter of its own, ``None``
 meaning the model's default as ``neuralzoo train MODEL`` would use it; the model's dataclass fields
 are the nested parameters ``model__FIELD`` (``GridSearchCV`` grids such as ``{"lr": [...],
-"model__hidden_sizes": [...]}`` work); ``preset`` and ``val_fraction`` as on the command line;
+"model__hidden_sizes": [...]}`` work); ``preset``, ``val_fraction`` and ``standardise`` as on the
+command line (feature vectors are standardised with the statistics of the rows ``fit`` is given);
 ``image_shape`` reads flat rows as images. The signature is built from the dataclasses, so a new
 training setting or model field appears here without an edit.
 
@@ -37,10 +38,10 @@ from ..errors import NeuralzooError
 # write files into the temporary run directory (TensorBoard events, sample grids, extra checkpoints)
 NOT_PARAMETERS = ("seed", "tensorboard", "sample_every", "checkpoint_every", "log_every")
 TRAINING = tuple(f.name for f in fields(TrainConfig) if f.name not in NOT_PARAMETERS)
-DATA_FIELDS = ("val_fraction",)
+DATA_FIELDS = ("val_fraction", "standardise")
 # estimators stay quiet: no progress bars inside GridSearchCV unless asked for
 COMMON = {**{name: None for name in TRAINING}, "progress": False, "verbose": False, "val_fraction": 0.0,
-          "preset": None,
+          "standardise": "auto", "preset": None,
           "image_shape": None, "model_params": None, "random_state": None}
 
 
@@ -134,8 +135,9 @@ class NeuralZooEstimator(BaseEstimator):
 
         settings = {name: getattr(self, name) for name in TRAINING if getattr(self, name) is not None}
         seed = self._seed()
-        settings.update(seed=seed, split_seed=seed, val_fraction=self.val_fraction,
-                        data="arrays given to fit", **dict(self.model_params or {}))
+        settings.update(seed=seed, split_seed=seed, data="arrays given to fit",
+                        **{name: getattr(self, name) for name in DATA_FIELDS},
+                        **dict(self.model_params or {}))
         run_config = resolve(self.model, self.preset, None, settings)
         variant = get_model_class(self.model).for_task(self.task)
         if not hasattr(variant, self.capability):
@@ -208,7 +210,11 @@ class NeuralZooEstimator(BaseEstimator):
         shape = tuple(self.model_.info.input_shape)
         if math.prod(x.shape[1:]) != math.prod(shape):
             raise ValueError(f"X has samples of shape {x.shape[1:]}; the model was fitted on {shape}")
-        return torch.from_numpy(np.ascontiguousarray(x).reshape(len(x), *shape))
+        from ..data.inputs import model_inputs
+
+        # the fit's standardisation (statistics of the rows fit was given), never refitted here
+        return model_inputs(torch.from_numpy(np.ascontiguousarray(x).reshape(len(x), *shape)),
+                            self.model_.info)
 
     @contextlib.contextmanager
     def _draws(self) -> Iterator[None]:

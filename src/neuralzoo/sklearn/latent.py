@@ -51,7 +51,10 @@ class NeuralZooTransformer(TransformerMixin, NeuralZooEstimator):
         latent = self.model_.config.latent_dim
         if codes.ndim != 2 or codes.shape[1] != latent:
             raise ValueError(f"inverse_transform takes codes shaped (N, {latent}); got {codes.shape}")
-        out = self.model_.infer(self.model_.decode, torch.from_numpy(codes)).float().numpy()
+        from ..data.standardise import invert_standardise
+
+        out = self.model_.infer(self.model_.decode, torch.from_numpy(codes)).float()
+        out = invert_standardise(out, self.model_.info.standardise).numpy()   # the fit's units
         return out.reshape(len(out), *self._fitted_row_shape())
 
     def _fitted_row_shape(self) -> tuple[int, ...]:

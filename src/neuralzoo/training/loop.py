@@ -67,7 +67,8 @@ class Trainer(Interruptions, Validation):
                               and (self.use_bf16 or model.channels_last_float32))
         # lr_scale / rollbacks: what --on-nonfinite rollback changed; skipped: --on-nonfinite skip
         self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best": None, "bad_epochs": 0,
-                                      "train_seconds": 0.0, "lr_scale": 1.0, "rollbacks": 0, "skipped": 0}
+                                      "train_seconds": 0.0, "lr_scale": 1.0, "rollbacks": 0, "skipped": 0,
+                                      "best_loss": None}   # the best checkpoint's validation loss
         # (step, monitored value) of every validation, for the convergence check; kept out of the
         # checkpoint (a run validated 10,000 times would rewrite it at every save), so a resumed run
         # reads it back from metrics.jsonl

@@ -49,17 +49,20 @@ class Validation:
                                  f"{self.model.name!r}; it reports: {', '.join(sorted(reported))}")
 
     def validate(self) -> bool:
-        """Validation metrics of the epoch; whether the monitored one improved on the best."""
+        """Validation metrics of the epoch; whether this epoch's model is the new best: the monitored
+        metric improved, or tied with a lower validation loss (a model still learning: it resets the
+        patience count too)."""
         state = self.state
         self.last_val = (evaluate_metrics(self.model, self.val, self.cfg.eval_batch_size, self.ctx,
                                           self.world) if self.val else {})
         value, best = self.last_val.get(self.monitor), state["best"]
         better = (lambda a, b: a < b) if self.mode == "min" else (lambda a, b: a > b)
-        # a tie on a small validation set (accuracy moves in steps of 1/n) goes to the lower validation
-        # loss, so the kept checkpoint is not simply the earliest of many equal ones
-        loss = self.last_val.get("loss")
+        # a tie on a coarse monitor (accuracy on a validation part of a few dozen samples moves in
+        # steps of several points and ties for many epochs) goes to the lower validation loss, not to
+        # the earliest epoch: on small tables the earliest was far from the best (benchmarks/tabular.py)
+        loss, best_loss = self.last_val.get("loss"), state.get("best_loss")
         tie_won = (value is not None and value == best and self.monitor != "loss" and loss is not None
-                   and loss < state.get("best_loss", float("inf")))
+                   and (best_loss is None or loss < best_loss))
         improved = value is not None and (best is None or better(value, best) or tie_won)
         if improved:
             state["best"], state["bad_epochs"] = value, 0
