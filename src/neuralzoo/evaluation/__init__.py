@@ -27,7 +27,7 @@ from ..training.faults import check_not_in_use
 from ..training.metrics import evaluate_metrics
 from .anomaly import AnomalyReporter
 from .base import EvaluationContext, Headline, Reporter
-from .baseline_report import baseline_check, baseline_report
+from .baseline_figures import baseline_check, baseline_report
 from .classification import ClassificationReporter
 from .data import eval_data_config, load_eval_data
 from .forecasting import ForecastReporter
