@@ -131,7 +131,7 @@ class Comparison:
     def message(self, task: str) -> str:
         where = {"val": "validation", "test": "test", "train": "training"}.get(self.split, self.split)
         return (f"{self.model}'s {where} {METRIC_NAMES.get(self.metric, self.metric)} "
-                f"{_show(self.metric, self.model_value)} is behind {_baseline_name(self.baseline)}'s "
+                f"{_show(self.metric, self.model_value)} is behind {_possessive(_baseline_name(self.baseline))} "
                 f"{_show(self.metric, self.baseline_value)} on the same split; "
                 f"{ADVICE.get(task, ADVICE['other'])}")
 
@@ -140,6 +140,10 @@ class Comparison:
                 "baseline": self.baseline, "baseline_value": self.baseline_value,
                 "higher_is_better": self.higher_is_better, "tolerance": self.tolerance,
                 "behind": self.behind}
+
+
+def _possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def _show(metric: str, value: float) -> str:
