@@ -71,8 +71,9 @@ def test_comparison_picks_the_best_baseline_and_tolerates_noise():
     figures = {"accuracy": {"model": 0.90, "majority_class": 0.10, "logistic_regression": 0.95}}
     behind = compare("mlp", "val", figures, samples=1000)
     assert behind.baseline == "logistic_regression" and behind.behind
-    assert "mlp's validation accuracy 90.0% is behind logistic regression's 95.0%" in behind.message("classify")
-    assert "--epochs" in behind.message("classify")
+    message = behind.message("classify")
+    assert "mlp's validation accuracy 90.0% is behind logistic regression's 95.0%" in message
+    assert "--epochs" in message
     one_sample = compare("mlp", "val", {"accuracy": {"model": 0.949, "logistic_regression": 0.95}}, 1000)
     assert not one_sample.behind                           # one sample in 1,000 is noise
     assert accuracy_tolerance(0.5, 0.5, 100) == pytest.approx(math.sqrt(0.5 / 100))
@@ -149,3 +150,13 @@ def test_cli_prints_the_baselines_and_one_warning_line_and_the_report_shows_them
     text = page.read_text()
     assert "<h3>Baselines</h3>" in text and "logistic_regression" in text
     assert "is behind logistic regression" in text and "(model behind)" in text
+
+
+def test_baseline_check_takes_a_model_in_memory_as_the_training_loop_holds_it(digits):
+    from neuralzoo.api import build_model, resolve
+
+    fresh = build_model(resolve("mlp", None, None, {}), digits.info, seed=0)   # never saved: no run config
+    messages = baseline_check(fresh, digits)
+    assert len(messages) == 1 and messages[0].startswith("mlp's validation accuracy")
+    with pytest.raises(ValueError, match="give the model's data"):
+        baseline_check(fresh)

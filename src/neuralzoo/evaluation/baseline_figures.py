@@ -40,15 +40,17 @@ class FittedBaselines:
     def __init__(self, model: Model, data: DataSplits, task: str, seed: int) -> None:
         self.model, self.data, self.task = model, data, task
         train, n = data.train, len(data.train)
-        used = f"{min(n, SAMPLE_CAP):,} of the {n:,} training samples (stratified draw, seed {seed})"
+        used = (f"all {n:,} training samples" if n <= SAMPLE_CAP else
+                f"{SAMPLE_CAP:,} of the {n:,} training samples ({{}} draw, seed {seed})")
         if task == "classify":
             self.train_y = train.y.numpy()
             self.regression = logistic_regression(_flat(train.x), self.train_y, seed)
             self.fitted_on = (f"majority class: the {n:,} training labels; logistic regression "
-                              f"(StandardScaler + LogisticRegression, flattened inputs): {used}")
+                              f"(StandardScaler + LogisticRegression, flattened inputs): "
+                              f"{used.format('a stratified')}")
         elif task == "reconstruct":
             self.pca = fit_pca(_flat(train.x), model.config.latent_dim, seed)
-            self.fitted_on = f"PCA with {self.pca.n_components_} components: {used.replace(' (stratified', ' (random')}"
+            self.fitted_on = f"PCA with {self.pca.n_components_} components: {used.format('a random')}"
             self.likelihood = getattr(model, "likelihood", None) if hasattr(model, "log_likelihood") else None
             if self.likelihood:
                 self.train_flat = _flat(train.x)
@@ -75,9 +77,8 @@ class FittedBaselines:
                 out["nll"] = {"independent_features": independent_nll(self.train_flat, x, self.likelihood)}
             return out
         if self.task == "text":
-            size = len(self.model.info.text.vocabulary)
-            return {"bits_per_char": {"unigram": unigram_bits_per_char(self.train_ids, part.y.flatten().numpy(),
-                                                                        size)}}
+            ids, size = part.y.flatten().numpy(), len(self.model.info.text.vocabulary)
+            return {"bits_per_char": {"unigram": unigram_bits_per_char(self.train_ids, ids, size)}}
         from .forecasting import forecast_report
 
         metrics = forecast_report(self.model, part, self.data.train, self.data.info.series)["metrics"]
@@ -151,7 +152,7 @@ def baseline_report(ctx: EvaluationContext, result: dict[str, Any] | None = None
     if compared not in splits:
         part = ctx.data.split(compared)
         splits[compared] = _merge(model_figures(ctx.model, part, task, ctx.seed), fitted.score(part))
-    comparison = compare(ctx.model.run_config["model"], compared, splits[compared],
+    comparison = compare(ctx.model.name, compared, splits[compared],
                          len(ctx.data.split(compared)))
     warnings = [comparison.message(task)] if comparison is not None and comparison.behind else []
     return {"baselines": {"fitted_on": fitted.fitted_on, "splits": splits,
@@ -160,11 +161,12 @@ def baseline_report(ctx: EvaluationContext, result: dict[str, Any] | None = None
 
 
 def baseline_check(model: Model | str | Path, data: DataSplits | None = None, which: str = "best",
-                   device: str = "cpu") -> list[str]:
+                   device: str = "cpu", seed: int | None = None) -> list[str]:
     """The one-line messages (none when the model holds its own) of the comparison on validation,
     for a training summary: ``model`` a trained model (with ``data``, its data in memory: nothing is
     loaded) or a run directory / checkpoint (its ``which`` checkpoint and its data are loaded).
-    Writes nothing and warns nothing: the caller prints or warns (``BaselineWarning``)."""
+    Writes nothing and warns nothing: the caller prints or warns (``BaselineWarning``). ``seed``: of
+    the baselines' draws (default: the run's training seed, 0 for a model never saved)."""
     if not isinstance(model, Model):
         from ..runs import load
         from ..training.context import resolve_device
@@ -176,5 +178,7 @@ def baseline_check(model: Model | str | Path, data: DataSplits | None = None, wh
         raise ValueError("baseline_check: give the model's data with a model in memory")
     if data.val is None or not len(data.val):
         return []
-    ctx = EvaluationContext(model, data, "val", Path("."), model.run_config["train"]["seed"])
+    if seed is None:
+        seed = getattr(model, "run_config", {}).get("train", {}).get("seed", 0)
+    ctx = EvaluationContext(model, data, "val", Path("."), seed)
     return baseline_report(ctx)["warnings"] if task_of(model, data) else []

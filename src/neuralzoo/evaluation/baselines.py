@@ -35,7 +35,8 @@ SAMPLE_CAP = 5000          # training samples a baseline is fitted on (stratifie
 RELATIVE_TOLERANCE = 0.01  # lower-is-better metrics: behind when worse by more than 1%
 HIGHER_IS_BETTER = {"accuracy"}
 COMPARED = ("accuracy", "mase", "bits_per_char", "nll", "nelbo", "squared_error")   # first found
-ADVICE = {"classify": "try a longer budget (--epochs N), standardised inputs, or a smaller learning rate (--lr)",
+ADVICE = {"classify": "try a longer budget (--epochs N), standardised inputs, or a smaller learning rate "
+                      "(--lr)",
           "forecast": "try a longer budget (--epochs N), --transform log1p, or --instance-norm standardise",
           "other": "try a longer budget (--epochs N) or a smaller learning rate (--lr)"}
 METRIC_NAMES = {"accuracy": "accuracy", "squared_error": "squared error / example", "mase": "MASE",
@@ -131,7 +132,8 @@ class Comparison:
     def message(self, task: str) -> str:
         where = {"val": "validation", "test": "test", "train": "training"}.get(self.split, self.split)
         return (f"{self.model}'s {where} {METRIC_NAMES.get(self.metric, self.metric)} "
-                f"{_show(self.metric, self.model_value)} is behind {_possessive(_baseline_name(self.baseline))} "
+                f"{_show(self.metric, self.model_value)} is behind "
+                f"{_possessive(_baseline_name(self.baseline))} "
                 f"{_show(self.metric, self.baseline_value)} on the same split; "
                 f"{ADVICE.get(task, ADVICE['other'])}")
 
