@@ -160,3 +160,15 @@ def test_baseline_check_takes_a_model_in_memory_as_the_training_loop_holds_it(di
     assert len(messages) == 1 and messages[0].startswith("mlp's validation accuracy")
     with pytest.raises(ValueError, match="give the model's data"):
         baseline_check(fresh)
+
+
+def test_baselines_leave_the_reporters_data_as_it_was(untrained, tmp_path):
+    # the test split alone: the reporters see the whole training part (no validation split drawn),
+    # the baselines load theirs with the validation split
+    with pytest.warns(BaselineWarning):
+        with_baselines = evaluate_run(untrained / "autoencoder", out=tmp_path)
+    without = evaluate_run(untrained / "autoencoder", out=tmp_path, baselines=False)
+    assert with_baselines["knn_protocol"] == without["knn_protocol"]
+    assert "all 1437 training labels" in without["knn_protocol"]
+    assert with_baselines["knn_accuracy"] == without["knn_accuracy"]
+    assert with_baselines["baselines"]["comparison"]["split"] == "val"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     dev = resolve_device(device)
     model = load(run_dir, which, dev, precision)
     data_config = eval_data_config(model, data_overrides or {})
-    data = load_eval_data(model, data_config, need_validation=baselines or split != "test")
+    data = load_eval_data(model, data_config, need_validation=split != "test")
     part = data.split(split)
     if part.y is None and hasattr(model, "predict_proba"):
         raise NeuralzooError(f"{part.source or data.info.name}: the {split!r} split has no labels; "
@@ -101,7 +102,11 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
         headline = headline or reporter.headline(block)
     result["metrics"] = ctx.metrics
     if baselines:
-        result.update(baseline_report(ctx, result))
+        # the reporters keep the test-only load (no training part, or no validation split drawn);
+        # the baselines are fitted on the training part and compared on validation: loaded here
+        loaded = split != "test" or (data.val is not None and len(data.train) > 0)
+        full = data if loaded else load_eval_data(model, data_config, need_validation=True)
+        result.update(baseline_report(replace(ctx, data=full), result))
     if headline is None and "loss" in ctx.metrics:
         headline = Headline("loss", ctx.metrics["loss"], higher_is_better=False)
     result["headline"] = headline.to_dict() if headline else None
