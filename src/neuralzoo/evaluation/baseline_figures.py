@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..data.base import ArrayData, DataSplits
+from ..errors import NeuralzooError
 from ..models.base import Model
 from .base import EvaluationContext
 from .baselines import (SAMPLE_CAP, compare, fit_pca, independent_nll, logistic_regression,
@@ -133,19 +134,19 @@ def reported_figures(result: dict[str, Any], task: str) -> dict[str, float]:
 def _merge(model: dict[str, float], baselines: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     if "nelbo" in model:   # a split without the importance-sampled NLL: the -ELBO stands in for it
         baselines = {("nelbo" if k == "nll" else k): v for k, v in baselines.items()}
-    merged = {metric: dict(values) for metric, values in baselines.items()}
-    for metric, value in model.items():
-        merged.setdefault(metric, {})["model"] = value
-    return {metric: {"model": v.pop("model"), **v} if "model" in v else v for metric, v in merged.items()}
+    metrics = dict.fromkeys([*model, *baselines])   # the model's metrics first, in order
+    return {metric: {**({"model": model[metric]} if metric in model else {}), **baselines.get(metric, {})}
+            for metric in metrics}
 
 
 def baseline_report(ctx: EvaluationContext, result: dict[str, Any] | None = None) -> dict[str, Any]:
     """eval.json's ``baselines`` block and ``warnings`` list: the baselines on the evaluated split
     (the model's figures read from ``result``) and on validation, where the comparison is made
-    (on the evaluated split when the data has no validation split). Empty when none apply."""
+    (on the evaluated split when the data has no validation split); ``baselines`` None when none
+    apply (GANs, self-supervised encoders, unlabelled or empty training parts)."""
     task = task_of(ctx.model, ctx.data)
     if task is None:
-        return {}
+        return {"baselines": None, "warnings": []}
     fitted = FittedBaselines(ctx.model, ctx.data, task, ctx.seed)
     splits: dict[str, Any] = {}
     if result is not None:
@@ -178,7 +179,7 @@ def baseline_check(model: Model | str | Path, data: DataSplits | None = None, wh
         model = load(model, which, resolve_device(device))
         data = data or load_eval_data(model, eval_data_config(model, {}), need_validation=True)
     if data is None:
-        raise ValueError("baseline_check: give the model's data with a model in memory")
+        raise NeuralzooError("baseline_check: give the model's data with a model in memory")
     if data.val is None or not len(data.val):
         return []
     if seed is None:
