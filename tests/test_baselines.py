@@ -16,9 +16,9 @@ import pytest
 import neuralzoo
 from neuralzoo.errors import BaselineWarning
 from neuralzoo.evaluation import baseline_check, evaluate_run
-from neuralzoo.evaluation.baselines import (accuracy_tolerance, compare, fit_pca, independent_nll,
-                                            logistic_regression, majority_accuracy, pca_squared_error,
-                                            unigram_bits_per_char)
+from neuralzoo.evaluation.baselines import (accuracy_tolerance, capped, compare, fit_pca,
+                                            independent_nll, logistic_regression, majority_accuracy,
+                                            pca_squared_error, sample_cap, unigram_bits_per_char)
 
 
 def test_majority_accuracy_is_the_share_of_the_training_majority_class():
@@ -36,6 +36,16 @@ def test_logistic_regression_beats_the_majority_class_on_separable_data():
     accuracy = fitted.score(x[400:], y[400:])
     assert accuracy > 0.97 and accuracy > majority_accuracy(y[:400], y[400:]) + 0.4
     assert logistic_regression(x[:10], np.zeros(10, dtype=int), seed=0) is None   # one class: none
+
+
+def test_the_training_draw_is_capped_and_stratified():
+    assert sample_cap(784) == 5000 and sample_cap(3 * 224 * 224) == 166   # 25 million values at most
+    y = np.repeat([0, 1, 2], [3000, 2000, 1000])
+    x = np.arange(len(y), dtype=float)[:, None]
+    drawn_x, drawn_y = capped(x, y, seed=0)
+    assert len(drawn_x) == 5000 and np.array_equal(y[drawn_x[:, 0].astype(int)], drawn_y)
+    assert np.abs(np.bincount(drawn_y) - np.array([3000, 2000, 1000]) * 5 / 6).max() <= 1   # stratified
+    assert len(capped(x[:100], y[:100], seed=0)[0]) == 100   # under the cap: all of it
 
 
 def test_pca_error_is_the_sum_of_the_discarded_squared_singular_values():

@@ -15,8 +15,10 @@ from ..data.base import ArrayData, DataSplits
 from ..errors import NeuralzooError
 from ..models.base import Model
 from .base import EvaluationContext
-from .baselines import (SAMPLE_CAP, compare, fit_pca, independent_nll, logistic_regression,
-                        majority_accuracy, pca_squared_error, unigram_bits_per_char)
+from .baselines import (compare, fit_pca, independent_nll, logistic_regression,
+                        majority_accuracy, pca_squared_error, sample_cap, unigram_bits_per_char)
+
+
 def task_of(model: Model, data: DataSplits) -> str | None:
     """Which baselines apply: classify, reconstruct, text, forecast; None for none (GANs, encoders)."""
     if model.info.task in ("forecast", "text"):
@@ -41,8 +43,9 @@ class FittedBaselines:
     def __init__(self, model: Model, data: DataSplits, task: str, seed: int) -> None:
         self.model, self.data, self.task = model, data, task
         train, n = data.train, len(data.train)
-        used = (f"all {n:,} training samples" if n <= SAMPLE_CAP else
-                f"{SAMPLE_CAP:,} of the {n:,} training samples ({{}} draw, seed {seed})")
+        cap = sample_cap(int(np.prod(train.x.shape[1:])))
+        used = (f"all {n:,} training samples" if n <= cap else
+                f"{cap:,} of the {n:,} training samples ({{}} draw, seed {seed})")
         if task == "classify":
             self.train_y = train.y.numpy()
             self.regression = logistic_regression(_flat(train.x), self.train_y, seed)

@@ -2,8 +2,8 @@
 same split, and a word (``BaselineWarning``) when the model loses on validation.
 
 Every baseline is fitted on the training part of the data being evaluated, at most ``SAMPLE_CAP``
-samples of it (a stratified draw, seeded with the run's seed, so MNIST costs seconds), and scored
-on each split it is reported for:
+samples of it (fewer for large inputs: ``sample_cap``; a stratified draw, seeded with the run's
+seed, so MNIST costs seconds), and scored on each split it is reported for:
 
 - classifiers: the majority class of the training part, and scikit-learn's StandardScaler +
   LogisticRegression on the flattened inputs (padded sequences flattened with their padding);
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 SAMPLE_CAP = 5000          # training samples a baseline is fitted on (stratified, seeded draw)
+VALUE_CAP = 25_000_000     # and at most this many values (samples x features): large images get fewer
 RELATIVE_TOLERANCE = 0.01  # lower-is-better metrics: behind when worse by more than 1%
 HIGHER_IS_BETTER = {"accuracy"}
 COMPARED = ("accuracy", "mase", "bits_per_char", "nll", "nelbo", "squared_error")   # first found
@@ -49,8 +50,17 @@ def majority_accuracy(train_y: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(y == np.bincount(train_y).argmax()))
 
 
-def capped(x: np.ndarray, y: np.ndarray | None, seed: int, cap: int = SAMPLE_CAP) -> tuple[np.ndarray, ...]:
-    """At most ``cap`` samples of (x, y): a stratified draw when labelled (random if a class is too rare)."""
+def sample_cap(features: int) -> int:
+    """Training samples a baseline is fitted on: ``SAMPLE_CAP``, fewer where each sample has more
+    than ``VALUE_CAP / SAMPLE_CAP`` features (5,000 MNIST images; 166 images of 3 x 224 x 224), so
+    the fits stay seconds and a few hundred MB whatever the input size."""
+    return max(1, min(SAMPLE_CAP, VALUE_CAP // max(features, 1)))
+
+
+def capped(x: np.ndarray, y: np.ndarray | None, seed: int) -> tuple[np.ndarray, ...]:
+    """At most ``sample_cap`` samples of (x, y) (N, features): a stratified draw when labelled
+    (random if a class is too rare)."""
+    cap = sample_cap(x.shape[1])
     if len(x) <= cap:
         return x, y
     from sklearn.model_selection import train_test_split
