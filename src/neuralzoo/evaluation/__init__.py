@@ -5,7 +5,9 @@
 them, else from one pass of ``model.loss`` when first asked for): each capability has one reporter
 (``base.Reporter``) that decides whether it applies to the model and writes its block of eval.json.
 The headline (the one figure the demo and the CLI show) comes from the first reporter that gives one.
-Add a metric: a reporter in its own module, one line in ``REPORTERS``.
+Add a metric: a reporter in its own module, one line in ``REPORTERS``. Then the baselines
+(``baselines.py``, ``baseline_figures.py``) go beside the model's figures, with a ``BaselineWarning``
+(after eval.json is written) when the model is behind the best of them on validation.
 """
 
 from __future__ import annotations
