@@ -47,6 +47,12 @@ def evaluate_command(argv: list[str]) -> int:
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
                         help="generative models: standard deviation of the latent draws behind the "
                              "sample-quality figures (default: 1, the prior)")
+    parser.add_argument("--no-baselines", dest="baselines", action="store_false",
+                        help="skip the baselines beside the model (majority class and logistic "
+                             "regression, PCA, unigram, naive / seasonal naive / AR(p)) and the "
+                             "warning when the model is behind them on validation; they need the "
+                             "training part and the validation split, which the test split alone "
+                             "does not (on MNIST: a few seconds less)")
     names = add_flags(parser, DataConfig, "data (default: the run's own data set)")
     args = vars(parser.parse_args(argv))
     overrides = {k: args[k] for k in names if k in args}
@@ -55,9 +61,11 @@ def evaluate_command(argv: list[str]) -> int:
     from ..evaluation import evaluate_run   # after parsing: --help needs no torch
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
                           args.get("out"), args["iw_samples"], args["quality_samples"],
-                          args["inception"], args["temperature"], args["precision"])
+                          args["inception"], args["temperature"], args["precision"], args["baselines"])
     shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality",
                                     "quality_inception") if k in result}
+    if result.get("baselines"):   # the model beside its baselines on the evaluated split
+        shown["baselines"] = result["baselines"]["splits"][args["split"]]
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))
     return 0
 

@@ -5,19 +5,23 @@
 them, else from one pass of ``model.loss`` when first asked for): each capability has one reporter
 (``base.Reporter``) that decides whether it applies to the model and writes its block of eval.json.
 The headline (the one figure the demo and the CLI show) comes from the first reporter that gives one.
-Add a metric: a reporter in its own module, one line in ``REPORTERS``.
+Add a metric: a reporter in its own module, one line in ``REPORTERS``. Then the baselines
+(``baselines.py``, ``baseline_figures.py``) go beside the model's figures, with a ``BaselineWarning``
+(after eval.json is written) when the model is behind the best of them on validation.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import NeuralzooError
+from ..errors import BaselineWarning, NeuralzooError
 from ..models.base import check_temperature
 from ..runs import load, run_dir_of
 from ..training.checkpoint import atomic_write
@@ -26,6 +30,7 @@ from ..training.faults import check_not_in_use
 from ..training.metrics import evaluate_metrics
 from .anomaly import AnomalyReporter
 from .base import EvaluationContext, Headline, Reporter
+from .baseline_figures import baseline_check, baseline_report
 from .classification import ClassificationReporter
 from .data import eval_data_config, load_eval_data
 from .forecasting import ForecastReporter
@@ -39,19 +44,22 @@ REPORTERS: tuple[Reporter, ...] = (ClassificationReporter(), ForecastReporter(),
                                    ReconstructionReporter(), AnomalyReporter(), SampleQualityReporter(),
                                    RepresentationReporter())
 
-__all__ = ["REPORTERS", "EvaluationContext", "Headline", "Reporter", "eval_data_config",
-           "evaluate_run", "load_eval_data"]
+__all__ = ["REPORTERS", "EvaluationContext", "Headline", "Reporter", "baseline_check",
+           "eval_data_config", "evaluate_run", "load_eval_data"]
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  device: str = "auto", data_overrides: dict[str, Any] | None = None,
                  out: str | Path | None = None, iw_samples: int = 5000,
                  quality_samples: int = 10000, inception: str | Path | None = None,
-                 temperature: float = 1.0, precision: str = "float32") -> dict[str, Any]:
+                 temperature: float = 1.0, precision: str = "float32",
+                 baselines: bool = True) -> dict[str, Any]:
     """Evaluate a run; writes eval.json (and each reporter's pictures) to ``out`` (default: the run
     directory) and returns its contents. ``temperature``: the standard deviation of the latent draws
     behind the sample-quality figures (1: the prior); ``precision``: float32, or bf16 autocast to
-    measure what bf16 inference costs (``Model.set_precision``)."""
+    measure what bf16 inference costs (``Model.set_precision``); ``baselines``: the baselines beside
+    the model (``baselines.py``: fitted on the training part, so the training part is loaded), with a
+    ``BaselineWarning`` when the model is behind the best of them on validation."""
     temperature = check_temperature(temperature)
     if quality_samples < 0:
         raise NeuralzooError(f"quality_samples must be >= 0, got {quality_samples}")
@@ -95,10 +103,18 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
         result["reporters"].append(reporter.name)
         headline = headline or reporter.headline(block)
     result["metrics"] = ctx.metrics
+    if baselines:
+        # the reporters keep the test-only load (no training part, or no validation split drawn);
+        # the baselines are fitted on the training part and compared on validation: loaded here
+        loaded = split != "test" or (data.val is not None and len(data.train) > 0)
+        full = data if loaded else load_eval_data(model, data_config, need_validation=True)
+        result.update(baseline_report(replace(ctx, data=full), result))
     if headline is None and "loss" in ctx.metrics:
         headline = Headline("loss", ctx.metrics["loss"], higher_is_better=False)
     result["headline"] = headline.to_dict() if headline else None
     atomic_write(out_dir / "eval.json", (json.dumps(result, indent=2, default=_json_default) + "\n").encode())
+    for message in result.get("warnings", []):   # after eval.json: an error filter loses nothing
+        warnings.warn(message, BaselineWarning, stacklevel=2)
     return result
 
 

@@ -27,7 +27,8 @@ text-align:left;font-size:.9em}th{background:#f4f4f4}figure{display:inline-block
 vertical-align:top}figure img{max-width:520px;border:1px solid #eee;image-rendering:pixelated}
 figure.wide img{max-width:100%}
 figcaption{font-size:.8em;color:#555}pre{background:#f8f8f8;padding:.6em;font-size:.8em;overflow:auto}
-.protocol{font-size:.85em;color:#444}"""
+.protocol{font-size:.85em;color:#444}.warning{background:#fff4e5;border-left:4px solid #e8a33d;
+padding:.4em .8em}"""
 
 
 def _image(path: Path) -> str:
@@ -82,6 +83,7 @@ def _section(run: dict[str, Any], index: int) -> str:
     if evaluation.get("metrics"):
         parts.append("<h3>Metrics</h3>" + _table([[k, v] for k, v in evaluation["metrics"].items()],
                                                   ["metric", "value"]))
+    parts += _baselines(evaluation)
     if run["events"]:
         parts.append('<h3>Curves</h3><figure class="wide">' + _curves(run["events"], name) + "</figure>")
     pictures = sorted(p for p in run_dir.rglob("*.png") if "checkpoints" not in p.parts
@@ -98,6 +100,27 @@ def _section(run: dict[str, Any], index: int) -> str:
     return "\n".join(parts)
 
 
+def _baselines(evaluation: dict[str, Any]) -> list[str]:
+    """The model beside its baselines on each split evaluation/baselines.py scored, and its warnings."""
+    block = evaluation.get("baselines")
+    if not block:
+        return []
+    rows = [[split, metric, who, value] for split, figures in block["splits"].items()
+            for metric, values in figures.items() for who, value in values.items()]
+    parts = ["<h3>Baselines</h3>" + _table(rows, ["split", "metric", "model or baseline", "value"])
+             + f'<p class="protocol">Fitted on {html.escape(block.get("fitted_on", ""))}.</p>']
+    parts += [f'<p class="warning">{html.escape(w)}</p>' for w in evaluation.get("warnings", [])]
+    return parts
+
+
+def _best_baseline(evaluation: dict[str, Any]) -> str:
+    compared = (evaluation.get("baselines") or {}).get("comparison")
+    if not compared:
+        return ""
+    flag = " (model behind)" if compared["behind"] else ""
+    return f"{compared['baseline']} {_fmt(compared['baseline_value'])} ({compared['split']}){flag}"
+
+
 def write_report(runs: list[str | Path], output: str | Path, title: str = "neuralzoo report") -> Path:
     """The HTML page over ``runs`` (run directories or checkpoints) at ``output``; returns its path."""
     if not runs:
@@ -107,9 +130,10 @@ def write_report(runs: list[str | Path], output: str | Path, title: str = "neura
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
     rows = [[f"{s['config']['model']} ({s['dir'].name})", s["headline"].get("metric"),
              s["headline"].get("value"), s["eval"].get("protocol", {}).get("split"),
-             s["eval"].get("protocol", {}).get("samples"), s["epochs"], s["step"]] for s in summaries]
+             s["eval"].get("protocol", {}).get("samples"), _best_baseline(s["eval"]), s["epochs"],
+             s["step"]] for s in summaries]
     parts.append("<h2>Runs</h2>" + _table(rows, ["run", "headline metric", "value", "split", "samples",
-                                                 "epochs", "steps"]))
+                                                 "best baseline", "epochs", "steps"]))
     parts += [_section(s, i) for i, s in enumerate(summaries)]
     parts.append("</body></html>\n")
     output = Path(output)
