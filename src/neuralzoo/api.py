@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import time
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +19,7 @@ import torch
 
 from .config import TrainConfig, build, read_config_file, to_dict
 from .data import DataConfig, DataInfo, DataSplits, load_dataset
-from .errors import NeuralzooError
+from .errors import BaselineWarning, NeuralzooError
 from .models.base import Model
 from .registry import get_model_class, model_names
 from .runs import load, read_run_config  # noqa: F401  (load: neuralzoo.load)
@@ -159,4 +160,11 @@ def train_loaded(data: DataSplits, run_config: dict[str, Any], run_dir: str | Pa
                       callbacks=[*epoch_callbacks(net, train_cfg), *callbacks])
     summary.update(run_dir=str(run_dir), model=run_config["model"],
                    parameters=sum(p.numel() for p in net.parameters()))
+    if train_cfg.baselines and main_process and summary["reason"] != "signal":
+        from .evaluation import baseline_check   # evaluation sits above training: imported here
+
+        behind = baseline_check(run_dir, data=data)
+        for message in behind:
+            warnings.warn(message, BaselineWarning, stacklevel=2)
+        summary["warnings"] = [*summary.get("warnings", []), *behind]
     return summary

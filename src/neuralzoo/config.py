@@ -76,6 +76,8 @@ class TrainConfig:
     eval_batch_size: int = param(1000, "batch size for validation and evaluation")
     tensorboard: bool = param(False, "also write TensorBoard event files to RUN_DIR/tensorboard")
     progress: bool = param(True, "show a progress bar (on terminals only)")
+    baselines: bool = param(True, "at the end, compare the best checkpoint on validation with the "
+                                  "baselines evaluate shows (e.g. logistic regression) and warn when behind")
     verbose: bool = param(True, "print one line per epoch (step, validation metrics, training time)")
 
     def __post_init__(self) -> None:
