@@ -13,7 +13,7 @@ import pytest
 import torch
 
 pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+pytest.importorskip("fastapi.testclient")   # Starlette 1.x imports httpx2, older ones httpx
 pytest.importorskip("captum")
 
 from fastapi.testclient import TestClient  # noqa: E402
