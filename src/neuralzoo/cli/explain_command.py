@@ -117,6 +117,8 @@ def _attributions(model, x, names: list[str], args: argparse.Namespace, out: Pat
         for method, flags in found.degenerate.items():
             if flags[i]:
                 print(f"{name}: {method} all zero (degenerate): no evidence for class {classes[target]}")
+    if "grad-cam" in found.notes:
+        print(f"grad-cam: {found.notes['grad-cam']}")
     if found.convergence_delta is not None:
         print(f"integrated gradients: largest completeness gap {found.convergence_delta.abs().max():.3g} "
               "(sum of attributions - (logit(x) - logit(baseline)))")
