@@ -98,8 +98,9 @@ def explain(model: "Model", x: torch.Tensor, methods: tuple[str, ...] = METHODS,
         raise NeuralzooError(f"method {unknown[0]!r}: unknown; methods: {', '.join(METHODS)}")
     if target is not None and not 0 <= target < model.num_classes:
         raise NeuralzooError(f"target {target} outside the classes 0..{model.num_classes - 1}")
+    x = model.as_input(x)   # NumPy or torch, any real dtype, with or without the channel axis
     model = model.float().eval()
-    x = x.float().to(model.device).requires_grad_()   # what Captum would set, without its warning
+    x = x.to(model.device).requires_grad_()   # what Captum would set, without its warning
     probabilities = model.predict_proba(x)
     targets = probabilities.argmax(1) if target is None else torch.full((len(x),), target)
     targets = targets.to(model.device)
