@@ -137,11 +137,11 @@ def save_attribution(sample: np.ndarray, maps: dict[str, np.ndarray], probabilit
     image = sample.mean(0) if sample.ndim == 3 else sample
     for ax, (name, value) in zip(axes[1:-1], maps.items()):
         value = value.sum(0) if value.ndim == 3 else value
-        title = attribution_title(name, value)
-        ax.set_title(title, fontsize=8)
-        if title != name:   # nothing to draw: say so on the panel
+        panel = attribution_title(name, value)
+        ax.set_title(panel, fontsize=8)
+        if panel != name:   # nothing to draw: say so on the panel
             value = np.zeros_like(value)
-            text = "no evidence\nfor the class" if title.endswith("all zero") else "not drawn"
+            text = "no evidence\nfor the class" if panel.endswith("all zero") else "not drawn"
             ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center",
                     va="center", fontsize=7, color="tab:red", zorder=3)
         limit = float(np.abs(value).max()) or 1.0

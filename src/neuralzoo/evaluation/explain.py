@@ -100,7 +100,8 @@ def explain(model: "Model", x: torch.Tensor, methods: tuple[str, ...] = METHODS,
         raise NeuralzooError(f"target {target} outside the classes 0..{model.num_classes - 1}")
     x = model.as_input(x)   # NumPy or torch, any real dtype, with or without the channel axis
     model = model.float().eval()
-    x = x.to(model.device).requires_grad_()   # what Captum would set, without its warning
+    # what Captum would set, without its warning (detached: the caller's tensor keeps its flag)
+    x = x.detach().to(model.device).requires_grad_()
     probabilities = model.predict_proba(x)
     targets = probabilities.argmax(1) if target is None else torch.full((len(x),), target)
     targets = targets.to(model.device)
