@@ -108,10 +108,18 @@ def test_overlays_cover_the_input_in_zero_to_one(client, digits, name, overlay):
     answer = client.post(f"/api/runs/{name}/predict",
                          json={"pixels": digits.test.x[0, 0].tolist(), "overlay": overlay}).json()
     heat = np.array(answer["overlay"])
-    assert heat.shape == (8, 8) and answer["method"] == overlay
+    assert heat.shape == (8, 8) and answer["method"] == overlay and answer["overlay_degenerate"] is False
     assert heat.min() >= 0 and heat.max() == pytest.approx(1.0)
     if name == "rnn":   # one value per time step (row), spread across the row
         assert (heat == heat[:, :1]).all()
+
+
+def test_an_overlay_with_no_evidence_says_so(runs, digits):
+    # constant logits: nothing to draw, and the answer says why instead of an empty overlay
+    model = neuralzoo.load(runs / "cnn")
+    model.head[-1].weight.data.zero_()
+    answer = ServedRun("flat", model).predict(digits.test.x[:1], "grad-cam")
+    assert answer["overlay_degenerate"] is True and np.array(answer["overlay"]).max() == 0
 
 
 @pytest.mark.parametrize("pixels,words", [

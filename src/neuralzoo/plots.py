@@ -117,17 +117,33 @@ def save_roc(fpr: np.ndarray, tpr: np.ndarray, auroc: float, path: Path, title: 
     return path
 
 
+def attribution_title(name: str, value: np.ndarray) -> str:
+    """A map's panel title: its method, and what is wrong when the map shows nothing (all zero:
+    no evidence for the class, e.g. Grad-CAM on a class the input has nothing of; not finite)."""
+    if not np.isfinite(value).all():
+        return f"{name}: not finite"
+    return name if np.abs(value).max(initial=0.0) > 0 else f"{name}: all zero"
+
+
 def save_attribution(sample: np.ndarray, maps: dict[str, np.ndarray], probabilities: np.ndarray,
                      class_names: list[str], target: int, path: Path, title: str = "") -> Path:
     """One input and its attribution maps side by side, and the predicted probabilities. Images
     (C, H, W): each map (summed over channels) over the grey input, red for evidence for the class,
     blue against; sequences (steps, features): the input as an image with one bar per time step
-    beside it; vectors: one bar per feature."""
+    beside it; vectors: one bar per feature. A map that is all zero (or not finite) is named so in
+    its panel rather than drawn as an empty overlay."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(maps) + 2, figsize=(2.4 * (len(maps) + 2), 2.8))
     image = sample.mean(0) if sample.ndim == 3 else sample
     for ax, (name, value) in zip(axes[1:-1], maps.items()):
         value = value.sum(0) if value.ndim == 3 else value
+        panel = attribution_title(name, value)
+        ax.set_title(panel, fontsize=8)
+        if panel != name:   # nothing to draw: say so on the panel
+            value = np.zeros_like(value)
+            text = "no evidence\nfor the class" if panel.endswith("all zero") else "not drawn"
+            ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center",
+                    va="center", fontsize=7, color="tab:red", zorder=3)
         limit = float(np.abs(value).max()) or 1.0
         if value.ndim == 2:
             ax.imshow(image, cmap="gray")
@@ -135,7 +151,6 @@ def save_attribution(sample: np.ndarray, maps: dict[str, np.ndarray], probabilit
         else:   # a value per time step (sequence rows) or per feature
             ax.barh(np.arange(len(value)), value, color=np.where(value >= 0, "tab:red", "tab:blue"))
             ax.invert_yaxis()
-        ax.set_title(name, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
     if image.ndim == 2:

@@ -102,6 +102,7 @@ def _attributions(model, x, names: list[str], args: argparse.Namespace, out: Pat
         found = explain(model, x, methods, args.target)
     classes = model.info.class_names or [str(i) for i in range(model.num_classes)]
     arrays = {f"map_{m.replace('-', '_')}": v.numpy() for m, v in found.maps.items()}
+    arrays.update({f"degenerate_{m.replace('-', '_')}": v.numpy() for m, v in found.degenerate.items()})
     if found.convergence_delta is not None:
         arrays["integrated_gradients_delta"] = found.convergence_delta.numpy()
     np.savez_compressed(out / "explain.npz", inputs=x.numpy(), probabilities=found.probabilities.numpy(),
@@ -113,6 +114,11 @@ def _attributions(model, x, names: list[str], args: argparse.Namespace, out: Pat
                                 out / f"explain_{Path(name).stem}.png",
                                 f"{name}: class {classes[target]} ({found.probabilities[i, target]:.1%})")
         print(f"wrote {path}")
+        for method, flags in found.degenerate.items():
+            if flags[i]:
+                print(f"{name}: {method} all zero (degenerate): no evidence for class {classes[target]}")
+    if "grad-cam" in found.notes:
+        print(f"grad-cam: {found.notes['grad-cam']}")
     if found.convergence_delta is not None:
         print(f"integrated gradients: largest completeness gap {found.convergence_delta.abs().max():.3g} "
               "(sum of attributions - (logit(x) - logit(baseline)))")

@@ -210,6 +210,12 @@ class Model(nn.Module):
         faster channels-first in float32 (``channels_last_float32``) and infers in float32."""
         return self.info.is_image and (self.channels_last_float32 or self.precision == "bf16")
 
+    def as_input(self, x: Any, name: str = "x") -> torch.Tensor:
+        """``x`` (NumPy or torch, any real dtype, one-channel images with or without the channel
+        axis) as a float32 batch this model reads, or a one-line NeuralzooError (``model_input``).
+        ``predict_proba``, ``anomaly_scores``, ``reconstruct`` and ``log_likelihood`` apply it."""
+        return model_input(x, self.info, name)
+
     def infer(self, fn: Callable[..., Outputs], *inputs: torch.Tensor | None,
               batch_size: int = 256) -> Outputs:
         """``batched`` on this model's device, in eval mode, images channels-last, in the model's
@@ -223,6 +229,48 @@ class Model(nn.Module):
 
         return batched(run, *inputs, batch_size=batch_size, device=self.device, module=self,
                        channels_last=self.infers_channels_last)
+
+
+def model_input(x: Any, info: "DataInfo", name: str = "x", check_values: bool = True) -> torch.Tensor:
+    """``x`` (a NumPy array, a torch tensor or nested lists; any real dtype) as a float32 batch of
+    samples of ``info.input_shape``. One-channel images may come without their channel axis
+    (N, H, W); sequences (N, steps, features) may have any number of steps. ``check_values``: refuse
+    NaN or infinity, and pixels of a model trained on [0, 1] images (no contrast normalisation)
+    outside [0, 1] (0-16 or 0-255 pixels fed unscaled would otherwise be classified silently).
+    Anything else: a one-line NeuralzooError naming what was expected."""
+    if not isinstance(x, torch.Tensor):
+        import numpy as np
+
+        try:
+            x = torch.from_numpy(np.ascontiguousarray(np.asarray(x)))
+        except (TypeError, ValueError):
+            raise NeuralzooError(f"{name}: expected a NumPy array or torch tensor of numbers, got "
+                                 f"{type(x).__name__}") from None
+    if x.dtype == torch.bool or x.is_complex():
+        raise NeuralzooError(f"{name}: expected real numbers, got dtype {x.dtype}")
+    shape = tuple(info.input_shape)
+    expected = f"(N, {', '.join(map(str, shape))})"
+    if info.is_image and shape[0] == 1 and tuple(x.shape[1:]) == shape[1:]:
+        x = x[:, None]   # one-channel images without the channel axis
+    sequence = len(shape) == 2 and not info.is_image
+    if sequence:
+        fits, expected = x.dim() == 3 and x.shape[2] == shape[1], f"(N, steps, {shape[1]})"
+    else:
+        fits = tuple(x.shape[1:]) == shape
+        if info.is_image and shape[0] == 1:
+            expected += f" or (N, {shape[1]}, {shape[2]})"
+    if x.dim() == 0 or not fits:
+        raise NeuralzooError(f"{name}: shape {tuple(x.shape)}; the model takes {expected}")
+    x = x if x.dtype == torch.float32 else x.float()
+    if check_values and len(x):
+        if not torch.isfinite(x).all():
+            raise NeuralzooError(f"{name}: contains NaN or infinity")
+        low, high = float(x.min()), float(x.max())
+        if info.is_image and info.contrast is None and tuple(info.value_range) == (0.0, 1.0) and (
+                low < 0 or high > 1):
+            raise NeuralzooError(f"{name}: values in [{low:g}, {high:g}]; the model was trained on pixels "
+                                 "in [0, 1]: scale them the same way (8-bit pixels / 255, the 0-16 digits / 16)")
+    return x
 
 
 def as_float(t: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ log-softmax of bf16 logits loses about 2-3 significant digits), optionally with 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -71,17 +71,24 @@ class Classifier(Model):
         return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}
 
     @torch.no_grad()
-    def predict_logits(self, x: torch.Tensor, batch_size: int = 256,
+    def predict_logits(self, x: Any, batch_size: int = 256,
                        lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (N, K) in float32, in eval mode in batches (``lengths`` as in ``predict_proba``)."""
+        """Logits (N, K) in float32, in eval mode in batches (``x`` and ``lengths`` as in
+        ``predict_proba``)."""
+        x = self.as_input(x)
         if lengths is not None:
             self.refuse_padding("lengths")
         inputs = (x,) if lengths is None else (x, lengths)
         return self.infer(lambda *rows: self(*rows).float(), *inputs, batch_size=batch_size)
 
     @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor, batch_size: int = 256,
+    def predict_proba(self, x: Any, batch_size: int = 256,
                       lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Class probabilities (N, K) in float32, computed in eval mode in batches (``lengths``:
-        the true lengths of padded variable-length sequences; only for models that read them)."""
+        """Class probabilities (N, K) in float32, computed in eval mode in batches. ``x``: NumPy or
+        torch, any real dtype, one-channel images with or without the channel axis (``as_input``);
+        ``lengths``: the true lengths of padded variable-length sequences (models that read them)."""
         return F.softmax(self.predict_logits(x, batch_size, lengths), 1)
+
+    def predict(self, x: Any, batch_size: int = 256, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The most probable class of each sample (N,), as ``predict_proba`` takes ``x``."""
+        return self.predict_logits(x, batch_size, lengths).argmax(1)

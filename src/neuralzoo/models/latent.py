@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -154,8 +154,9 @@ class LatentModel(Model):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))  # (B, *input_shape) reconstruction
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self(x)
+    def reconstruct(self, x: Any) -> torch.Tensor:
+        """Reconstructions (N, *input_shape) of ``x`` (NumPy or torch, ``as_input``)."""
+        return self(self.as_input(x).to(self.device))
 
     @torch.no_grad()
     def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
@@ -165,10 +166,11 @@ class LatentModel(Model):
         return self.decode(za + t * (zb - za))
 
     @torch.no_grad()
-    def anomaly_scores(self, x: torch.Tensor, batch_size: int = 500, **options) -> torch.Tensor:
+    def anomaly_scores(self, x: Any, batch_size: int = 500, **options) -> torch.Tensor:
         """Per-sample anomaly scores (N,), higher = more anomalous (scikit-learn's ``score_samples``
-        has the opposite sign, hence the different name)."""
-        return self.infer(lambda rows: self.score_batch(rows, **options).float(), x, batch_size=batch_size)
+        has the opposite sign, hence the different name). ``x``: NumPy or torch (``as_input``)."""
+        return self.infer(lambda rows: self.score_batch(rows, **options).float(), self.as_input(x),
+                          batch_size=batch_size)
 
     def score_batch(self, x: torch.Tensor, **options) -> torch.Tensor:
         raise NotImplementedError

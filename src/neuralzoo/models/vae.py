@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -136,9 +136,10 @@ class VAE(LatentModel):
                 "reconstruction": rec[0].mean(), "kl": kl.mean()}
 
     @torch.no_grad()
-    def log_likelihood(self, x: torch.Tensor, samples: int = 5000, budget: int = 32768) -> torch.Tensor:
+    def log_likelihood(self, x: Any, samples: int = 5000, budget: int = 32768) -> torch.Tensor:
         """Importance-sampled log p(x) per sample (N,) with q(z|x) as the proposal (Burda et al. 2016,
         Sec. 5): log 1/k sum_i p(x, z_i)/q(z_i|x). At most ``budget`` decoder rows at a time."""
+        x = self.as_input(x)
         rows = max(1, min(64, len(x), budget // samples))
         # sample chunks that divide k evenly: one compiled shape for all of them
         chunk = max(d for d in range(1, min(samples, max(1, budget // rows)) + 1) if samples % d == 0)

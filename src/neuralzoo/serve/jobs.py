@@ -142,8 +142,10 @@ class ServedRun:
     # -- classifier -----------------------------------------------------------------------------
     def predict(self, x: torch.Tensor, overlay: str = "none") -> dict[str, Any]:
         """Probabilities of each row of ``x`` (N, *input_shape) and, for the first row, the
-        attribution map of its predicted class (``grad-cam`` or ``saliency``) in [0, 1]."""
+        attribution map of its predicted class (``grad-cam`` or ``saliency``) in [0, 1], and
+        whether that map is degenerate (all zero: no evidence for the class, nothing to draw)."""
         self.require("classify")
+        degenerate = False
         with self.lock:
             if overlay == "none":
                 with self.model.autocast():
@@ -156,9 +158,10 @@ class ServedRun:
                 with self.model.autocast():
                     probabilities = self.model.predict_proba(x) if len(x) > 1 else found.probabilities
                 heat = self._heat(found.maps[overlay][0])
+                degenerate = bool(found.degenerate[overlay][0])
         rows = probabilities.float().numpy()
         return {"probabilities": rows.tolist(), "predicted": rows.argmax(1).tolist(),
-                "overlay": heat, "method": overlay}
+                "overlay": heat, "method": overlay, "overlay_degenerate": degenerate}
 
     def _heat(self, attribution: torch.Tensor) -> list[list[float]]:
         """A map in the input's height x width, scaled to [0, 1] (channels: their largest value)."""

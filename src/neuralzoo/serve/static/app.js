@@ -176,10 +176,10 @@ function showPrediction(result, pixels) {
     row.firstChild.textContent = run.classes ? run.classes[k] : String(k);
     box.appendChild(row);
   });
-  if (pixels) drawSeen(pixels, result.overlay, result.method);
+  if (pixels) drawSeen(pixels, result.overlay, result.method, result.overlay_degenerate);
 }
 
-function drawSeen(pixels, heat, method) {   // the model's input, the overlay in red over it
+function drawSeen(pixels, heat, method, degenerate) {   // the model's input, the overlay in red over it
   const canvas = $("seen"), context = canvas.getContext("2d");
   const height = pixels.length, width = pixels[0].length;
   const cell = Math.min(canvas.width / width, canvas.height / height);
@@ -193,7 +193,9 @@ function drawSeen(pixels, heat, method) {   // the model's input, the overlay in
     }
   }
   canvas.dataset.overlay = heat ? method : "";
-  $("seen-caption").textContent = heat ? `what the model sees, ${method} in red` : "what the model sees";
+  $("seen-caption").textContent = !heat ? "what the model sees"
+    : degenerate ? `what the model sees; ${method} is all zero: no evidence for this class`
+    : `what the model sees, ${method} in red`;
 }
 
 $("classify-file").onchange = async (event) => {
