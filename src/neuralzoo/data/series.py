@@ -167,7 +167,7 @@ def check_lengths(source: str, n: int, cfg: DataConfig, lookback: int, train_end
         if fraction > 0 and steps < horizon:
             raise NeuralzooError(f"{source}: the {name} part ({fraction:g} of {n} steps = {steps}) "
                                  f"is too small for one window of horizon {horizon}: it needs at least "
-                                 f"{horizon} steps, i.e. --{name}-fraction >= {horizon / n:.3g} (or "
+                                 f"{horizon} step{'s' if horizon > 1 else ''}, i.e. --{name}-fraction >= {horizon / n:.3g} (or "
                                  f"--{name}-fraction 0)")
 
 
