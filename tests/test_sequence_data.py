@@ -96,7 +96,7 @@ def test_scaling_and_training_windows_use_only_the_training_part(ramp, tmp_path)
     data = load_dataset(DataConfig(data=str(ramp), **config))
     assert data.info.series.mean == [pytest.approx(29.5)]              # mean of steps 0..59
     assert data.info.series.std == [pytest.approx(np.arange(60).std())]
-    changed = write_series(tmp_path / "changed.csv", {"v": list(range(60)) + [1e6] * 40},
+    changed = write_series(tmp_path / "changed.csv", {"v": list(range(60)) + [1e6 + i for i in range(40)]},
                            time=list(range(1900, 2000)))
     other = load_dataset(DataConfig(data=str(changed), **config))
     assert other.info.series.mean == data.info.series.mean
@@ -131,7 +131,7 @@ def test_bad_series_input_names_the_problem(ramp, tmp_path):
     error([str(ramp), "no column 'nope'", "columns are: time, v"], data=str(ramp), lookback=3,
           value_columns=("nope",))
     error([str(ramp), "no column 'when'"], data=str(ramp), lookback=3, time_column="when")
-    error(["too few for lookback 90"], data=str(ramp), lookback=90)
+    error(["lookback 90 + horizon 1 need at least 92 training steps"], data=str(ramp), lookback=90)
     text = write_series(tmp_path / "t.csv", {"v": ["1", "2", "x"] * 10})
     error([str(text), "column 'v'", "row 3 (line 4)", "'x' is not a number"], data=str(text), lookback=2)
     with pytest.raises(NeuralzooError, match="test_fraction"):

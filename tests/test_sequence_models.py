@@ -243,8 +243,14 @@ def test_least_squares_linear_fit_is_the_ar_model_and_stays_fixed(tmp_path):
     result = fit(model, data.train.batch(torch.arange(len(data.train))), steps=300, lr=1e-2)
     assert torch.equal(model.skip.weight, before)
     assert result["loss"] < 0.8 * ar_mse, (result, ar_mse)
-    with pytest.raises(NeuralzooError, match="linear_fit"):
-        get_model_class("gru").Config(linear_fit="least-squares")
+    # the default is this hybrid, with the linear part the data chose (none to choose on here:
+    # least squares), and the network's output starting at zero: it starts as the linear model
+    default = make("gru", data.info, hidden_size=8)
+    default.prepare(TrainConfig(), data.train)
+    assert data.info.series.linear_fit == "least-squares" and default.linear_fit == "least-squares"
+    assert not default.skip.weight.requires_grad and not default.head.weight.any()
+    with torch.no_grad():
+        assert torch.allclose(default(data.train.x)[:, 0, 0].double(), design @ coef, atol=1e-4)
 
 
 def test_ensemble_members_are_independent_and_averaged(tmp_path):

@@ -33,6 +33,10 @@ class SeriesInfo:
     period: int = 1                        # seasonal period: seasonal naive and the MASE scale
     ar_order: int = 1                      # order p of the AR(p) baseline
     split: tuple[int, int, int] = (0, 0, 0)   # ends of the train, val and test parts (steps)
+    # the window normalisation and linear part chosen on the validation part (data/series_choice.py),
+    # used by a forecaster whose instance_norm / linear_fit is auto
+    instance_norm: str = "none"
+    linear_fit: str = "least-squares"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SeriesInfo":

@@ -46,10 +46,12 @@ class DataConfig:
                         "baseline and of the MASE scale"})
     ar_order: int | None = field(default=None, metadata={"help": "time series: order p of the AR(p) "
                                  "least-squares baseline (default: the lookback)"})
-    transform: Literal["none", "sqrt", "log1p"] = field(default="none", metadata={
+    transform: Literal["auto", "none", "sqrt", "log1p", "log"] = field(default="auto", metadata={
         "help": "time series: variance-stabilising transform of the values before scaling (sqrt: "
-                "values >= 0, e.g. counts; log1p: values > -1); forecasts and every reported metric "
-                "are inverted back to the data's units"})
+                "values >= 0, e.g. counts; log1p: values > -1; log: values > 0); auto: none or log, "
+                "whichever the least-squares linear forecast of the validation part prefers (with "
+                "the window normalisation, stated in the protocol); forecasts and every reported "
+                "metric are inverted back to the data's units"})
     seq_len: int = field(default=64, metadata={"help": "text: characters per training window"})
     binarize: Literal["none", "dynamic", "static"] = field(default="none", metadata={
         "help": "binarize [0, 1] values with Bernoulli draws: dynamic = a fresh draw for every training "
@@ -85,8 +87,9 @@ class DataConfig:
                                  f"val_fraction {self.val_fraction}, got {self.test_fraction}")
         if self.missing not in ("error", "interpolate"):
             raise NeuralzooError(f"missing must be one of: error, interpolate; got {self.missing!r}")
-        if self.transform not in ("none", "sqrt", "log1p"):
-            raise NeuralzooError(f"transform must be one of: none, sqrt, log1p; got {self.transform!r}")
+        if self.transform not in ("auto", "none", "sqrt", "log1p", "log"):
+            raise NeuralzooError(f"transform must be one of: auto, none, sqrt, log1p, log; got "
+                                 f"{self.transform!r}")
         if self.binarize not in ("none", "dynamic", "static"):
             raise NeuralzooError(f"binarize must be one of: none, dynamic, static; got {self.binarize!r}")
         if self.contrast not in ("none", "gcn"):

@@ -22,6 +22,9 @@ def eval_data_config(model: Model, overrides: dict[str, Any]) -> DataConfig:
         values = {"data_dir": values.get("data_dir")}  # a different data set: its own defaults
     values.update({k: v for k, v in overrides.items() if v is not None})
     values.pop("limit", None)  # evaluate on the whole split
+    series = model.info.series
+    if series is not None and values.get("transform", "auto") == "auto":
+        values["transform"] = series.transform   # what the run chose, not a choice made again here
     return build(DataConfig, values, "data config")
 
 

@@ -77,7 +77,7 @@ class Recurrent(Model):
         if config.scale_augment > 0 and info.task != "forecast":
             raise NeuralzooError(f"scale_augment is for forecasting, not {info.task!r} data; use "
                                  "--scale-augment 0")
-        if config.instance_norm != "none" and info.task != "forecast":
+        if config.instance_norm not in ("none", "auto") and info.task != "forecast":
             raise NeuralzooError(f"instance_norm: reversible instance normalisation is for forecasting, "
                                  f"not {info.task!r} data; use --instance-norm none")
         if info.task == "text":

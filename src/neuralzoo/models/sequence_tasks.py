@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.series import apply_transform, inverse_transform
+from ..data.series_choice import linear_coefficients, window_statistics
 from ..errors import NeuralzooError
 from .classifier import Classifier
 
@@ -40,6 +41,12 @@ class SequenceForecaster:
         super().__init__(config, info)
         spec = info.series
         self.horizon, self.outputs = spec.horizon, len(spec.columns)
+        # auto: the normalisation the data chose on its validation part (data/series_choice.py)
+        self.window_norm = spec.instance_norm if config.instance_norm == "auto" else config.instance_norm
+        self.linear_fit = spec.linear_fit if config.linear_fit == "auto" else config.linear_fit
+        if self.linear_fit == "seasonal-naive" and not spec.period <= spec.lookback:
+            raise NeuralzooError(f"linear_fit seasonal-naive needs a lookback ({spec.lookback}) of at "
+                                 f"least one period ({spec.period}); raise --lookback")
         self.head = nn.Linear(self.features, self.horizon * self.outputs)
         if config.linear_skip:   # an AR(lookback) model in parallel: the network learns its residual
             self.skip = nn.Linear(spec.lookback * self.outputs, self.horizon * self.outputs)
@@ -55,11 +62,12 @@ class SequenceForecaster:
 
     def member_forecasts(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Each member's forecast (B, horizon, F), scaled."""
-        norm = self.config.instance_norm != "none"
+        norm = self.window_norm != "none"
         z, stats = self.normalise(x.float()) if norm else (x.float(), None)
-        out = self.head(self.summarize(z, lengths))
-        if hasattr(self, "skip"):
-            out = out + self.skip(z.flatten(1))
+        out = self.head(self.summarize(z, lengths)).float()
+        if hasattr(self, "skip"):   # the linear part in float32 even under bf16 autocast: it carries
+            with torch.autocast(z.device.type, enabled=False):   # the forecast, not a residual
+                out = out + self.skip(z.float().flatten(1))
         out = out.view(-1, self.horizon, self.outputs)
         if stats is not None:
             out = self.denormalise(out, stats)
@@ -68,16 +76,9 @@ class SequenceForecaster:
 
     def normalise(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
         """RevIN's normalisation (Kim et al. ICLR 2022, eq. 1-2) of a scaled window (B, L, F) to
-        z = (x - loc) / scale, then the optional affine. standardise: loc and scale are the window's
-        own mean and sqrt(var + eps) as in the paper; level: loc is the scaled zero of the data's
-        units and scale the window's mean absolute value there, so z = values / level."""
-        if self.config.instance_norm == "standardise":
-            loc = x.mean(1, keepdim=True)                                          # (B, 1, F)
-            scale = (x.var(1, keepdim=True, unbiased=False) + 1e-5).sqrt()        # (B, 1, F)
-        else:
-            loc = (-self.mean / self.std).to(x.dtype).expand(x.shape[0], 1, -1)   # (B, 1, F)
-            level = (x * self.std + self.mean).abs().mean(1, keepdim=True)      # (B, 1, F)
-            scale = (level + 1e-5 * self.std) / self.std
+        z = (x - loc) / scale (``data.series_choice.window_statistics``: shift, standardise or
+        level), then the optional affine."""
+        loc, scale = window_statistics(x, self.window_norm, self.mean, self.std)   # (B, 1, F) each
         z = (x - loc) / scale                                                      # (B, L, F)
         if self.config.instance_affine:
             z = z * self.norm_log_scale.exp() + self.norm_shift
@@ -94,25 +95,27 @@ class SequenceForecaster:
         return torch.stack(self.member_forecasts(x, lengths)).mean(0)   # (B, horizon, F)
 
     def prepare(self, cfg, train) -> None:
-        """linear_fit least-squares: the linear term is the least-squares AR fit (with intercept) on
-        the training windows, frozen, so the recurrent part only learns its residuals."""
+        """linear_fit other than joint: the linear term is set from the training windows
+        (``data.series_choice.linear_coefficients``: least squares with intercept, or fixed) and
+        frozen, so the recurrent part only learns its residuals."""
         super().prepare(cfg, train)
         for member in getattr(self, "others", []):
             member.prepare(cfg, train)
-        if self.config.linear_fit != "least-squares":
+        if not self.config.linear_skip or self.linear_fit == "joint":
             return
         x, y = train.x.double(), train.y.double()
-        if self.config.instance_norm != "none":   # the skip sees normalised windows: fit it in that space
+        if self.window_norm != "none":   # the skip sees normalised windows: fit it in that space
             with torch.no_grad():
                 x, (mu, sigma) = self.normalise(x)   # in float64, so the rank deficiency is exact
             y = (y - mu) / sigma
-        x = x.flatten(1)                                                 # (N, lookback * F)
-        design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
-        # gelsd: the minimum-norm solution (standardised windows sum to 0: a rank-deficient design)
-        coef = torch.linalg.lstsq(design, y.flatten(1), driver="gelsd").solution   # (L * F + 1, H * F)
+        coef = linear_coefficients(x, y, self.linear_fit, self.info.series.period)   # (L*F + 1, H*F)
         with torch.no_grad():
             self.skip.weight.copy_(coef[:-1].T)
             self.skip.bias.copy_(coef[-1])
+            # the network's output starts at zero: the hybrid starts as the linear model and the
+            # network learns its residual (Zhang 2003), so a short or noisy fit stays near it
+            self.head.weight.zero_()
+            self.head.bias.zero_()
         self.skip.requires_grad_(False)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
