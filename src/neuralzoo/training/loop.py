@@ -62,6 +62,7 @@ class Trainer(Interruptions, Validation):
         self.device = resolve_device(cfg.device, self.world.local_rank)
         torch.manual_seed(cfg.seed + self.world.rank)
         self.train, self.val = self.place_data(data)
+        self.protocol = data.info.description   # printed first: what the run was given, and chose
         self.use_bf16 = bf16_enabled(cfg.bf16, self.device)
         self.channels_last = (cfg.channels_last and len(data.info.input_shape) == 3
                               and (self.use_bf16 or model.channels_last_float32))
@@ -139,8 +140,8 @@ class Trainer(Interruptions, Validation):
         self.prepare_model(resume)
         self.check_monitor()
         self.model.train()
-        if self.budget.automatic and self.world.is_main and self.cfg.verbose and not resume:
-            print(self.budget.describe(self.steps_per_epoch), flush=True)
+        if self.world.is_main and self.cfg.verbose and not resume:
+            print(f"data: {self.protocol}\n{self.budget.describe(self.steps_per_epoch)}", flush=True)
         reason = "budget" if self.budget.automatic else "epochs"
         with self.stop:
             while (self.state["epoch"] < self.epochs and self.state["step"] < self.total
