@@ -1,7 +1,8 @@
 """The Python front door (issue 34): a trained model's predict, predict_proba, anomaly_scores,
-reconstruct and log_likelihood take NumPy or torch, any real dtype, one-channel images with or without
-the channel axis, and refuse the wrong shape, NaN or unscaled pixels with one line naming what was
-expected (they raised raw AttributeError / dtype / conv2d errors, or classified 0-16 pixels)."""
+reconstruct, log_likelihood and encode take NumPy or torch, any real dtype, one-channel images with
+or without the channel axis, and refuse the wrong shape, NaN or unscaled pixels (encode: the shape
+only) with one line naming what was expected (they raised raw AttributeError, dtype or conv2d
+errors, or classified 0-16 pixels silently)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,10 @@ def test_latent_models_take_the_same_forms(digits):
     assert torch.allclose(autoencoder.anomaly_scores(x[:, 0].numpy().astype(np.float64)), scores, atol=1e-5)
     with torch.no_grad():
         assert torch.allclose(autoencoder.reconstruct(x[:, 0].numpy()), autoencoder.reconstruct(x), atol=1e-6)
+        assert torch.allclose(autoencoder.encode(x[:, 0].double()), autoencoder.encode(x), atol=1e-6)
+    assert autoencoder.encode(x).shape == (10, autoencoder.config.latent_dim)
+    with pytest.raises(NeuralzooError, match=r"x: shape \(10, 8, 9\)"):
+        autoencoder.encode(torch.zeros(10, 8, 9))
     with pytest.raises(NeuralzooError, match=r"x: shape \(10, 64\); the model takes \(N, 1, 8, 8\)"):
         autoencoder.anomaly_scores(x.flatten(1).numpy())
     vae = VAE(VAEConfig(latent_dim=2), DIGITS)

@@ -9,7 +9,7 @@ training only and reconstructs the clean target.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import torch
 
@@ -59,8 +59,8 @@ class Autoencoder(LatentModel):
             return ((out - x) ** 2).flatten(1).sum(1)
         return super().reconstruction_nll(out, x)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)  # (B, latent_dim)
+    def encode(self, x: Any) -> torch.Tensor:
+        return self.encoder(self.as_input(x, check_values=False))  # (B, latent_dim)
 
     def corrupt(self, x: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The denoising corruption of a training batch: Gaussian noise, then masking (``batch_noise``)."""

@@ -210,11 +210,13 @@ class Model(nn.Module):
         faster channels-first in float32 (``channels_last_float32``) and infers in float32."""
         return self.info.is_image and (self.channels_last_float32 or self.precision == "bf16")
 
-    def as_input(self, x: Any, name: str = "x") -> torch.Tensor:
+    def as_input(self, x: Any, name: str = "x", check_values: bool = True) -> torch.Tensor:
         """``x`` (NumPy or torch, any real dtype, one-channel images with or without the channel
         axis) as a float32 batch this model reads, or a one-line NeuralzooError (``model_input``).
-        ``predict_proba``, ``anomaly_scores``, ``reconstruct`` and ``log_likelihood`` apply it."""
-        return model_input(x, self.info, name)
+        ``predict_proba``, ``anomaly_scores``, ``reconstruct`` and ``log_likelihood`` apply it;
+        ``encode``, which training calls every step, only its shape and dtype part (no pass over
+        the values: a well-formed float32 batch comes back as it is)."""
+        return model_input(x, self.info, name, check_values)
 
     def infer(self, fn: Callable[..., Outputs], *inputs: torch.Tensor | None,
               batch_size: int = 256) -> Outputs:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -96,8 +96,9 @@ class Inpaint(PretextModel):
         """What the encoder sees: the image with hidden pixels at 0, and the mask as one channel."""
         return torch.cat([x * (1 - mask), mask.to(x.dtype)], 1)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: Any) -> torch.Tensor:
         """Features of whole images: nothing hidden (an all-zero mask channel)."""
+        x = self.as_input(x, check_values=False)
         return self.backbone(self.masked_input(x, torch.zeros_like(x[:, :1])))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

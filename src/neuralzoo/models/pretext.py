@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -91,9 +91,9 @@ class PretextModel(Model):
         super().__init__(config, info)
         self.backbone, self.feature_dim = build_backbone(config, info)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: Any) -> torch.Tensor:
         """Frozen features (B, D) of inputs (B, *input_shape): what probes and applications use."""
-        return self.backbone(x)
+        return self.backbone(self.as_input(x, check_values=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x)   # (B, D)

@@ -84,8 +84,8 @@ class VAE(LatentModel):
         mu, logvar = self.encoder(x).float().chunk(2, dim=1)  # (B, L) each
         return mu, logvar
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.posterior(x)[0]   # the posterior mean as the code
+    def encode(self, x: Any) -> torch.Tensor:
+        return self.posterior(self.as_input(x, check_values=False))[0]   # the posterior mean as the code
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None,
