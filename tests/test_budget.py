@@ -46,6 +46,11 @@ def test_still_improving_looks_at_the_last_fifth():
     assert still_improving(falling_loss, "min") is not None
     assert still_improving(falling_loss, "max") is None
     assert still_improving(rising[:2], "max") is None   # too few validations to tell
+    # one validation sample of 46 (2.2 points) is noise; three of them are a trend
+    one = [(100, 0.9565), (200, 0.9565), (300, 0.9565), (400, 0.9565), (500, 0.9783)]
+    assert still_improving(one, "max") is not None and still_improving(one, "max", samples=46) is None
+    three = one[:-1] + [(500, 0.9565 + 3 / 46)]
+    assert still_improving(three, "max", samples=46) is not None
 
 
 def test_a_run_without_epochs_plans_its_budget_and_stops_early(tmp_path, capsys):

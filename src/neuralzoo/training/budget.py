@@ -75,10 +75,13 @@ def plan_budget(cfg: TrainConfig, steps_per_epoch: int, has_validation: bool) ->
                   earliest_stop=0.5)
 
 
-def still_improving(history: list[tuple[int, float]], mode: str) -> tuple[float, float] | None:
+def still_improving(history: list[tuple[int, float]], mode: str,
+                    samples: int | None = None) -> tuple[float, float] | None:
     """(best before the last fifth, best within it) when the late gain is clear; else None.
 
-    ``history``: (step, monitored value) of every validation, in order; ``mode``: "max" or "min"."""
+    ``history``: (step, monitored value) of every validation, in order; ``mode``: "max" or "min";
+    ``samples``: the validation part's size: a [0, 1] metric must also gain two samples' worth (on
+    46 validation rows one sample is 2.2 points of accuracy: noise, not a trend)."""
     if len(history) < 3:
         return None
     last_step = history[-1][0]
@@ -91,13 +94,14 @@ def still_improving(history: list[tuple[int, float]], mode: str) -> tuple[float,
     best_before, best_late = pick(before), pick(late)
     gain = best_late - best_before if mode == "max" else best_before - best_late
     unit_interval = mode == "max" and all(0.0 <= v <= 1.0 for v in before + late)
-    tolerance = 0.01 if unit_interval else 0.02 * abs(best_before)
+    tolerance = max(0.01, 2 / samples if samples else 0.0) if unit_interval else 0.02 * abs(best_before)
     return (best_before, best_late) if gain > tolerance else None
 
 
-def convergence_note(history: list[tuple[int, float]], state: dict, monitor: str, mode: str) -> str | None:
+def convergence_note(history: list[tuple[int, float]], state: dict, monitor: str, mode: str,
+                     samples: int | None = None) -> str | None:
     """What to tell the user when ``still_improving`` holds for the run's validation history."""
-    late = still_improving(history, mode)
+    late = still_improving(history, mode, samples)
     if late is None:
         return None
     return (f"val {monitor} was still improving when training ended ({late[0]:.4g} -> {late[1]:.4g} in "

@@ -304,7 +304,8 @@ class Trainer(Interruptions, Validation):
     def convergence_notes(self, reason: str) -> list[str]:
         """A ConvergenceWarning (its text also goes to the summary and metrics.jsonl) when the run
         ended by its budget while the monitored validation metric was still clearly improving."""
-        note = (convergence_note(self.history, self.state, self.monitor, self.mode)
+        note = (convergence_note(self.history, self.state, self.monitor, self.mode,
+                                 len(self.val) if self.val is not None else None)
                 if reason != "early_stopping" and self.world.is_main else None)
         if note is None:
             return []
