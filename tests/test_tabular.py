@@ -102,6 +102,12 @@ def test_files_too_small_to_hold_out_a_test_part_say_what_they_need(tmp_path):
         load_dataset(DataConfig(data=str(tmp_path / "six.csv")))
     assert load_dataset(DataConfig(data=str(tmp_path / "six.csv"), test_fraction=0,
                                    val_fraction=0)).test is None
+    # 12 rows of 2 classes: 9 to train on, and 10% of them is 1 validation sample for 2 classes
+    (tmp_path / "twelve.csv").write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(12)))
+    with pytest.raises(NeuralzooError, match=r"twelve.csv: val_fraction 0.1 of 9 training samples is 1, "
+                                             r"fewer than the 2 classes: .*at least 20 training samples"):
+        load_dataset(DataConfig(data=str(tmp_path / "twelve.csv")))
+    assert len(load_dataset(DataConfig(data=str(tmp_path / "twelve.csv"), val_fraction=0.3)).val) == 3
 
 
 @pytest.fixture(scope="module")

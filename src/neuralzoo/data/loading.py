@@ -29,7 +29,7 @@ from .idx import is_mnist_folder, load_mnist
 from .npz import load_npz
 from .sequences import ROW_DATASETS
 from .series import SERIES_DATASETS, load_series
-from .splits import hold_out_test, keep_classes, split_indices
+from .splits import check_validation_size, hold_out_test, keep_classes, split_indices
 from .standardise import Standardisation, apply_standardise, describe, fit_standardise, wanted
 from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
 
@@ -183,6 +183,7 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
         notes.append(f"val = {cfg.val_fraction:g} of the training samples (split_seed {seed}; not "
                      "drawn here: only the test part is used)")
     elif cfg.val_fraction > 0:
+        check_validation_size(train, cfg.val_fraction)
         keep, held, how = split_indices(train, seed, test_size=cfg.val_fraction)
         notes.append(f"val {len(held)} = {cfg.val_fraction:g} of the {len(train)} training samples "
                      f"({how}, split_seed {seed})")

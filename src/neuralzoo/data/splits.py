@@ -38,6 +38,22 @@ def split_indices(data: ArrayData, seed: int,
     return torch.from_numpy(np.sort(first)), torch.from_numpy(np.sort(second)), how
 
 
+def check_validation_size(train: ArrayData, fraction: float) -> None:
+    """A validation part must hold a sample of every class, or it chooses the checkpoint (and stops
+    the run) on a different problem: too few training samples for that is an error saying what is
+    needed, not a silent validation on one or two samples."""
+    if train.y is None or not len(train):
+        return
+    classes = int((torch.bincount(train.y) > 0).sum())
+    held = math.ceil(fraction * len(train))   # train_test_split's rounding of a float test_size
+    if held < classes:
+        need = math.ceil(classes / fraction)
+        raise NeuralzooError(f"{train.source}: val_fraction {fraction:g} of {len(train)} training samples "
+                             f"is {held}, fewer than the {classes} classes: a validation part needs a "
+                             f"sample of each, so at least {need} training samples, a larger "
+                             f"--val-fraction, or --val-fraction 0 (no validation)")
+
+
 def hold_out_test(data: ArrayData, fraction: float, seed: int,
                   class_names: list[str] | None) -> tuple[ArrayData, ArrayData, str]:
     """A single file without a test part: ``fraction`` of its samples held out for testing,
