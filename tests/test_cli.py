@@ -177,6 +177,8 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         assert "training seed 0" in row["protocol"]
         assert ("test 360" in row["protocol"]) == (row["model"] in digits_models), row
     assert "Protocol (" in table and "test 360" in table
+    # each classifier beside its logistic regression on the same split (3 steps: behind it)
+    assert "| logistic regression: accuracy 0." in table.split("| cnn |")[1].splitlines()[0]
     page = (out / "index.html").read_text()   # the demo's report: every run on one page
     assert f"wrote {out / 'index.html'}" in printed and all(f"{n} ({n})" in page for n in model_names())
     for name in model_names():
