@@ -113,3 +113,18 @@ def test_bad_input_says_what_is_needed(tmp_path, capsys):
     one_line_error(["train", "gru", "--data", constant, "--lookback", 6, "--test-fraction", 0.1,
                     "--out", tmp_path / "r3"], capsys, "validation part (steps 81-90) is constant",
                    "value = 3")
+
+
+def test_the_start_is_kept_when_training_never_beats_it(tmp_path):
+    """The hybrid starts as its linear part (the network's head at zero) and is validated before
+    the first step: a network that only gets worse (a learning rate far too large) is not kept."""
+    path = write(tmp_path / "series.csv", multiplicative())
+    run = tmp_path / "run"
+    neuralzoo.train("gru", data=str(path), lookback=24, horizon=12, period=12, out=run, lr=5.0,
+                    schedule="constant", progress=False, verbose=False, baselines=False, **TINY)
+    validations = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
+                   if json.loads(line)["event"] == "val"]
+    assert validations[0]["step"] == 0 and validations[0]["best"]
+    assert not any(event["best"] for event in validations[1:])
+    kept = neuralzoo.load(run)
+    assert float(kept.head.weight.abs().max()) == 0.0   # the start: the linear part alone

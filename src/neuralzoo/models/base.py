@@ -112,6 +112,9 @@ class Model(nn.Module):
     train_defaults: ClassVar[dict[str, Any]] = {}
     monitor: ClassVar[tuple[str, str]] = ("loss", "min")   # validation metric and direction
     summary: ClassVar[str] = ""             # one line for `neuralzoo list`
+    # True where the untrained model is already its baseline (set in ``prepare``: the hybrid
+    # forecaster); the loop then validates before the first step, and keeps that start if never beaten
+    starts_as_baseline: bool = False
     # `neuralzoo tune`'s default search space over this family's fields (beside the learning rate and
     # batch size every family gets): name -> {"type": int|float|categorical, "low", "high", "log",
     # "choices"}, the format of a --space file (tuning/space.py)

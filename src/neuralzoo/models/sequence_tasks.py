@@ -117,6 +117,7 @@ class SequenceForecaster:
             self.head.weight.zero_()
             self.head.bias.zero_()
         self.skip.requires_grad_(False)
+        self.starts_as_baseline = True   # the loop validates this start too: kept if never beaten
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Mean squared error in training-scaled units. An ensemble's loss is the sum of its

@@ -142,6 +142,8 @@ class Trainer(Interruptions, Validation):
         self.model.train()
         if self.world.is_main and self.cfg.verbose and not resume:
             print(f"data: {self.protocol}\n{self.budget.describe(self.steps_per_epoch)}", flush=True)
+        if not resume and self.val is not None and getattr(self.model, "starts_as_baseline", False):
+            self.validate_start()
         reason = "budget" if self.budget.automatic else "epochs"
         with self.stop:
             while (self.state["epoch"] < self.epochs and self.state["step"] < self.total
@@ -277,12 +279,6 @@ class Trainer(Interruptions, Validation):
             save_checkpoint(self.run_dir / "checkpoints" / f"{name}.safetensors", self.model, self.optimizers,
                             self.run_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
                                               "last_val": self.last_val})
-
-    def validation_due(self) -> bool:
-        """Validate after this epoch: every ``validate_every`` epochs and when training ends."""
-        state = self.state
-        return (state["epoch"] % self.budget.validate_every == 0 or state["epoch"] >= self.epochs
-                or state["step"] >= self.total or self.timed_out or state["batch"] > 0)
 
     def finish(self, reason: str) -> dict[str, Any]:
         state, cfg = self.state, self.cfg

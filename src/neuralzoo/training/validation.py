@@ -35,6 +35,12 @@ class Validation:
     world: Any
     last_val: dict[str, float]
     history: list[tuple[int, float]]
+    budget: Any
+    epochs: int
+    total: int
+    timed_out: bool
+    logger: Any
+    save: Any
 
     def check_monitor(self) -> None:
         """Fail now, not after an epoch, when the monitored validation metric does not exist."""
@@ -73,3 +79,18 @@ class Validation:
         if value is not None:
             self.history.append((state["step"], value))
         return improved
+
+    def validate_start(self) -> None:
+        """A model that starts as its baseline (the hybrid forecaster: a frozen linear part, the
+        network's output zero) is validated before its first step, so the network is kept only
+        where it beats that start on validation."""
+        improved = self.validate()
+        self.logger.log("val", 0, epoch=0.0, best=bool(improved), train_seconds=0.0,
+                        **{f"val_{k}": v for k, v in self.last_val.items()})
+        self.save("best")
+
+    def validation_due(self) -> bool:
+        """Validate after this epoch: every ``validate_every`` epochs and when training ends."""
+        state = self.state
+        return (state["epoch"] % self.budget.validate_every == 0 or state["epoch"] >= self.epochs
+                or state["step"] >= self.total or self.timed_out or state["batch"] > 0)
