@@ -21,3 +21,12 @@ class ConvergenceWarning(NeuralzooWarning):
 
 class BaselineWarning(NeuralzooWarning):
     """The model did worse than the simple baseline a practitioner would try first."""
+
+
+class CollapseWarning(NeuralzooWarning):
+    """A latent model's code carries (almost) nothing about its input: posterior collapse, or a decoder
+    whose output does not change with the code."""
+
+
+class InputWarning(NeuralzooWarning):
+    """An input was changed to fit the model (an image resized to the size the model was trained on)."""
