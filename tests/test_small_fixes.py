@@ -67,3 +67,48 @@ def test_a_larger_image_given_to_a_small_model_is_said(run_dir, tmp_path, digits
     with pytest.warns(InputWarning, match=r"1 of 2 images resized \(e.g. big.png, 32x32\) to 8x8"):
         x = read_inputs(str(folder), neuralzoo.load(run_dir).info).x
     assert x.shape == (2, 1, 8, 8)
+
+
+def test_an_unknown_setting_in_a_config_file_is_one_short_line(tmp_path, cli):
+    config = tmp_path / "settings.toml"
+    config.write_text("lrr = 0.01\nepochs = 1\n")
+    code, out, err = cli(["train", "mlp", "--data", "digits", "--config", config, "--out", tmp_path / "r"])
+    line = err.strip()
+    assert code == 2 and "\n" not in line and len(line) < 200, line
+    assert f"unknown setting 'lrr' in {config}; did you mean 'lr'?" in line and "--help" in line
+    assert "weight_decay" not in line   # the valid names are in --help, not the error
+    config.write_text("zzzq = 1\n")   # nothing close: no guess
+    code, out, err = cli(["train", "mlp", "--data", "digits", "--config", config, "--out", tmp_path / "r"])
+    assert code == 2 and "did you mean" not in err and "neuralzoo train mlp --help lists the" in err
+
+
+def test_a_failed_mnist_download_is_one_line_with_details_behind_verbose(tmp_path, cli, monkeypatch):
+    monkeypatch.delenv("NEURALZOO_OFFLINE")
+    mirrors = [(tmp_path / name).as_uri() for name in ("mirror-a", "mirror-b")]   # no such folders
+    monkeypatch.setenv("NEURALZOO_MNIST_MIRROR", ",".join(mirrors))
+    train = ["train", "mlp", "--data", "mnist", "--data-dir", tmp_path / "data", "--epochs", "1",
+             "--out", tmp_path / "r"]
+    code, out, err = cli(train)
+    line = err.strip()
+    assert code == 2 and "\n" not in line and len(line.replace(str(tmp_path), "")) < 260, line
+    assert "download failed (2 mirrors)" in line and "mirror-a" not in line and "--verbose" in line
+    code, out, err = cli(["--verbose", *train])
+    error, details = err.strip().split("\n")
+    assert code == 2 and error.startswith("neuralzoo: error: MNIST: no IDX files in")
+    assert details.startswith("neuralzoo: details: train-images-idx3-ubyte: ") and "--verbose" not in error
+    assert f"{mirrors[0]}/train-images-idx3-ubyte.gz" in details and f"{mirrors[1]}/" in details
+
+
+def test_top_level_help_lists_one_command_per_line_grouped_by_job(cli):
+    from neuralzoo.cli.base import COMMANDS, GROUPS
+
+    code, out, err = cli(["--help"])
+    assert code == 0
+    lines = out.splitlines()
+    for name, (help_, _) in COMMANDS.items():   # each command on its own line with its description
+        assert sum(line.split()[:1] == [name] and line.strip().endswith(help_) for line in lines) == 1, name
+    titles = [line for line in lines if line.endswith(":") and not line.startswith(" ")]
+    assert titles[-len(GROUPS):] == [f"{title}:" for title in GROUPS]   # train, inspect, use, serve
+    grouped = [name for names in GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(COMMANDS)   # every command belongs to exactly one job
+    assert out.index("   train ") < out.index("   evaluate ") < out.index("   predict ") < out.index("   serve ")

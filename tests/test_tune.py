@@ -114,7 +114,7 @@ def test_grid_sampler_and_final_retraining(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[nope]\ntype = "float"\nlow = 0.1\nhigh = 1.0\n', "unknown setting 'nope'.*valid: "),
+    ('[nope]\ntype = "float"\nlow = 0.1\nhigh = 1.0\n', "unknown setting 'nope'.*--help lists the"),
     ('[lr]\ntype = "float"\nlow = 0.1\nhigh = 0.01\n', r"\[lr\]: needs float low < high"),
     ('[lr]\ntype = "gaussian"\n', r"\[lr\]: type must be one of float, int, categorical"),
     ('[lr]\ntype = "float"\nlow = 0.0\nhigh = 0.1\nlog = true\n', "log = true needs low > 0"),

@@ -8,7 +8,14 @@ error. The warnings follow scikit-learn's ``ConvergenceWarning``: one class user
 
 
 class NeuralzooError(ValueError):
-    """Bad input (file, field, flag, model name): the message names what and why, on one line."""
+    """Bad input (file, field, flag, model name): the message names what and why, on one line.
+
+    ``details``: what would make the line long (every valid name, each mirror's network error); the
+    CLI prints them under ``neuralzoo --verbose COMMAND ...`` (or ``NEURALZOO_DEBUG=1``)."""
+
+    def __init__(self, message: str, *, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class NeuralzooWarning(UserWarning):
