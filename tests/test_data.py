@@ -110,12 +110,16 @@ def test_mnist_download_rejects_corrupted_mirror(tmp_path, monkeypatch):
 
 def test_mnist_offline_error_says_what_and_where(tmp_path, monkeypatch):
     folder = tmp_path / "cache" / "mnist"
-    _error(["t10k-labels-idx1-ubyte", str(folder), "NEURALZOO_DATA", "NEURALZOO_OFFLINE"],
+    _error(["t10k-images-idx3-ubyte", str(folder), "NEURALZOO_DATA", "NEURALZOO_OFFLINE"],
            load_dataset, DataConfig(data="mnist"))
     monkeypatch.delenv("NEURALZOO_OFFLINE")
     monkeypatch.setenv("NEURALZOO_MNIST_MIRROR", (tmp_path / "nowhere").as_uri())
-    _error(["train-images-idx3-ubyte", str(folder), "download failed", "nowhere"],
-           load_dataset, DataConfig(data="mnist"))
+    message = _error(["t10k-images-idx3-ubyte", str(folder), "download failed (1 mirror)"],
+                     load_dataset, DataConfig(data="mnist"))
+    assert "nowhere" not in message   # the mirror's URL and error are details (neuralzoo --verbose)
+    with pytest.raises(NeuralzooError) as caught:
+        load_dataset(DataConfig(data="mnist"))
+    assert caught.value.details.startswith("train-images-idx3-ubyte: file:") and "nowhere" in caught.value.details
 
 
 def test_idx_round_trip_and_errors(tmp_path):

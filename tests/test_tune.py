@@ -57,6 +57,18 @@ def test_tune_runs_trials_as_run_directories_and_continues(tmp_path, capsys):
         neuralzoo.tune("mlp", data="digits", epochs=3, trials=6, study=study, sampler="random")
 
 
+def test_rerunning_a_finished_study_runs_no_more_trials(tmp_path, capsys):
+    study = tmp_path / "study"
+    command = ["tune", "mlp", "--data", "digits", "--epochs", "1", "--sampler", "random", "--pruner",
+               "none", "--trials", "2", "--study", str(study)]
+    assert main(command) == 0
+    assert [r["number"] for r in trials_of(study)] == ["0", "1"]
+    capsys.readouterr()
+    assert main(command) == 0   # the same command again: the study already holds its 2 trials
+    assert [r["number"] for r in trials_of(study)] == ["0", "1"] and not (study / "trial_0002").exists()
+    assert "none to run" in capsys.readouterr().out
+
+
 def test_two_workers_share_one_journal(tmp_path):
     study = tmp_path / "shared"
     command = [sys.executable, "-m", "neuralzoo", "tune", "mlp", *FAST, "--trials", "6", "--study",
@@ -102,7 +114,7 @@ def test_grid_sampler_and_final_retraining(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[nope]\ntype = "float"\nlow = 0.1\nhigh = 1.0\n', "unknown setting 'nope'.*valid: "),
+    ('[nope]\ntype = "float"\nlow = 0.1\nhigh = 1.0\n', "unknown setting 'nope'.*--help lists the"),
     ('[lr]\ntype = "float"\nlow = 0.1\nhigh = 0.01\n', r"\[lr\]: needs float low < high"),
     ('[lr]\ntype = "gaussian"\n', r"\[lr\]: type must be one of float, int, categorical"),
     ('[lr]\ntype = "float"\nlow = 0.0\nhigh = 0.1\nlog = true\n', "log = true needs low > 0"),

@@ -7,6 +7,7 @@ file < explicit arguments.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import time
@@ -39,7 +40,10 @@ def split_values(model_cls: type[Model], values: dict[str, Any], where: str) -> 
         homes = [s for s, cls in owners.items() if key in {f.name for f in fields(cls)}]
         if not homes:
             valid = sorted({f.name for cls in owners.values() for f in fields(cls)})
-            raise NeuralzooError(f"unknown setting {key!r} in {where}; valid: {', '.join(valid)}")
+            close = difflib.get_close_matches(key, valid, n=1)
+            guess = f"; did you mean {close[0]!r}?" if close else ""
+            raise NeuralzooError(f"unknown setting {key!r} in {where}{guess} (neuralzoo train "
+                                 f"{model_cls.name} --help lists the {len(valid)} settings)")
         out[homes[0]][key] = value
     return out
 

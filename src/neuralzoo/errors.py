@@ -8,7 +8,14 @@ error. The warnings follow scikit-learn's ``ConvergenceWarning``: one class user
 
 
 class NeuralzooError(ValueError):
-    """Bad input (file, field, flag, model name): the message names what and why, on one line."""
+    """Bad input (file, field, flag, model name): the message names what and why, on one line.
+
+    ``details``: what would make the line long (every valid name, each mirror's network error); the
+    CLI prints them under ``neuralzoo --verbose COMMAND ...`` (or ``NEURALZOO_DEBUG=1``)."""
+
+    def __init__(self, message: str, *, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class NeuralzooWarning(UserWarning):
@@ -21,3 +28,12 @@ class ConvergenceWarning(NeuralzooWarning):
 
 class BaselineWarning(NeuralzooWarning):
     """The model did worse than the simple baseline a practitioner would try first."""
+
+
+class CollapseWarning(NeuralzooWarning):
+    """A latent model's code carries (almost) nothing about its input: posterior collapse, or a decoder
+    whose output does not change with the code."""
+
+
+class InputWarning(NeuralzooWarning):
+    """An input was changed to fit the model (an image resized to the size the model was trained on)."""

@@ -1,7 +1,8 @@
 """``neuralzoo`` command line: list, train, tune, evaluate, predict, plot, demo, scratch; the latent-model
 jobs sample, embed, reconstruct, interpolate, detect; the sequence jobs forecast, generate.
 
-Bad input ends in one line on stderr and exit code 2 (``NEURALZOO_DEBUG=1`` shows the traceback).
+Bad input ends in one line on stderr and exit code 2 (``neuralzoo --verbose COMMAND ...`` adds an
+error's details, ``NEURALZOO_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import warnings
 
 from ..errors import NeuralzooError, NeuralzooWarning
-from .base import COMMANDS
+from .base import COMMANDS, command_overview
 
 _python_show_warning = warnings.showwarning
 
@@ -22,10 +23,12 @@ def top_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="neuralzoo", description="Train, evaluate and use classic deep-learning models.",
-        epilog="Run 'neuralzoo COMMAND --help' for a command's options.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{command_overview()}\n\nRun 'neuralzoo COMMAND --help' for a command's options.")
     parser.add_argument("--version", action="version", version=f"neuralzoo {__version__}")
-    parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND",
-                        help="; ".join(f"{name}: {help_}" for name, (help_, _) in sorted(COMMANDS.items())))
+    parser.add_argument("--verbose", action="store_true", help="errors with their details (each "
+                        "mirror's download error, ...)")
+    parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND", help="one of those below")
     return parser
 
 
@@ -35,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
                    tune_command)
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv   # neuralzoo --verbose COMMAND, or a command's own --verbose (train)
+    if argv[:1] == ["--verbose"]:
+        argv = argv[1:]
     if not argv or argv[0] in ("-h", "--help", "--version"):
         top_parser().parse_args(argv or ["--help"])
         return 0
@@ -45,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return COMMANDS[argv[0]][1](argv[1:])
     except NeuralzooError as e:
-        return _fail(e)
+        return _fail(e, verbose=verbose)
     except (ValueError, OSError) as e:  # e.g. a file we could not read: still one line, exit 2
-        return _fail(e, f"{type(e).__name__}: ")
+        return _fail(e, f"{type(e).__name__}: ", verbose)
     except KeyboardInterrupt:
         print("neuralzoo: interrupted", file=sys.stderr)
         return 130
@@ -62,9 +68,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         _python_show_warning(message, category, filename, lineno, file, line)
 
 
-def _fail(error: Exception, prefix: str = "") -> int:
+def _fail(error: Exception, prefix: str = "", verbose: bool = False) -> int:
+    details = getattr(error, "details", None)   # what would make the line long (NeuralzooError)
     if os.environ.get("NEURALZOO_DEBUG"):
+        if details:
+            error.add_note(f"details: {details}")
         raise error
     message = " ".join(str(error).split())  # one line, whatever the source
-    print(f"neuralzoo: error: {prefix}{message}", file=sys.stderr)
+    hint = " (details: neuralzoo --verbose ...)" if details and not verbose else ""
+    print(f"neuralzoo: error: {prefix}{message}{hint}", file=sys.stderr)
+    if details and verbose:
+        print(f"neuralzoo: details: {details}", file=sys.stderr)
     return 2

@@ -16,6 +16,30 @@ from ..errors import NeuralzooError
 COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {}
 
 
+# ``neuralzoo --help`` lists the commands one per line under the job they serve, like ``git help``;
+# a registered command missing here is listed under "other" (tests/test_small_fixes.py asks for none)
+GROUPS: dict[str, tuple[str, ...]] = {
+    "train models": ("train", "tune", "pretrain", "demo", "scratch"),
+    "inspect runs": ("list", "inspect", "evaluate", "plot", "report", "explain", "probe"),
+    "use a trained run": ("predict", "sample", "embed", "reconstruct", "interpolate", "detect", "forecast",
+                          "generate", "export"),
+    "serve": ("serve",),
+}
+
+
+def command_overview() -> str:
+    """One line per registered command, grouped by job, for ``neuralzoo --help``."""
+    listed = {name for names in GROUPS.values() for name in names}
+    groups = {**GROUPS, "other": tuple(sorted(set(COMMANDS) - listed))}
+    width = max(map(len, COMMANDS)) + 2
+    lines = []
+    for title, names in groups.items():
+        names = [name for name in names if name in COMMANDS]
+        if names:
+            lines += ["", f"{title}:", *(f"   {name:<{width}}{COMMANDS[name][0]}" for name in names)]
+    return "\n".join(lines[1:])
+
+
 def command(name: str, help: str) -> Callable:
     def decorate(fn: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
         COMMANDS[name] = (help, fn)

@@ -102,8 +102,7 @@ def headline(result: dict) -> tuple[str, float | None]:
     return f"{result['protocol']['split']} {figure['metric']}", figure["value"]
 
 
-@command("demo", "train every registered model on its embedded demo data (digits; sequence models: "
-                 "digits rows, a bundled series, a bundled text) and report")
+@command("demo", "train every model on its embedded demo data (digits, a bundled series and text); report")
 def demo_command(argv: list[str]) -> int:
     from .. import api
     from ..evaluation import evaluate_run

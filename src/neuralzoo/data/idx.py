@@ -172,21 +172,26 @@ def load_mnist(data_dir: str | None, read_train: bool = True) -> SourceArrays:
     folder = mnist_folder(data_root(data_dir))
     missing = [name for name in MNIST_FILES.values() if _find(folder, name) is None]
     if missing:
+        details = None
         if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
             problem = f"download skipped because {OFFLINE_ENV}={os.environ[OFFLINE_ENV]}"
         else:
             problem = ""
             for name in missing:   # stop at the first failure: the rest would only fail the same way
                 error = download_file(name, folder)
-                if error:
-                    problem = f"{name}: {error}"
+                if error:   # each mirror's URL and network error: details, not the one line
+                    problem = f"download failed ({len(mirrors())} mirror{'s' * (len(mirrors()) > 1)})"
+                    details = f"{name}: {error} (mirrors: ${MIRROR_ENV}, comma-separated, or the defaults)"
                     break
         missing = [name for name in missing if _find(folder, name) is None]
         if missing:
-            raise NeuralzooError(
-                f"MNIST files missing: {', '.join(n + '[.gz]' for n in missing)}; put the four IDX "
-                f"files (raw or .gz) in {folder}, or point data_dir (--data-dir) or ${DATA_ENV} at a "
-                f"folder holding them (mirrors: ${MIRROR_ENV}); download failed: {problem}")
+            if len(missing) == len(MNIST_FILES):
+                which, put = "no IDX files", ("put train-/t10k-images-idx3-ubyte and train-/t10k-labels-"
+                                             "idx1-ubyte there")
+            else:
+                which, put = ", ".join(missing) + " missing", "put them there"
+            raise NeuralzooError(f"MNIST: {which} in {folder}; {problem}; {put} (raw or .gz), or point "
+                                 f"--data-dir or ${DATA_ENV} at them", details=details)
     splits = ("train", "test") if read_train else ("test",)
     paths = {key: _find(folder, name) for key, name in MNIST_FILES.items() if key.split("_")[0] in splits}
     # Structural checks (gzip, magic number, size, image/label counts) come before the checksum so a

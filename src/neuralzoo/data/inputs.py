@@ -6,18 +6,21 @@ the contrast normalisation and the per-feature standardisation fitted on the tra
 An ``.npz`` of padded sequences may hold ``lengths`` (one per sample, as in training files): the
 padding is then zeroed and the lengths go to the model, so a sequence model never reads it.
 Images are converted to grey or RGB and resized with Pillow, so a photo of any size can be
-classified; arrays are never resized silently, because their scaling is unknown.
+classified, with one line (``InputWarning``) saying so: a model sees the resized picture, not the
+file; arrays are never resized, because their scaling is unknown.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
+from PIL import Image
 
-from ..errors import NeuralzooError
+from ..errors import InputWarning, NeuralzooError
 from .base import DataInfo
 from .contrast import apply_contrast
 from .files import IMAGE_SUFFIXES, array_to_samples, list_images, numeric_matrix, read_table, stack_images
@@ -78,7 +81,29 @@ def _read_images(files: list[Path], info: DataInfo, source: Path) -> torch.Tenso
     if channels not in IMAGE_MODES:
         raise NeuralzooError(f"{source}: the model takes {channels}-channel images, which cannot be "
                              "made from image files (1, 3 or 4 channels)")
-    return stack_images(files, IMAGE_MODES[channels], (width, height))
+    x = stack_images(files, IMAGE_MODES[channels], (width, height))
+    _warn_if_resized(files, (width, height), source)
+    return x
+
+
+def _warn_if_resized(files: list[Path], size: tuple[int, int], source: Path) -> None:
+    """One line when images were resized to the model's (W, H): which, from what size, to what."""
+    sizes = {}
+    for path in files:   # the header only: the pixels were decoded by stack_images
+        with Image.open(path) as image:
+            if image.size != size:
+                sizes[path] = image.size
+    if not sizes:
+        return
+    path, (w, h) = next(iter(sizes.items()))
+    if len(files) == 1:
+        area, target = w * h, size[0] * size[1]
+        verb = "shrunk" if area > target else "enlarged" if area < target else "resized"
+        which = f"the {w}x{h} image {verb}"
+    else:
+        which = f"{len(sizes)} of {len(files)} images resized (e.g. {path.name}, {w}x{h})"
+    warnings.warn(f"{source}: {which} to {size[0]}x{size[1]}, the size the model was trained on "
+                  "(bilinear)", InputWarning, stacklevel=4)
 
 
 def _check_shape(x: torch.Tensor, info: DataInfo, source: Path) -> torch.Tensor:

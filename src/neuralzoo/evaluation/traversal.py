@@ -4,7 +4,9 @@ around one input's code, and walks along directions of a GAN's noise.
 - VAE: one row per latent dimension, ordered by its KL from the prior averaged over data samples,
   KL_d = 0.5 * E[mu_d^2 + sigma_d^2 - log sigma_d^2 - 1] (Kingma & Welling 2014, appendix B): active
   units first (Burda et al. 2016 call a unit active when Cov_x(E_q[z_d]) > 0.01); the dimension moves
-  from -span to +span prior standard deviations around the chosen input's code.
+  from -span to +span prior standard deviations around the chosen input's code. A collapsed posterior
+  (no active unit) or a decoder that ignores its code gives rows of near-identical images: the
+  traversal then says so (``CollapseWarning``) rather than drawing them without a word.
 - Autoencoder (no prior): ordered by the code's standard deviation over the data, moved by -span to
   +span of that standard deviation.
 - GAN: ``random`` directions are unit vectors drawn in noise space; ``principal`` directions are
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import warnings
+
 import torch
 
-from ..errors import NeuralzooError
+from ..errors import CollapseWarning, NeuralzooError
 
 if TYPE_CHECKING:
     from ..models.base import Model
@@ -36,10 +40,12 @@ def latent_traversal(model: "Model", x: torch.Tensor, data: torch.Tensor, steps:
     if not (hasattr(model, "encode") and hasattr(model, "decode")):
         raise NeuralzooError(f"model {model.name!r} has no latent code to traverse (encode and decode)")
     model.eval()
+    active = None
     if hasattr(model, "posterior"):
         mu, logvar = model.infer(model.posterior, data)   # (N, L) each
         activity = (0.5 * (mu ** 2 + logvar.exp() - logvar - 1)).mean(0)
         scale = torch.ones_like(activity)   # the prior's standard deviation
+        active = int((mu.float().var(0) > ACTIVE_UNIT_VARIANCE).sum()) if len(mu) > 1 else None
     else:
         codes = model.infer(model.encode, data).float()   # (N, L)
         activity = scale = codes.std(0)
@@ -52,7 +58,33 @@ def latent_traversal(model: "Model", x: torch.Tensor, data: torch.Tensor, steps:
         z[:, d] = z[:, d] + t * scale[d]
         rows.append(z)
     images = model.infer(model.decode, torch.cat(rows))
+    _warn_if_collapsed(images.float().view(len(order), steps, -1), data, activity, active)
     return images, order, [round(float(activity[d]), 4) for d in order]
+
+
+ACTIVE_UNIT_VARIANCE = 0.01   # Burda et al. 2016, Sec. 5.2: unit u is active when Cov_x(E_q[z_u|x]) > 0.01
+STILL_CHANGE = 0.01           # a row whose pixels move by less than 1% of the data's range looks still
+
+
+def _warn_if_collapsed(rows: torch.Tensor, data: torch.Tensor, activity: torch.Tensor,
+                       active: int | None) -> None:
+    """One line when the picture cannot show what the code encodes: a VAE without an active unit
+    (posterior collapse: q(z|x) is the prior whatever x), or rows (dimensions, steps, pixels) whose
+    images do not change."""
+    spread = float(data.max() - data.min()) or 1.0
+    change = float((rows.amax(1) - rows.amin(1)).amax()) / spread   # the most any pixel moves, any row
+    still = change < STILL_CHANGE
+    if active != 0 and not still:
+        return
+    looks = (f"the traversed images are near-identical (no pixel moves by more than {change:.1%} of the "
+             "data's range)" if still else "the rows show the decoder's response to codes the encoder "
+             "never produces")
+    if active == 0:
+        warnings.warn(f"traversal: posterior collapse: none of the {len(activity)} latent dimensions is "
+                      f"active (KL {float(activity.sum()):.2g} nats in all), so the code says almost "
+                      f"nothing about the input; {looks}", CollapseWarning, stacklevel=4)
+    else:
+        warnings.warn(f"traversal: {looks}: the decoder ignores its code", CollapseWarning, stacklevel=4)
 
 
 @torch.no_grad()

@@ -141,9 +141,12 @@ def tune(model: str, *, trials: int = 20, space: str | dict[str, Any] | None = N
         warnings.simplefilter("ignore")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            existing = len(optuna.load_study(study_name=model, storage=storage_).trials)
+            held = optuna.load_study(study_name=model, storage=storage_).trials
         except KeyError:   # a new study
-            existing = 0
+            held = []
+        existing = len(held)
+        done = optuna.trial.TrialState
+        ended = sum(t.state in (done.COMPLETE, done.PRUNED, done.FAIL) for t in held)
         # a continued study (or a second worker) draws new suggestions, not the first ones again
         seed = train_cfg.seed * 1_000_003 + existing + (os.getpid() if existing else 0)
         study_ = optuna.create_study(study_name=model, storage=storage_, load_if_exists=True,
@@ -157,10 +160,15 @@ def tune(model: str, *, trials: int = 20, space: str | dict[str, Any] | None = N
             if defaults:
                 study_.enqueue_trial(defaults, skip_if_exists=True)
         objective = Objective(model, preset, config, settings, dims, study_dir, monitor)
-        done = optuna.trial.TrialState
-        study_.optimize(objective, n_trials=trials, timeout=None if timeout is None else timeout * 60,
-                        catch=(NeuralzooError,), callbacks=[optuna.study.MaxTrialsCallback(
-                            trials, states=(done.COMPLETE, done.PRUNED, done.FAIL))])
+        # MaxTrialsCallback stops a worker only after a trial ends, so a study that already holds its
+        # total would run one more: re-running a finished command must leave the study as it is
+        if ended >= trials:
+            print(f"{study_dir}: the study holds {ended} ended trials, --trials {trials}: none to run",
+                  flush=True)
+        else:
+            study_.optimize(objective, n_trials=trials, timeout=None if timeout is None else timeout * 60,
+                            catch=(NeuralzooError,), callbacks=[optuna.study.MaxTrialsCallback(
+                                trials, states=(done.COMPLETE, done.PRUNED, done.FAIL))])
     from .report import write_report
 
     write_report(study_, study_dir, plan)
