@@ -11,9 +11,10 @@ from typing import Any
 
 from .version import __version__  # noqa: E402
 __all__ = ["train", "load", "tune", "list_models", "NeuralzooError", "NeuralzooWarning",
-           "ConvergenceWarning", "BaselineWarning", "__version__"]
+           "ConvergenceWarning", "BaselineWarning", "CollapseWarning", "InputWarning", "__version__"]
 
-from .errors import BaselineWarning, ConvergenceWarning, NeuralzooError, NeuralzooWarning  # noqa: E402
+from .errors import (BaselineWarning, CollapseWarning, ConvergenceWarning, InputWarning,  # noqa: E402
+                     NeuralzooError, NeuralzooWarning)
 
 
 def __getattr__(name: str) -> Any:
