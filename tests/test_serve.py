@@ -142,6 +142,20 @@ def test_malformed_requests_get_422_in_one_line(client):
     refused(client.get("/api/runs/vae/samples?count=0"), 422, "count")
 
 
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_every_float_input_must_be_finite(client, value):
+    """A NaN point once decoded to a blank image (200) and a NaN temperature was refused as
+    "should be <= 5": every float the API takes is refused as not finite, naming the field."""
+    as_json = {"content-type": "application/json"}
+    query = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[value]
+    refused(client.post("/api/runs/vae/decode", content=f'{{"point": [{value}, 0]}}', headers=as_json),
+            422, "point", "finite")
+    refused(client.post("/api/runs/lstm/generate", content=f'{{"prompt": "a", "temperature": {value}}}',
+                        headers=as_json), 422, "temperature", "finite")
+    refused(client.get(f"/api/runs/vae/samples?temperature={query}"), 422, "temperature", "finite")
+    refused(client.get(f"/api/runs/vae/interpolate?t={query}"), 422, "t", "finite")
+
+
 def test_uploads_give_the_same_answer_as_pixels(client, digits):
     x = digits.test.x[:3]
     drawn = client.post("/api/runs/cnn/predict", json={"pixels": x[0, 0].tolist()}).json()

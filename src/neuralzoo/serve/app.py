@@ -89,7 +89,7 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel, ConfigDict, Field
 
     from ..version import __version__
 
@@ -113,8 +113,11 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-        return one_line(422, f"{where}: {first.get('msg', 'invalid')}")
+        where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query"))
+        message = first.get("msg", "invalid")
+        if first.get("type") == "finite_number":   # NaN and infinities, checked before any bound
+            message = f"must be a finite number, not {first.get('input')}"
+        return one_line(422, f"{where or 'body'}: {message}")
 
     def find(name: str, job: str | None = None) -> ServedRun:
         """The run called ``name`` (404 if none is), refusing a job it cannot do before any input
@@ -125,14 +128,20 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
             served[name].require(job)
         return served[name]
 
+    # every float the API takes must be finite: a NaN point once decoded to a blank image, and a NaN
+    # fails a bound's comparison with a misleading "should be <= 5"
+    finite = ConfigDict(allow_inf_nan=False)
+
     class Pixels(BaseModel):
         pixels: list = Field(description="values in [0, 1] in the model's input shape (or H x W)")
         overlay: OVERLAYS = "none"
 
     class Point(BaseModel):
+        model_config = finite
         point: tuple[float, float] = Field(description="a position on the latent map")
 
     class Prompt(BaseModel):
+        model_config = finite
         prompt: str = Field("", max_length=500)
         length: int = Field(200, ge=0, le=2000)
         temperature: float = Field(0.8, ge=0, le=5)
@@ -172,7 +181,7 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
         return find(name).decode_point(body.point)
 
     @app.get("/api/runs/{name}/interpolate", summary="decode between two test samples' codes")
-    def interpolate(name: str, first: int = 0, second: int = 1, t: float = Query(0.5, ge=0, le=1)) -> dict:
+    def interpolate(name: str, first: int = 0, second: int = 1, t: float = Query(0.5, ge=0, le=1, allow_inf_nan=False)) -> dict:
         return find(name).interpolate(first, second, t)
 
     @app.post("/api/runs/{name}/anomaly", summary="anomaly score of drawn pixels")
@@ -187,7 +196,7 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
         return {**run.anomaly(x), "names": names}
 
     @app.get("/api/runs/{name}/samples", summary="a grid of generated samples")
-    def samples(name: str, count: int = Query(16, ge=1, le=64), temperature: float = 1.0,
+    def samples(name: str, count: int = Query(16, ge=1, le=64), temperature: float = Query(1.0, allow_inf_nan=False),
                 seed: int = 0, label: int | None = None) -> dict:
         check_number("temperature", temperature, 0.0, 5.0)
         return find(name).samples(count, temperature, seed, label)
