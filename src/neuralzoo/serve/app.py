@@ -181,7 +181,8 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
         return find(name).decode_point(body.point)
 
     @app.get("/api/runs/{name}/interpolate", summary="decode between two test samples' codes")
-    def interpolate(name: str, first: int = 0, second: int = 1, t: float = Query(0.5, ge=0, le=1, allow_inf_nan=False)) -> dict:
+    def interpolate(name: str, first: int = 0, second: int = 1,
+                    t: float = Query(0.5, ge=0, le=1, allow_inf_nan=False)) -> dict:
         return find(name).interpolate(first, second, t)
 
     @app.post("/api/runs/{name}/anomaly", summary="anomaly score of drawn pixels")
@@ -196,7 +197,8 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
         return {**run.anomaly(x), "names": names}
 
     @app.get("/api/runs/{name}/samples", summary="a grid of generated samples")
-    def samples(name: str, count: int = Query(16, ge=1, le=64), temperature: float = Query(1.0, allow_inf_nan=False),
+    def samples(name: str, count: int = Query(16, ge=1, le=64),
+                temperature: float = Query(1.0, allow_inf_nan=False),
                 seed: int = 0, label: int | None = None) -> dict:
         check_number("temperature", temperature, 0.0, 5.0)
         return find(name).samples(count, temperature, seed, label)
