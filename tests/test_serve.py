@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import socket
 
 import numpy as np
@@ -290,6 +291,11 @@ def test_the_page_and_the_openapi_schema(client):
                  "/api/runs/{name}/generate"):
         assert path in paths
     assert "app;dur=" in client.get("/api/runs").headers["server-timing"]
+    # /docs: Swagger UI from the package, not a CDN (offline it once showed a blank page)
+    docs = client.get("/docs").text
+    assert "http://" not in docs and "https://" not in docs and "SwaggerUIBundle" in docs
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', docs):
+        assert client.get(asset).status_code == 200, asset
 
 
 def test_the_serve_command_checks_its_runs_and_warns_off_loopback(cli, runs, monkeypatch, tmp_path):

@@ -185,3 +185,29 @@ def test_sample_forecast_and_text_panels(server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "text.png"), full_page=True)
     assert page.errors == []
     assert page.is_hidden("#classify") and page.is_visible("#generate")
+
+
+def test_the_api_docs_render_with_nothing_from_the_network(server, browser, tmp_path):
+    """/docs once loaded Swagger UI and a favicon from CDNs, and showed a blank page offline."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    errors, outside = [], []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+
+    def only_here(route):
+        if route.request.url.startswith((server, "data:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    opened.route("**/*", only_here)
+    opened.goto(f"{server}/docs", wait_until="networkidle")
+    opened.wait_for_selector(".opblock-summary-path", timeout=15000)
+    opened.screenshot(path=str(tmp_path / "docs.png"))
+    listed = opened.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+    assert any("/api/runs/{name}/decode" in text.replace("\u200b", "") for text in listed), listed
+    # ReDoc's bundle fetches a logo from the web: not served rather than half offline
+    assert opened.goto(f"{server}/redoc").status == 404
+    context.close()
+    assert outside == [] and errors == []

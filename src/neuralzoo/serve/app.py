@@ -1,6 +1,8 @@
 """The FastAPI application: the page (``/``, plain HTML/JS/CSS shipped in the package, nothing fetched
 from elsewhere) and the JSON API under ``/api`` (OpenAPI schema at ``/openapi.json``, docs at
-``/docs``).
+``/docs``: Swagger UI from the ``fastapi-offline`` package's own copy, since FastAPI's default loads it
+and a favicon from CDNs and shows a blank page offline; no ``/redoc``, whose bundle still fetches a logo
+from the web).
 
 Runs are looked up by name in the dict built at start; no part of a request becomes a path. Request
 bodies above ``max_upload_bytes`` get 413 before they are parsed; every refusal is a 4xx whose
@@ -24,10 +26,11 @@ OVERLAYS = Literal["none", "grad-cam", "saliency"]
 def require_serving() -> None:
     try:
         import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401
         import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        raise NeuralzooError("serving needs FastAPI, uvicorn and python-multipart: "
+        raise NeuralzooError("serving needs FastAPI, fastapi-offline, uvicorn and python-multipart: "
                              "pip install 'neuralzoo[serve]'") from None
 
 
@@ -85,19 +88,20 @@ class BodyLimit:
 def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
     """The application over ``runs`` (their names unique)."""
     require_serving()
-    from fastapi import Body, FastAPI, File, HTTPException, Query, Request, UploadFile
+    from fastapi import Body, File, HTTPException, Query, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
+    from fastapi_offline import FastAPIOffline
     from pydantic import BaseModel, ConfigDict, Field
 
     from ..version import __version__
 
     served = {run.name: run for run in runs}
     static = resources.files("neuralzoo.serve") / "static"
-    app = FastAPI(title="neuralzoo", version=__version__,
-                  description="Trained neuralzoo runs: classify, explore latent spaces, sample, "
-                              "forecast, generate text.")
+    app = FastAPIOffline(title="neuralzoo", version=__version__, redoc_url=None,
+                         description="Trained neuralzoo runs: classify, explore latent spaces, sample, "
+                                     "forecast, generate text.")
 
     def one_line(status: int, message: str) -> JSONResponse:
         return JSONResponse({"detail": " ".join(message.split())}, status_code=status)
