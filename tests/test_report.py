@@ -73,14 +73,18 @@ def test_a_vaes_likelihood_is_named_with_its_unit():
     rows, tables = figure_rows({"headline": {"value": 25.0}, "metrics": {"nelbo": 26.0, "loss": 26.0},
                                 "likelihood": {"nll": 25.0, "iw_samples": 5000, "active_units": 3,
                                                "units": units, "kl_per_dimension": [0.1, 0.2]},
-                                "squared_error": 6.8, "squared_error_units": "sum over features"})
+                                "squared_error": 6.8, "squared_error_units": "sum over features",
+                                "confusion_matrix": [[3, 1], [0, 4]]})
     found = {name: (value, unit) for name, value, unit in rows}
     assert found["likelihood.nll"] == (25.0, units) and found["likelihood.iw_samples"] == (5000, "count")
     assert found["likelihood.active_units"] == (3, "count")   # a figure, though its name ends in _units
     assert found["likelihood.kl_per_dimension"][1] == "nats per example"
     assert found["metrics.nelbo"] == (26.0, "nats per example")
     assert found["squared_error"] == (6.8, "sum over features") and "headline.value" not in found
-    assert all(unit for _name, _value, unit in rows) and not tables
+    assert found["metrics.loss"][1].startswith("nats per example")
+    assert all(unit for _name, _value, unit in rows)
+    (name, matrix, unit), = tables   # a matrix is a table, not a flattened list
+    assert name == "confusion_matrix" and matrix["1"] == {"0": 0, "1": 4} and unit.startswith("count")
 
 
 def test_curve_panels_wrap_two_to_a_row(tmp_path):

@@ -31,7 +31,8 @@ figcaption{font-size:.8em;color:#555}pre{background:#f8f8f8;padding:.6em;font-si
 .protocol{font-size:.85em;color:#444}.warning{background:#fff4e5;border-left:4px solid #e8a33d;
 padding:.4em .8em}"""
 
-MEMBERS = {"metrics": "model or baseline", "per_class": "class"}   # what a table's rows are
+MEMBERS = {"metrics": "model or baseline", "per_class": "class",   # what a table's rows are
+           "confusion_matrix": "true \\ predicted"}
 
 
 def _image(path: Path) -> str:

@@ -21,9 +21,9 @@ COUNTS = {"errors", "support", "samples", "windows", "horizon", "generated", "re
           "period"}
 NAMED = {"mase": "ratio to the in-sample naive forecast's MAE", "smape": "percent",
          "bits_per_char": "bits per character", "perplexity": "characters (2^bits per char)",
+         "confusion_matrix": "count (rows: true class, columns: predicted)",
          "seconds": "seconds", "temperature": "prior scale", "eval_seed": "seed",
          "frechet_distance": "squared distance in the feature network's space",
-         "confusion_matrix": "count (rows: true class, columns: predicted)",
          "class_histogram": "fraction of samples per class", "threshold": "anomaly score",
          "kl_per_dimension": "nats per example", "posterior_mean_variance": "latent units squared",
          "mase_scale": "the data's own units (in-sample naive MAE)",
@@ -40,7 +40,10 @@ def _unit(path: tuple[str, ...], value: Any, block: dict[str, Any], units: str |
     if f"{path[-1]}_units" in block:
         return str(block[f"{path[-1]}_units"])
     if path[0] == "metrics":   # the training objective's own figures, on the test split
-        return _objective_unit(path[-1], forecaster)
+        objective = _objective_unit(path[-1], block, forecaster)
+        if objective:
+            return objective
+        units = "nats per example"
     for leaf in reversed(path):
         if leaf in DATA_UNITS:
             return units or "the data's units"
@@ -59,14 +62,17 @@ def _unit(path: tuple[str, ...], value: Any, block: dict[str, Any], units: str |
     return "" if isinstance(value, str) or value is None else "as named"
 
 
-def _objective_unit(leaf: str, forecaster: bool) -> str:
-    if forecaster:   # the loss and MAE a forecaster trains on are in its preprocessed units
+def _objective_unit(leaf: str, block: dict[str, Any], forecaster: bool) -> str:
+    """The unit of the loss (and a forecaster's errors, in its preprocessed units); "" for a figure
+    whose name says its unit."""
+    if forecaster and leaf in ("loss", *DATA_UNITS, "mse"):
         return "the scaled data the model trains on (see forecast for the data's own units)"
-    if leaf == "accuracy":
-        return "fraction (1 = all)"
-    if leaf in NATS:
-        return "nats per example"
-    return "the training objective's units, per example"
+    if leaf == "loss":
+        if "accuracy" in block:
+            return "nats per prediction (the training cross-entropy)"
+        return ("nats per example (the training objective: -ELBO with its KL weight)" if "nelbo" in block
+                else "the training objective's units, per example")
+    return ""
 
 
 def _is_table(block: dict[str, Any]) -> bool:
@@ -98,6 +104,10 @@ def figure_rows(evaluation: dict[str, Any]) -> tuple[list[list[Any]], list[tuple
                 tables.append((name, value, said))
             elif isinstance(value, dict):
                 walk(value, (*path, key), units)
+            elif isinstance(value, list) and len(value) > 1 and all(
+                    isinstance(v, list) and len(v) == len(value[0]) for v in value):   # a matrix
+                members = {str(i): {str(j): v for j, v in enumerate(row)} for i, row in enumerate(value)}
+                tables.append((name, members, _unit((*path, key), value, block, units, forecaster)))
             elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 for index, member in enumerate(value):
                     walk(member, (*path, f"{key}[{index}]"), units)
