@@ -16,10 +16,9 @@ SHOWN_ELSEWHERE = {"model", "checkpoint", "protocol", "headline", "baselines", "
                    "files"}
 FRACTIONS = {"accuracy", "macro_f1", "f1", "precision", "recall", "knn_accuracy", "auroc",
              "average_precision", "flagged_fraction", "next_character_accuracy", "linear_error"}
-COUNTS = {"errors", "support", "samples", "windows", "horizon", "generated", "real", "k", "iw_samples",
-          "latent_dim", "active_units", "characters", "vocabulary", "flagged", "anomalies", "draws",
-          "period"}
-NAMED = {"mase": "ratio to the in-sample naive forecast's MAE", "smape": "percent",
+COUNTS = {"errors", "support", "samples", "windows", "generated", "real", "k", "iw_samples",
+          "latent_dim", "active_units", "characters", "vocabulary", "flagged", "anomalies", "draws"}
+NAMED = {"horizon": "steps", "period": "steps", "mase": "ratio to the in-sample naive forecast's MAE", "smape": "percent",
          "bits_per_char": "bits per character", "perplexity": "characters (2^bits per char)",
          "confusion_matrix": "count (rows: true class, columns: predicted)",
          "seconds": "seconds", "temperature": "prior scale", "eval_seed": "seed",
@@ -27,7 +26,8 @@ NAMED = {"mase": "ratio to the in-sample naive forecast's MAE", "smape": "percen
          "class_histogram": "fraction of samples per class", "threshold": "anomaly score",
          "kl_per_dimension": "nats per example", "posterior_mean_variance": "latent units squared",
          "mase_scale": "the data's own units (in-sample naive MAE)",
-         "active_unit_threshold": "latent units squared", "chosen_c": "inverse regularisation"}
+         "active_unit_threshold": "latent units squared", "chosen_c": "inverse regularisation",
+         "squared_error": "sum over features of (x - reconstruction)^2, per example"}
 NATS = {"nll", "nelbo", "kl", "kl_total", "reconstruction", "nll_standard_error"}
 DATA_UNITS = {"mae", "rmse", "rmse_per_step"}
 
