@@ -18,7 +18,8 @@ FRACTIONS = {"accuracy", "macro_f1", "f1", "precision", "recall", "knn_accuracy"
              "average_precision", "flagged_fraction", "next_character_accuracy", "linear_error"}
 COUNTS = {"errors", "support", "samples", "windows", "generated", "real", "k", "iw_samples",
           "latent_dim", "active_units", "characters", "vocabulary", "flagged", "anomalies", "draws"}
-NAMED = {"horizon": "steps", "period": "steps", "mase": "ratio to the in-sample naive forecast's MAE", "smape": "percent",
+NAMED = {"horizon": "steps", "period": "steps", "smape": "percent",
+         "mase": "ratio to the in-sample naive forecast's MAE",
          "bits_per_char": "bits per character", "perplexity": "characters (2^bits per char)",
          "confusion_matrix": "count (rows: true class, columns: predicted)",
          "seconds": "seconds", "temperature": "prior scale", "eval_seed": "seed",
