@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import socket
 
 import numpy as np
@@ -142,6 +143,20 @@ def test_malformed_requests_get_422_in_one_line(client):
     refused(client.get("/api/runs/vae/samples?count=0"), 422, "count")
 
 
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_every_float_input_must_be_finite(client, value):
+    """A NaN point once decoded to a blank image (200) and a NaN temperature was refused as
+    "should be <= 5": every float the API takes is refused as not finite, naming the field."""
+    as_json = {"content-type": "application/json"}
+    query = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[value]
+    refused(client.post("/api/runs/vae/decode", content=f'{{"point": [{value}, 0]}}', headers=as_json),
+            422, "point", "finite")
+    refused(client.post("/api/runs/lstm/generate", content=f'{{"prompt": "a", "temperature": {value}}}',
+                        headers=as_json), 422, "temperature", "finite")
+    refused(client.get(f"/api/runs/vae/samples?temperature={query}"), 422, "temperature", "finite")
+    refused(client.get(f"/api/runs/vae/interpolate?t={query}"), 422, "t", "finite")
+
+
 def test_uploads_give_the_same_answer_as_pixels(client, digits):
     x = digits.test.x[:3]
     drawn = client.post("/api/runs/cnn/predict", json={"pixels": x[0, 0].tolist()}).json()
@@ -276,6 +291,11 @@ def test_the_page_and_the_openapi_schema(client):
                  "/api/runs/{name}/generate"):
         assert path in paths
     assert "app;dur=" in client.get("/api/runs").headers["server-timing"]
+    # /docs: Swagger UI from the package, not a CDN (offline it once showed a blank page)
+    docs = client.get("/docs").text
+    assert "http://" not in docs and "https://" not in docs and "SwaggerUIBundle" in docs
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', docs):
+        assert client.get(asset).status_code == 200, asset
 
 
 def test_the_serve_command_checks_its_runs_and_warns_off_loopback(cli, runs, monkeypatch, tmp_path):

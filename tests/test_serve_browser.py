@@ -116,6 +116,16 @@ def test_drawing_a_digit_shows_probabilities_and_an_overlay(server, page, tmp_pa
     page.select_option("#overlay", "saliency")
     page.wait_for_function("document.getElementById('seen').dataset.overlay === 'saliency'")
     page.screenshot(path=str(tmp_path / "classify.png"), full_page=True)
+    # the bars stay where they are whatever the caption under the input says
+    where = page.locator("#probabilities").bounding_box()["x"]
+    for overlay in ("none", "grad-cam", "saliency"):
+        page.select_option("#overlay", overlay)
+        page.wait_for_function(f"document.getElementById('seen').dataset.overlay === "
+                               f"{'' if overlay == 'none' else overlay!r} && !inFlight && !dirty")
+        assert page.locator("#probabilities").bounding_box()["x"] == where, overlay
+    # the card names the run's own settings, not the family's preset, and no data task
+    about = page.inner_text("#about")
+    assert "this run: default settings, no preset" in about and "(classify)" not in about
     page.click("#clear")
     assert page.locator("#probabilities .bar").count() == 0
     assert page.errors == []
@@ -134,11 +144,14 @@ def test_the_vae_slider_and_map_decode(server, page, tmp_path):
     page.wait_for_function("document.getElementById('decoded').src.startsWith('data:image/png')")
     page.wait_for_function("document.getElementById('samples').src.startsWith('data:image/png')")
     page.screenshot(path=str(tmp_path / "vae.png"), full_page=True)
+    assert "(classify)" not in page.inner_text("#about") and "sample" in page.inner_text("#about")
     assert page.errors == []
 
 
 def test_sample_forecast_and_text_panels(server, page, tmp_path):
     page.goto(f"{server}/?run=gan")
+    page.wait_for_function("document.getElementById('about').textContent.includes('jobs')")
+    assert "(classify)" not in page.inner_text("#about")
     page.wait_for_function("document.getElementById('samples').src.startsWith('data:image/png')")
     first = page.get_attribute("#samples", "src")
     page.select_option("#label", "7")
@@ -151,7 +164,16 @@ def test_sample_forecast_and_text_panels(server, page, tmp_path):
     page.fill("#horizon", "5")
     page.dispatch_event("#horizon", "change")
     page.wait_for_function("document.getElementById('chart').dataset.horizon === '5'")
-    assert "forecast in blue" in page.inner_text("#legend")
+    # every line has a key with its colour, the baselines named as such; the time axis is labelled
+    keys = page.eval_on_selector_all("#legend .key", "keys => keys.map(k => [k.dataset.line, "
+                                     "k.textContent, getComputedStyle(k.firstChild).borderTopColor])")
+    names = [name for name, _text, _colour in keys]
+    assert names[:3] == ["history", "truth", "forecast"] and "naive" in names and "ar_12" in names
+    assert all(text.endswith("(baseline)") for name, text, _ in keys[3:])
+    colours = [colour for name, _text, colour in keys if name not in ("history", "truth")]
+    assert len(set(colours)) == len(colours)   # the forecast and each baseline a colour of its own
+    ticks = page.get_attribute("#chart", "data-ticks").split(",")
+    assert len(ticks) >= 3 and all(1700 <= int(year) <= 2008 for year in ticks)   # sunspots' years
     page.screenshot(path=str(tmp_path / "forecast.png"), full_page=True)
 
     page.goto(f"{server}/?run=lstm")
@@ -163,3 +185,29 @@ def test_sample_forecast_and_text_panels(server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "text.png"), full_page=True)
     assert page.errors == []
     assert page.is_hidden("#classify") and page.is_visible("#generate")
+
+
+def test_the_api_docs_render_with_nothing_from_the_network(server, browser, tmp_path):
+    """/docs once loaded Swagger UI and a favicon from CDNs, and showed a blank page offline."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    errors, outside = [], []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+
+    def only_here(route):
+        if route.request.url.startswith((server, "data:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    opened.route("**/*", only_here)
+    opened.goto(f"{server}/docs", wait_until="networkidle")
+    opened.wait_for_selector(".opblock-summary-path", timeout=15000)
+    opened.screenshot(path=str(tmp_path / "docs.png"))
+    listed = opened.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+    assert any("/api/runs/{name}/decode" in text.replace("\u200b", "") for text in listed), listed
+    # ReDoc's bundle fetches a logo from the web: not served rather than half offline
+    assert opened.goto(f"{server}/redoc").status == 404
+    context.close()
+    assert outside == [] and errors == []

@@ -24,8 +24,14 @@ def save_curves(events: list[dict], path: Path, title: str = "") -> Path:
     metrics = sorted({k[4:] for e in val for k in e if k.startswith("val_")} |
                      {k for e in train for k in e if k in ("loss", "accuracy")})
     metrics = metrics or ["loss"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.4), squeeze=False)
-    for ax, name in zip(axes[0], metrics):
+    # at most two panels a row: four in one row came out 18 inches wide, and the report's page shrank
+    # them (and their text) to half size
+    columns = min(2, len(metrics))
+    rows = -(-len(metrics) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, metrics):
         xs = [e["epoch"] for e in train if isinstance(e.get(name), (int, float))]
         if xs:
             ax.plot(xs, [e[name] for e in train if isinstance(e.get(name), (int, float))],

@@ -19,6 +19,7 @@ from ..errors import NeuralzooError
 from ..runs import read_run_config, run_dir_of
 from ..training.checkpoint import atomic_write
 from ..training.logger import read_metrics
+from .report_figures import figure_rows
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -29,6 +30,9 @@ figure.wide img{max-width:100%}
 figcaption{font-size:.8em;color:#555}pre{background:#f8f8f8;padding:.6em;font-size:.8em;overflow:auto}
 .protocol{font-size:.85em;color:#444}.warning{background:#fff4e5;border-left:4px solid #e8a33d;
 padding:.4em .8em}"""
+
+MEMBERS = {"metrics": "model or baseline", "per_class": "class",   # what a table's rows are
+           "confusion_matrix": "true \\ predicted"}
 
 
 def _image(path: Path) -> str:
@@ -80,9 +84,7 @@ def _section(run: dict[str, Any], index: int) -> str:
     else:
         parts.append('<p class="protocol">Not evaluated yet: <code>neuralzoo evaluate RUN</code> '
                      "writes the metrics and their protocol.</p>")
-    if evaluation.get("metrics"):
-        parts.append("<h3>Metrics</h3>" + _table([[k, v] for k, v in evaluation["metrics"].items()],
-                                                  ["metric", "value"]))
+    parts += _figures(evaluation)
     parts += _baselines(evaluation)
     if run["events"]:
         parts.append('<h3>Curves</h3><figure class="wide">' + _curves(run["events"], name) + "</figure>")
@@ -98,6 +100,22 @@ def _section(run: dict[str, Any], index: int) -> str:
     parts.append(f"<details><summary><b>Configuration</b> ({len(settings)} settings)</summary>"
                  + _table(settings, ["setting", "value"]) + "</details>")
     return "\n".join(parts)
+
+
+def _figures(evaluation: dict[str, Any]) -> list[str]:
+    """Every figure of eval.json with its unit; blocks of like members (model and baselines, classes)
+    as one table each."""
+    rows, tables = figure_rows(evaluation)
+    if not rows and not tables:
+        return []
+    parts = ["<h3>Metrics</h3>" + _table(rows, ["figure", "value", "unit"])]
+    for name, members, units in tables:
+        figures = list(next(iter(members.values())))
+        parts.append(f"<h4>{html.escape(name)}</h4>" + _table(
+            [[member, *(values[f] for f in figures)] for member, values in members.items()],
+            [MEMBERS.get(name.rsplit(".", 1)[-1], ""), *figures])
+            + f'<p class="protocol">Units: {html.escape(units)}.</p>')
+    return parts
 
 
 def _baselines(evaluation: dict[str, Any]) -> list[str]:

@@ -1,6 +1,8 @@
 """The FastAPI application: the page (``/``, plain HTML/JS/CSS shipped in the package, nothing fetched
 from elsewhere) and the JSON API under ``/api`` (OpenAPI schema at ``/openapi.json``, docs at
-``/docs``).
+``/docs``: Swagger UI from the ``fastapi-offline`` package's own copy, since FastAPI's default loads it
+and a favicon from CDNs and shows a blank page offline; no ``/redoc``, whose bundle still fetches a logo
+from the web).
 
 Runs are looked up by name in the dict built at start; no part of a request becomes a path. Request
 bodies above ``max_upload_bytes`` get 413 before they are parsed; every refusal is a 4xx whose
@@ -24,10 +26,11 @@ OVERLAYS = Literal["none", "grad-cam", "saliency"]
 def require_serving() -> None:
     try:
         import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401
         import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        raise NeuralzooError("serving needs FastAPI, uvicorn and python-multipart: "
+        raise NeuralzooError("serving needs FastAPI, fastapi-offline, uvicorn and python-multipart: "
                              "pip install 'neuralzoo[serve]'") from None
 
 
@@ -85,19 +88,20 @@ class BodyLimit:
 def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
     """The application over ``runs`` (their names unique)."""
     require_serving()
-    from fastapi import Body, FastAPI, File, HTTPException, Query, Request, UploadFile
+    from fastapi import Body, File, HTTPException, Query, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
-    from pydantic import BaseModel, Field
+    from fastapi_offline import FastAPIOffline
+    from pydantic import BaseModel, ConfigDict, Field
 
     from ..version import __version__
 
     served = {run.name: run for run in runs}
     static = resources.files("neuralzoo.serve") / "static"
-    app = FastAPI(title="neuralzoo", version=__version__,
-                  description="Trained neuralzoo runs: classify, explore latent spaces, sample, "
-                              "forecast, generate text.")
+    app = FastAPIOffline(title="neuralzoo", version=__version__, redoc_url=None,
+                         description="Trained neuralzoo runs: classify, explore latent spaces, sample, "
+                                     "forecast, generate text.")
 
     def one_line(status: int, message: str) -> JSONResponse:
         return JSONResponse({"detail": " ".join(message.split())}, status_code=status)
@@ -113,8 +117,11 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-        return one_line(422, f"{where}: {first.get('msg', 'invalid')}")
+        where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query"))
+        message = first.get("msg", "invalid")
+        if first.get("type") == "finite_number":   # NaN and infinities, checked before any bound
+            message = f"must be a finite number, not {first.get('input')}"
+        return one_line(422, f"{where or 'body'}: {message}")
 
     def find(name: str, job: str | None = None) -> ServedRun:
         """The run called ``name`` (404 if none is), refusing a job it cannot do before any input
@@ -125,14 +132,20 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
             served[name].require(job)
         return served[name]
 
+    # every float the API takes must be finite: a NaN point once decoded to a blank image, and a NaN
+    # fails a bound's comparison with a misleading "should be <= 5"
+    finite = ConfigDict(allow_inf_nan=False)
+
     class Pixels(BaseModel):
         pixels: list = Field(description="values in [0, 1] in the model's input shape (or H x W)")
         overlay: OVERLAYS = "none"
 
     class Point(BaseModel):
+        model_config = finite
         point: tuple[float, float] = Field(description="a position on the latent map")
 
     class Prompt(BaseModel):
+        model_config = finite
         prompt: str = Field("", max_length=500)
         length: int = Field(200, ge=0, le=2000)
         temperature: float = Field(0.8, ge=0, le=5)
@@ -172,7 +185,8 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
         return find(name).decode_point(body.point)
 
     @app.get("/api/runs/{name}/interpolate", summary="decode between two test samples' codes")
-    def interpolate(name: str, first: int = 0, second: int = 1, t: float = Query(0.5, ge=0, le=1)) -> dict:
+    def interpolate(name: str, first: int = 0, second: int = 1,
+                    t: float = Query(0.5, ge=0, le=1, allow_inf_nan=False)) -> dict:
         return find(name).interpolate(first, second, t)
 
     @app.post("/api/runs/{name}/anomaly", summary="anomaly score of drawn pixels")
@@ -187,7 +201,8 @@ def create_app(runs: list[ServedRun], max_upload_bytes: int = 1 << 20) -> Any:
         return {**run.anomaly(x), "names": names}
 
     @app.get("/api/runs/{name}/samples", summary="a grid of generated samples")
-    def samples(name: str, count: int = Query(16, ge=1, le=64), temperature: float = 1.0,
+    def samples(name: str, count: int = Query(16, ge=1, le=64),
+                temperature: float = Query(1.0, allow_inf_nan=False),
                 seed: int = 0, label: int | None = None) -> dict:
         check_number("temperature", temperature, 0.0, 5.0)
         return find(name).samples(count, temperature, seed, label)

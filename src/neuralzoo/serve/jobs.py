@@ -117,7 +117,7 @@ class ServedRun:
             "jobs": self.jobs, "drawable": drawable(model), "images": info.is_image,
             "classes": info.class_names or ([str(k) for k in range(info.num_classes)]
                                             if info.num_classes else None),
-            "data_error": self.data_error}
+            "data_error": self.data_error, "preset": (getattr(model, "run_config", None) or {}).get("preset")}
         if "classify" in self.jobs:
             from ..evaluation.explain import last_convolution
 
@@ -264,7 +264,8 @@ class ServedRun:
                 "forecast": finite_list(predicted), "truth": finite_list(truth),
                 "baselines": {name: finite_list(v[0]) for name, v in
                               baselines(window, horizon, spec, ar).items()},
-                "times": series.times[start:origin + min(horizon, n - origin)]}
+                "times": series.times[start:origin + min(horizon, n - origin)],
+                "time_name": series.time_column or "step"}
 
     def generate(self, prompt: str, length: int, temperature: float, seed: int) -> dict[str, Any]:
         self.require("generate")

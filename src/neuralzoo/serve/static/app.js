@@ -46,7 +46,10 @@ function select(described) {
   history.replaceState(null, "", `?run=${encodeURIComponent(run.name)}`);
   const classes = run.classes ? `${run.classes.length} classes` : "";
   $("about").innerHTML = "";
-  for (const text of [`${run.model}: ${run.summary}`, `data ${run.data} (${run.task}), input ` +
+  // the data's own task (a VAE on labelled digits: "classify") is not the run's: the jobs line says
+  // what the run does; the family's summary names its presets, the run's own is said here
+  const settings = run.preset ? `preset ${run.preset}` : "default settings, no preset";
+  for (const text of [`${run.model} (this run: ${settings}): ${run.summary}`, `data ${run.data}, input ` +
                        `${run.input_shape.join("×")} ${classes}`, `jobs: ${run.jobs.join(", ")}`]) {
     const p = document.createElement("p");
     p.textContent = text;
@@ -331,26 +334,44 @@ async function forecast() {
 $("horizon").onchange = $("origin").onchange = forecast;
 $("origin").oninput = () => { $("origin-value").textContent = $("origin").value; };
 
+const BASELINE_COLOURS = ["#e07b39", "#3a9d5d", "#9b59b6", "#c0392b", "#16a085", "#7f8c8d"];
+const DASHES = { history: [], forecast: [], truth: [4, 3] };   // baselines: dotted
+
 function drawChart(result) {   // the first column: history, truth, forecast, baselines
   const canvas = $("chart"), context = canvas.getContext("2d");
   const lines = [["history", "#1d2330", result.history.map((r) => r[0]), result.history_start],
                  ["truth", "#1d2330", result.truth.map((r) => r[0]), result.origin],
                  ["forecast", "#2f6fdf", result.forecast.map((r) => r[0]), result.origin]];
   Object.entries(result.baselines).forEach(([name, rows], k) =>
-    lines.push([name, ["#e07b39", "#3a9d5d", "#9b59b6"][k % 3], rows.map((r) => r[0]), result.origin]));
+    lines.push([name, BASELINE_COLOURS[k % BASELINE_COLOURS.length], rows.map((r) => r[0]), result.origin]));
   const values = lines.flatMap((l) => l[2]).filter((v) => v !== null);
   const low = Math.min(...values), high = Math.max(...values);
   const first = result.history_start, last = result.origin + result.horizon;
-  const px = (t) => 40 + (t - first) / Math.max(1, last - first - 1) * (canvas.width - 50);
-  const py = (v) => canvas.height - 25 - (v - low) / Math.max(1e-9, high - low) * (canvas.height - 40);
+  const left = 48, bottom = canvas.height - 40;   // room for the value labels and the time axis
+  const px = (t) => left + (t - first) / Math.max(1, last - first - 1) * (canvas.width - left - 12);
+  const py = (v) => bottom - (v - low) / Math.max(1e-9, high - low) * (bottom - 10);
   context.clearRect(0, 0, canvas.width, canvas.height);
-  context.strokeStyle = "#d9dee7"; context.beginPath();
-  context.moveTo(px(result.origin - 0.5), 5); context.lineTo(px(result.origin - 0.5), canvas.height - 20); context.stroke();
+  context.strokeStyle = "#d9dee7"; context.lineWidth = 1; context.setLineDash([]); context.beginPath();
+  context.moveTo(px(result.origin - 0.5), 5); context.lineTo(px(result.origin - 0.5), bottom); context.stroke();
   context.fillStyle = "#5b6475"; context.font = "12px system-ui";
+  context.textAlign = "left";
   context.fillText(high.toPrecision(4), 2, py(high) + 4); context.fillText(low.toPrecision(4), 2, py(low));
+  // the time axis: the series' own labels (its time column) where it has them, else step numbers
+  const label = (t) => (t - first < result.times.length ? String(result.times[t - first]) : `step ${t}`);
+  context.strokeStyle = "#5b6475"; context.beginPath();
+  context.moveTo(left, bottom + 2); context.lineTo(canvas.width - 12, bottom + 2); context.stroke();
+  const ticks = [], every = Math.max(1, Math.ceil((last - first) / 7));
+  for (let t = first; t < last; t += every) ticks.push(t);
+  context.textAlign = "center";
+  for (const t of ticks) {
+    context.beginPath(); context.moveTo(px(t), bottom + 2); context.lineTo(px(t), bottom + 6); context.stroke();
+    context.fillText(label(t), px(t), bottom + 18);
+  }
+  context.fillText(result.time_name, (left + canvas.width) / 2, bottom + 34);
+  context.textAlign = "left";
   for (const [name, colour, series, start] of lines) {
     context.strokeStyle = colour; context.lineWidth = name === "forecast" ? 2.5 : 1.5;
-    context.setLineDash(name === "truth" ? [4, 3] : name === "history" || name === "forecast" ? [] : [2, 2]);
+    context.setLineDash(DASHES[name] || [2, 2]);
     context.beginPath();
     let open = false;
     series.forEach((v, i) => {
@@ -364,9 +385,29 @@ function drawChart(result) {   // the first column: history, truth, forecast, ba
     });
   }
   context.setLineDash([]);
-  $("legend").textContent = `${result.columns[0]}: history and truth (dashed) in black, forecast in blue, ` +
-    `baselines dotted: ${Object.keys(result.baselines).join(", ")}; ${result.horizon} steps after step ${result.origin}`;
+  drawLegend(lines, result);
   canvas.dataset.horizon = result.horizon;
+  canvas.dataset.ticks = ticks.map(label).join(",");
+}
+
+function drawLegend(lines, result) {   // one key per line: its colour and dash beside its name
+  const legend = $("legend");
+  legend.innerHTML = "";
+  const baselines = Object.keys(result.baselines);
+  for (const [name, colour] of lines) {
+    const key = document.createElement("span");
+    key.className = "key";
+    key.dataset.line = name;
+    const dash = DASHES[name] || [2, 2];
+    const swatch = document.createElement("i");
+    swatch.style.borderTop = `${name === "forecast" ? 3 : 2}px ${dash.length === 0 ? "solid"
+      : name === "truth" ? "dashed" : "dotted"} ${colour}`;
+    key.append(swatch, baselines.includes(name) ? `${name} (baseline)` : name);
+    legend.appendChild(key);
+  }
+  const note = document.createElement("span");
+  note.textContent = `${result.columns[0]}, ${result.horizon} steps after step ${result.origin}`;
+  legend.appendChild(note);
 }
 
 // ---------------------------------------------------------------- text
