@@ -5,7 +5,11 @@ with the preprocessing constants; the CLI, its check, and its errors."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +36,21 @@ def runs(tmp_path_factory):
     return folder
 
 
+def session(path) -> "onnxruntime.InferenceSession":
+    """A session that logs ONNX Runtime's warnings whatever the process default (the exporter must
+    not lower it to pass these tests)."""
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 2
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def assert_no_runtime_warnings(capfd) -> None:
+    # ONNX Runtime logs from C++ to file descriptor 2, e.g. "[W:onnxruntime:, execution_frame.cc:943
+    # VerifyOutputSizes] Expected shape from model of {-1,3,45} does not match actual shape ..."
+    err = capfd.readouterr().err
+    assert not re.search(r"\[[WE]:onnxruntime", err), err
+
+
 def reference(model, graph: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """What PyTorch gives for the graph's input, through the model's own methods."""
     with torch.no_grad():
@@ -46,9 +65,10 @@ def reference(model, graph: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 @pytest.mark.parametrize("name", model_names())
-def test_every_model_exports_and_onnx_runtime_matches_pytorch(runs, name, tmp_path):
+def test_every_model_exports_and_onnx_runtime_matches_pytorch(runs, name, tmp_path, capfd):
     model = neuralzoo.load(runs / name)
     files = model.export(tmp_path / "onnx")
+    capfd.readouterr()
     expected = ({"classifier"} if hasattr(model, "predict_proba") else
                 {"encoder", "decoder"} if hasattr(model, "decode") else
                 {"encoder"} if hasattr(model, "encode") else {"generator"})   # encode only: pretext
@@ -60,19 +80,20 @@ def test_every_model_exports_and_onnx_runtime_matches_pytorch(runs, name, tmp_pa
         proto = onnx.load(str(path))
         meta = json.loads({p.key: p.value for p in proto.metadata_props}["neuralzoo"])
         assert meta["neuralzoo_model"] == name and meta["input_shape"] == list(model.info.input_shape)
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feed = session.get_inputs()[0]
+        runtime = session(path)
+        feed = runtime.get_inputs()[0]
         shapes = [(1,), (17,)] if name not in SEQUENCES else [(1, 8), (17, 5)]   # second length: 5 rows
         for leading in shapes:
             rest = [d for d in feed.shape[len(leading):]]
             x = (model.noise(leading[0], generator=generator) if path.stem == "generator" else
                  torch.randn(*leading, *rest, generator=generator) if path.stem == "decoder" else
                  torch.rand(*leading, *rest, generator=generator))
-            got = session.run(None, {feed.name: x.numpy()})
+            got = runtime.run(None, {feed.name: x.numpy()})
             for ours, theirs in zip(got, reference(model, path.stem, x)):
                 assert ours.shape == tuple(theirs.shape)
                 assert np.abs(ours - theirs.float().numpy()).max() <= 1e-4, (path.stem, leading)
     assert all(f.name in (tmp_path / "onnx" / "README.txt").read_text() for f in files)
+    assert_no_runtime_warnings(capfd)   # at both batch sizes (and both lengths): no axis declared fixed
 
 
 def test_cli_exports_checks_and_refuses_clearly(runs, tmp_path, capsys, monkeypatch):
@@ -89,13 +110,18 @@ def test_cli_exports_checks_and_refuses_clearly(runs, tmp_path, capsys, monkeypa
 
 
 @pytest.mark.parametrize("name, data", [("gru", "sunspots"), ("lstm", "fable"), ("rnn", "fable")])
-def test_forecasters_and_language_models_export_with_their_state(name, data, tmp_path, capsys):
+def test_forecasters_and_language_models_export_with_their_state(name, data, tmp_path, capfd):
     run = tmp_path / "run"
     neuralzoo.train(name, out=run, data=data, max_steps=2, progress=False, verbose=False)
     model = neuralzoo.load(run)
     (path,) = model.export(tmp_path / "onnx")
     meta = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["neuralzoo"])
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    runtime = session(path)
+    declared = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+                for v in onnx.load(str(path)).graph.output}
+    if data == "fable":   # the step count was declared as the example's (3), not as the ids' steps
+        assert declared["logits"] == ["batch", "steps", len(model.vocabulary)]
+    capfd.readouterr()
     generator = torch.Generator().manual_seed(0)
     for batch, steps in ((1, 7), (17, 12)):   # two batch sizes, two sequence lengths
         with torch.no_grad():
@@ -105,7 +131,7 @@ def test_forecasters_and_language_models_export_with_their_state(name, data, tmp
                 # the default forecaster's linear term reads exactly its lookback
                 length = model.info.series.lookback if model.config.linear_skip else steps
                 window = torch.randn(batch, length, 1, generator=generator)
-                got = session.run(None, {"window": window.numpy()})
+                got = runtime.run(None, {"window": window.numpy()})
                 expected = (model(window),)
             else:
                 assert path.name == "step.onnx" and meta["vocabulary"] == model.info.text.vocabulary
@@ -113,13 +139,14 @@ def test_forecasters_and_language_models_export_with_their_state(name, data, tmp
                 h = torch.randn(model.config.num_layers, batch, model.config.hidden_size, generator=generator)
                 state = (h, torch.randn(h.shape, generator=generator)) if name == "lstm" else h
                 feeds = {"ids": ids, "h": h, **({"c": state[1]} if name == "lstm" else {})}
-                got = session.run(None, {k: v.numpy() for k, v in feeds.items()})
+                got = runtime.run(None, {k: v.numpy() for k, v in feeds.items()})
                 outputs, _, new = model.recur(ids, None, state)
                 expected = (model.head(outputs), *(new if isinstance(new, tuple) else (new,)))
         for ours, theirs in zip(got, expected, strict=True):
             assert np.abs(ours - theirs.float().numpy()).max() <= 1e-4
+    assert_no_runtime_warnings(capfd)
     assert main(["export", str(run), "--check", "--output", str(tmp_path / "checked")]) == 0
-    assert "within 1e-4" in capsys.readouterr().out
+    assert "within 1e-4" in capfd.readouterr().out
 
 
 def test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size(tmp_path, capsys):
