@@ -22,6 +22,7 @@ pytest.importorskip("onnxscript")
 import neuralzoo  # noqa: E402
 from neuralzoo.cli import main  # noqa: E402
 from neuralzoo.errors import NeuralzooError  # noqa: E402
+from neuralzoo.models import onnx_check  # noqa: E402
 from neuralzoo.registry import model_names  # noqa: E402
 
 SEQUENCES = ("rnn", "lstm", "gru")
@@ -32,7 +33,8 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
     for name in model_names():
         data = "digits-rows" if name in SEQUENCES else "digits"
-        neuralzoo.train(name, out=folder / name, data=data, max_steps=2, progress=False, verbose=False)
+        neuralzoo.train(name, out=folder / name, data=data, max_steps=2, progress=False, verbose=False,
+                        baselines=False)
     return folder
 
 
@@ -149,14 +151,16 @@ def test_forecasters_and_language_models_export_with_their_state(name, data, tmp
     assert "within 1e-4" in capfd.readouterr().out
 
 
-def test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size(tmp_path, capsys):
+def test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size(tmp_path, capsys, monkeypatch):
     from neuralzoo.data import DataConfig, load_dataset
 
     test = load_dataset(DataConfig(data="digits", val_fraction=0)).test
     for name, share in (("cnn", 0.35), ("mlp", 0.35)):   # static QDQ per channel; dynamic int8
         run = tmp_path / name
-        neuralzoo.train(name, out=run, data="digits", epochs=15, progress=False, verbose=False)
-        assert main(["export", str(run), "--quantize", "int8", "--calibration", "256"]) == 0
+        neuralzoo.train(name, out=run, data="digits", epochs=15, progress=False, verbose=False,
+                        baselines=False)
+        assert main(["export", str(run), "--quantize", "int8", "--calibration", "256", "--check"]) == 0
+        checked = capsys.readouterr().out
         folder = run / "onnx"
         accuracy = {}
         for kind in ("classifier", "classifier.int8"):
@@ -168,7 +172,13 @@ def test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size(tmp_path, cap
         size = {k: (folder / f"{k}.onnx").stat().st_size for k in accuracy}
         assert size["classifier.int8"] <= share * size["classifier"], size
         assert "operators left in float" in (folder / "README.txt").read_text()
-    assert "classifier.int8.onnx" in capsys.readouterr().out
+        # --check scores the int8 graph beside float32 on the same test samples
+        assert (f"classifier.int8.onnx on 360 test samples: accuracy {accuracy['classifier.int8']:.1%} "
+                f"against {accuracy['classifier']:.1%} in float32") in checked
+    monkeypatch.setattr(onnx_check, "ACCURACY_DROP", -1.0)   # a bound no int8 graph can meet
+    assert main(["export", str(tmp_path / "mlp"), "--quantize", "int8", "--check"]) == 0
+    assert re.search(r"neuralzoo: warning: classifier.int8.onnx: accuracy .* passes the bound \(a drop of "
+                     r"at most 1 point\)", capsys.readouterr().err)
     assert main(["export", str(tmp_path / "cnn"), "--quantize", "int8", "--calibration", "0"]) == 2
 
 
@@ -187,3 +197,46 @@ def test_export_leaves_the_model_in_its_inference_layout(runs, tmp_path):
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     model.export(tmp_path / "onnx")   # the graphs are traced channels-first ...
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)   # ... the model is given back
+
+
+def test_export_prints_nothing_from_the_libraries_it_uses(runs, tmp_path):
+    # a fresh process: the exporter's registration logs and once-per-process warnings come back
+    commands = [["export", str(runs / n), "--quantize", "int8", "--calibration", "32", "--output",
+                 str(tmp_path / n)] for n in ("mlp", "lstm", "dcgan")]
+    script = f"import sys; from neuralzoo.cli import main; sys.exit(max(map(main, {commands!r})))"
+    source = str(Path(neuralzoo.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr
+    # before: a copyreg FutureWarning, torch's "torchvision is not installed" (without torchvision),
+    # nn.LSTM's flat-weight UserWarning, onnxruntime's "Please consider to run pre-processing"
+    assert done.stderr == ""
+    assert "wrote" in done.stdout
+
+
+def test_int8_is_skipped_where_nothing_is_quantized(runs, tmp_path, capsys):
+    assert main(["export", str(runs / "gru"), "--quantize", "int8", "--output", str(tmp_path)]) == 0
+    assert not (tmp_path / "classifier.int8.onnx").exists()   # a GRU operator stays float32
+    out = capsys.readouterr().out
+    assert "no classifier.int8.onnx: ONNX Runtime's int8 quantization covers" in out and "GRU" in out
+    assert "classifier.int8.onnx: not written" in (tmp_path / "README.txt").read_text()
+
+
+def test_generator_inputs_are_described_so_another_runtime_can_sample(runs, tmp_path):
+    model = neuralzoo.load(runs / "dcgan")
+    (path,) = model.export(tmp_path)
+    layout = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["neuralzoo"])["noise"]
+    assert layout["size"] == 110 and layout["latent"]["columns"] == [0, 100]
+    assert layout["class"]["columns"] == [100, 110] and len(layout["class"]["prior"]) == 10
+    readme = (tmp_path / "README.txt").read_text()
+    assert "columns 0-99 independent standard normal" in readme and "columns 100-109" in readme
+    # sample from the metadata alone, as another runtime would, and compare with the model's noise()
+    rng = np.random.default_rng(0)
+    latent = rng.standard_normal((4, layout["latent"]["columns"][1])).astype(np.float32)
+    classes = rng.choice(10, size=4, p=np.array(layout["class"]["prior"]) / sum(layout["class"]["prior"]))
+    noise = np.concatenate([latent, np.eye(10, dtype=np.float32)[classes]], 1)
+    (image,) = session(path).run(None, {"noise": noise})
+    with torch.no_grad():
+        expected = model(model.noise(4, labels=torch.from_numpy(classes), noise=torch.from_numpy(latent)))
+    assert np.abs(image - expected.numpy()).max() <= 1e-4
