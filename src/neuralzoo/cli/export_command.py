@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 from .base import command
@@ -13,7 +14,9 @@ from .base import command
 def export_command(argv: list[str]) -> int:
     from ..errors import NeuralzooError
     from ..evaluation.data import eval_data_config, load_eval_data
-    from ..models.onnx_export import check_onnx, require_onnx
+    from ..errors import NeuralzooWarning
+    from ..models.onnx_check import check_onnx, score_int8
+    from ..models.onnx_export import require_onnx
     from ..models.onnx_quantize import quantize_int8
     from ..runs import load, run_dir_of
 
@@ -31,7 +34,9 @@ def export_command(argv: list[str]) -> int:
                         help="--quantize: training samples that calibrate the static quantization "
                              "(default: 512)")
     parser.add_argument("--check", action="store_true", help="also run ONNX Runtime against PyTorch on the "
-                        "run's own test data at batch 1 and 17 and print the largest differences")
+                        "run's own test data at batch 1 and 17 and print the largest differences; with "
+                        "--quantize, also score the int8 graphs beside float32 on up to 1000 test "
+                        "samples and warn past the bound (accuracy -1 point, error +5%%)")
     args = parser.parse_args(argv)
     if args.format != "onnx":
         raise NeuralzooError(f"--format {args.format}: unknown export format; formats: onnx")
@@ -44,8 +49,11 @@ def export_command(argv: list[str]) -> int:
         if args.calibration < 1:
             raise NeuralzooError(f"--calibration must be a positive integer, got {args.calibration}")
         train = load_eval_data(model, eval_data_config(model, {})).train   # MNIST: its training files
-        for path in quantize_int8(model, folder, train.x, args.calibration):
+        quantized = quantize_int8(model, folder, train.x, args.calibration)
+        for path in quantized.written:
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+        for graph, why in quantized.skipped.items():
+            print(f"no {graph}.int8.onnx: {why}")
     print(f"wrote {folder / 'README.txt'}")
     if args.check:
         data = load_eval_data(model, eval_data_config(model, {}), need_validation=False)
@@ -54,5 +62,13 @@ def export_command(argv: list[str]) -> int:
         print(json.dumps(report, indent=2))
         worst = max(v for graph in report.values() for v in graph.values())
         print(f"largest difference {worst:.3g} ({'within' if worst <= 1e-4 else 'ABOVE'} 1e-4)")
+        if args.quantize:   # int8 is not expected to match; it is scored beside float32 instead
+            for score in score_int8(model, folder, part.x, part.y):
+                print(score.line())
+                if not score.within:
+                    warnings.warn(f"{score.graph}.int8.onnx: {score.metric} {score.int8:.4g} against "
+                                  f"{score.float32:.4g} in float32 passes the bound ({score.bound}); "
+                                  f"ship the float32 file or calibrate on more samples (--calibration)",
+                                  NeuralzooWarning)
         return 0 if worst <= 1e-4 else 1
     return 0

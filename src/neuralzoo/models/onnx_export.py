@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import NeuralzooError
+from .onnx_tidy import declare_outputs, quiet, strip_debug_records
 
 if TYPE_CHECKING:
     from .base import Model
@@ -141,8 +142,7 @@ def graphs(model: "Model") -> list[Graph]:
             model.standing_statistics()
         noise = model.noise(2)
         return [Graph("generator", _Call(model, "forward"), {"noise": noise}, ["image"], {"noise": batch},
-                      note="noise: the model's generator input (for a class-conditional model the class "
-                           "embedding is part of it: see neuralzoo's noise())")]
+                      note=describe_noise(noise_layout(model)))]
     raise NeuralzooError(f"{model.name!r} has no capability ONNX export covers")
 
 
@@ -154,7 +154,37 @@ def preprocessing(model: "Model") -> dict[str, Any]:
             "contrast": info.contrast, "data": info.description,
             "standardise": None if info.standardise is None else asdict(info.standardise),
             "series": None if info.series is None else asdict(info.series),
-            "vocabulary": None if info.text is None else info.text.vocabulary}
+            "vocabulary": None if info.text is None else info.text.vocabulary,
+            "noise": noise_layout(model)}
+
+
+def noise_layout(model: "Model") -> dict[str, Any] | None:
+    """A generator's input columns, so another runtime can sample: ``latent`` independent standard
+    normal values (neuralzoo's ``noise()`` at temperature 1), then for a class-conditional model a
+    one-hot class over ``class_names``, drawn by neuralzoo from the training labels' frequencies."""
+    if not (hasattr(model, "noise") and hasattr(model, "latent_draw")):
+        return None
+    latent = model.config.latent_dim
+    layout: dict[str, Any] = {"size": model.generator_inputs, "latent": {
+        "columns": [0, latent], "distribution": "normal", "mean": 0.0, "std": 1.0}, "class": None}
+    if model.config.conditional:
+        layout["class"] = {"columns": [latent, latent + model.num_classes], "encoding": "one-hot",
+                           "class_names": model.info.class_names,
+                           "prior": [round(float(p), 6) for p in model.label_prior]}
+    return layout
+
+
+def describe_noise(layout: dict[str, Any]) -> str:
+    latent, label = layout["latent"]["columns"][1], layout["class"]
+    text = (f"noise: {layout['size']} values per image: columns 0-{latent - 1} independent standard "
+            f"normal draws N(0, 1) (multiply them by a temperature below 1 for less varied, cleaner "
+            f"images)")
+    if label is not None:
+        first, end = label["columns"]
+        text += (f", then columns {first}-{end - 1} the class one-hot (1 at the index of the class in "
+                 f"the metadata's class_names, 0 elsewhere; to sample unlabelled, draw the class from "
+                 f"the metadata's noise.class.prior, the training labels' frequencies)")
+    return text + "; the metadata's key noise says the same"
 
 
 def export_onnx(model: "Model", folder: str | Path, opset: int | None = None) -> list[Path]:
@@ -162,7 +192,7 @@ def export_onnx(model: "Model", folder: str | Path, opset: int | None = None) ->
     require_onnx()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with exporting(model):
+    with exporting(model), quiet():
         return _export_graphs(model, folder, opset)
 
 
@@ -191,6 +221,7 @@ def _export_graphs(model: "Model", folder: Path, opset: int | None) -> list[Path
             graph.note = (f"{graph.note}; " if graph.note else "") + (
                 f"exported with the TorchScript exporter: torch.export fixed the {', '.join(fixed)} axis")
         strip_debug_records(proto)
+        declare_outputs(proto, graph)
         entry = proto.metadata_props.add()
         entry.key, entry.value = "neuralzoo", json.dumps(preprocessing(model))
         onnx.save(proto, str(path))
@@ -221,10 +252,7 @@ def static_axes(proto: Any, graph: Graph) -> list[str]:
 
 def torchscript_export(graph: Graph, path: Path, opset: int | None) -> None:
     """The fallback the issue of a fixed axis calls for: PyTorch's TorchScript-based exporter."""
-    import warnings
-
-    with warnings.catch_warnings():   # deprecated in favour of dynamo=True, which fixed an axis here
-        warnings.simplefilter("ignore")
+    with quiet():   # deprecated in favour of dynamo=True, which fixed an axis here
         torch.onnx.export(graph.module.eval(), tuple(graph.inputs.values()), str(path), dynamo=False,
                           input_names=list(graph.inputs), output_names=graph.outputs,
                           dynamic_axes={**graph.dynamic, **{n: {1: "batch"} if n.endswith("_out") else
@@ -234,56 +262,3 @@ def torchscript_export(graph: Graph, path: Path, opset: int | None) -> None:
 
 def describe(shape: torch.Size, dynamic: dict[int, str]) -> str:
     return "(" + ", ".join(dynamic.get(i, str(s)) for i, s in enumerate(shape)) + ")"
-
-
-@torch.no_grad()
-def check_onnx(model: "Model", folder: str | Path, samples: torch.Tensor,
-               batches: tuple[int, ...] = (1, 17)) -> dict[str, dict[str, float]]:
-    """ONNX Runtime (CPU) against PyTorch on the same inputs: the largest absolute difference over
-    every output of each exported graph, per batch size. ``samples``: inputs as the model reads them
-    (e.g. the run's test images); decoders get their codes, generators seeded noise."""
-    require_onnx()
-    import onnxruntime
-
-    generator = torch.Generator().manual_seed(0)
-    report: dict[str, dict[str, float]] = {}
-    with exporting(model):
-        for graph in graphs(model):
-            session = onnxruntime.InferenceSession(str(exported(folder, graph)),
-                                                   providers=["CPUExecutionProvider"])
-            report[graph.name] = {}
-            for batch in batches:
-                rows = samples[torch.arange(batch) % len(samples)]
-                feeds = graph_feeds(model, graph, rows, generator)
-                expected = graph.module(*feeds.values())
-                expected = expected if isinstance(expected, tuple) else (expected,)
-                got = session.run(None, {name: t.numpy() for name, t in feeds.items()})
-                report[graph.name][f"batch {batch}"] = max(
-                    float((torch.from_numpy(g) - e.float()).abs().max()) for g, e in zip(got, expected))
-    return report
-
-
-def strip_debug_records(proto: Any) -> None:
-    """Drop what the dynamo exporter records on each node for debugging (the FX node, the module
-    path, the Python stack trace with this machine's file paths): nothing a runtime reads, about a
-    fifth of an int8 file, and no place for local paths in a file meant to be shipped."""
-    for body in (proto.graph, *proto.functions):
-        for node in body.node:
-            del node.metadata_props[:]
-            node.doc_string = ""
-
-
-@torch.no_grad()
-def graph_feeds(model: "Model", graph: Graph, rows: torch.Tensor, generator: torch.Generator
-                ) -> dict[str, torch.Tensor]:
-    """A graph's inputs for data samples ``rows`` (as the model reads them): the samples themselves,
-    a decoder their codes, a generator seeded noise, the language model's step the characters from
-    a zero state."""
-    if graph.name == "decoder":
-        return {"code": model.encode(rows).float()}
-    if graph.name == "generator":
-        return {"noise": model.noise(len(rows), generator=generator)}
-    if graph.name == "step":
-        return {"ids": rows.long(), **{n: torch.zeros(t.shape[0], len(rows), t.shape[2])
-                                       for n, t in list(graph.inputs.items())[1:]}}
-    return {next(iter(graph.inputs)): rows}

@@ -3,41 +3,58 @@ quantization for models with convolutions, dynamic int8 for dense and recurrent 
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from .onnx_export import exported, exporting, graph_feeds, graphs, require_onnx
+from .onnx_check import graph_feeds
+from .onnx_export import exported, exporting, graphs, require_onnx
+from .onnx_tidy import quiet
 
 if TYPE_CHECKING:
     from .base import Model
 
 
+# Below this share of the weights in int8 the file is no smaller and nothing runs in int8 worth the
+# name: ONNX Runtime quantizes MatMul, Gemm and Conv weights, not the GRU and RNN operators, nor the
+# LSTM's weights, which the exported graph reorders (Slice, Concat) into ONNX's gate order at run time.
+LEAST_QUANTIZED_SHARE = 0.5
+
+
+@dataclass
+class Quantized:
+    written: list[Path]
+    skipped: dict[str, str]   # graph -> why no int8 file was written
+
+
 def quantize_int8(model: "Model", folder: str | Path, train: torch.Tensor, calibration: int = 512
-                  ) -> list[Path]:
+                  ) -> Quantized:
     """``GRAPH.int8.onnx`` beside each exported graph: ONNX Runtime's static QDQ quantization,
     per channel, calibrated on ``calibration`` training samples, for models with convolutions; dynamic
-    int8 (weights int8, activations quantized on the fly) for the dense and recurrent ones. README.txt
+    int8 (weights int8, activations quantized on the fly) for the dense and recurrent ones. A graph
+    whose weights stay mostly float (a GRU) gets no int8 file, and README.txt says why. README.txt
     gains the sizes and the operator types left in float."""
     require_onnx()
     folder = Path(folder)
-    with exporting(model):
-        written, lines = _quantize_graphs(model, folder, train[:calibration].float())
+    with exporting(model), quiet():
+        result, lines = _quantize_graphs(model, folder, train[:calibration].float())
     with open(folder / "README.txt", "a") as f:
         f.write("\n".join(lines) + "\n")
-    return written
+    return result
 
 
-def _quantize_graphs(model: "Model", folder: Path, rows: torch.Tensor) -> tuple[list[Path], list[str]]:
+def _quantize_graphs(model: "Model", folder: Path, rows: torch.Tensor) -> tuple[Quantized, list[str]]:
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_dynamic, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
-    written, lines = [], []
+    result, lines = Quantized([], {}), []
     for graph in graphs(model):
         source, target = exported(folder, graph), folder / f"{graph.name}.int8.onnx"
         if convolutional:
@@ -60,12 +77,34 @@ def _quantize_graphs(model: "Model", folder: Path, rows: torch.Tensor) -> tuple[
         else:
             quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
             how = "dynamic (int8 weights, activations quantized at run time)"
-        floats = float_operators(onnx.load(str(target)))
+        proto = onnx.load(str(target))
+        share = quantized_share(onnx.load(str(source)), proto)
+        if share < LEAST_QUANTIZED_SHARE:
+            target.unlink()
+            recurrent = sorted(set(float_operators(proto)) & {"GRU", "LSTM", "RNN"})
+            result.skipped[graph.name] = (
+                f"ONNX Runtime's int8 quantization covers {share:.0%} of the graph's weights (it leaves "
+                f"{', '.join(recurrent) or 'the main operators'} in float32), so the file would be no "
+                f"smaller; use {source.name}")
+            lines.append(f"{target.name}: not written: {result.skipped[graph.name]}")
+            continue
+        floats = float_operators(proto)
         lines.append(f"{target.name}: int8, {how}; {target.stat().st_size:,} bytes against "
                      f"{source.stat().st_size:,} in float32; operators left in float: "
                      f"{', '.join(floats) or 'none'}")
-        written.append(target)
-    return written, lines
+        result.written.append(target)
+    return result, lines
+
+
+def quantized_share(source: Any, quantized: Any) -> float:
+    """The share of the float graph's weight values held in 8 bits in the quantized graph."""
+    import onnx
+
+    def values(proto: Any, types: set[int]) -> int:
+        return sum(math.prod(t.dims) for t in proto.graph.initializer if t.data_type in types)
+
+    total = values(source, {onnx.TensorProto.FLOAT})
+    return values(quantized, {onnx.TensorProto.INT8, onnx.TensorProto.UINT8}) / max(total, 1)
 
 
 def float_operators(proto: Any) -> list[str]:
