@@ -131,12 +131,15 @@ def write_csv(path: Path, values: np.ndarray) -> None:
     path.write_text("time,value\n" + "".join(f"{i},{float(v)!r}\n" for i, v in enumerate(values)))
 
 
-def network(model: str, spec: dict, csv: Path, out: Path, epochs: int | None) -> dict:
+def network(model: str, spec: dict, csv: Path, out: Path, epochs: int | None,
+            auto_min_steps: int | None = None) -> dict:
     n = len(spec["values"])
     settings = dict(data=str(csv), lookback=spec["lookback"], horizon=spec["horizon"],
                     period=spec["period"], test_fraction=spec["test"] / n, seed=0)
     if epochs is not None:
         settings["epochs"] = epochs
+    if auto_min_steps is not None:
+        settings["auto_min_steps"] = auto_min_steps
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -185,6 +188,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="pass epochs to neuralzoo.train "
                         "(default: none, the library decides)")
+    parser.add_argument("--auto-min-steps", type=int, default=None, help="pass auto_min_steps "
+                        "to neuralzoo.train (default: the library's)")
     parser.add_argument("--series", default=None, help="comma-separated names (default: all)")
     parser.add_argument("--models", default="gru,lstm")
     parser.add_argument("--peers-from", type=Path, default=None, help="take the statistical models' "
@@ -206,7 +211,8 @@ def main() -> int:
                    ("period", "lookback", "horizon", "test")},
                    "windows": spec["test"] - spec["horizon"] + 1, "models": {}}
             for model in models:
-                result = network(model, spec, csv, Path(tmp) / f"{name}-{model}", args.epochs)
+                result = network(model, spec, csv, Path(tmp) / f"{name}-{model}", args.epochs,
+                                 args.auto_min_steps)
                 report = result.pop("report")
                 row["models"][f"neuralzoo_{model}"] = {**report["metrics"]["model"], **result}
                 for key, value in report["metrics"].items():

@@ -35,6 +35,11 @@ def test_plan_of_the_automatic_budget():
     assert (fixed.epochs, fixed.validate_every, fixed.patience, fixed.automatic) == (7, 1, 2, False)
     with pytest.raises(NeuralzooError, match="epochs must be a positive integer"):
         TrainConfig(epochs=0)
+    # a family's own floor (forecasters: none beyond 10 epochs) unless --auto-min-steps is given
+    assert plan_budget(TrainConfig(), 2, True, model_min_steps=0).epochs == 10
+    assert plan_budget(TrainConfig(auto_min_steps=100), 2, True, model_min_steps=0).epochs == 50
+    with pytest.raises(NeuralzooError, match="auto_min_steps must be 0 or more"):
+        TrainConfig(auto_min_steps=-1)
 
 
 def test_still_improving_looks_at_the_last_fifth():

@@ -33,8 +33,9 @@ class TrainConfig:
     epochs: int | None = param(None, "passes over the training data (default: an automatic budget: "
                                      "at least auto_min_steps updates and 10 epochs, stopped early "
                                      "when the validation monitor stops improving)")
-    auto_min_steps: int = param(4000, "automatic budget (no --epochs): plan at least this many "
-                                      "optimizer steps, so small data sets get enough updates")
+    auto_min_steps: int | None = param(None, "automatic budget (no --epochs): plan at least this "
+                                       "many optimizer steps, so small data sets get enough updates "
+                                       "(default: 4000; forecasters: none beyond the 10 epochs)")
     batch_size: int = param(128, "global batch size (split across processes under torchrun)")
     lr: float = param(1e-3, "peak learning rate")
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = param("adam", "optimizer")
@@ -81,10 +82,12 @@ class TrainConfig:
     verbose: bool = param(True, "print one line per epoch (step, validation metrics, training time)")
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "log_every", "eval_batch_size", "auto_min_steps")
+        positive = ("batch_size", "log_every", "eval_batch_size")
         for name in positive:
             if getattr(self, name) < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.auto_min_steps is not None and self.auto_min_steps < 0:
+            raise NeuralzooError(f"auto_min_steps must be 0 or more, got {self.auto_min_steps}")
         for name in ("epochs", "max_steps", "checkpoint_every", "patience", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -115,6 +115,8 @@ class Model(nn.Module):
     # True where the untrained model is already its baseline (set in ``prepare``: the hybrid
     # forecaster); the loop then validates before the first step, and keeps that start if never beaten
     starts_as_baseline: bool = False
+    # the automatic budget's floor of optimizer steps for this family (None: the loop's 4,000)
+    auto_min_steps: ClassVar[int | None] = None
     # `neuralzoo tune`'s default search space over this family's fields (beside the learning rate and
     # batch size every family gets): name -> {"type": int|float|categorical, "low", "high", "log",
     # "choices"}, the format of a --space file (tuning/space.py)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ..config import TrainConfig
 
+MIN_STEPS = 4000         # the automatic budget's floor of optimizer steps, unless the model sets its own
 MIN_EPOCHS = 10          # the automatic budget never plans fewer epochs than the old default
 MAX_VALIDATIONS = 100    # validations of one automatic run, at most about this many
 LATE_FRACTION = 0.2      # "the end of training" for the convergence check: its last fifth
@@ -62,12 +63,15 @@ def stop_reason(reason: str, budget: Budget) -> str:
     return STOP_REASONS.get(reason, reason).format(patience=budget.patience)
 
 
-def plan_budget(cfg: TrainConfig, steps_per_epoch: int, has_validation: bool) -> Budget:
+def plan_budget(cfg: TrainConfig, steps_per_epoch: int, has_validation: bool,
+                model_min_steps: int | None = None) -> Budget:
     """The budget of a run with ``steps_per_epoch`` steps per epoch (``--max-steps`` and
-    ``--max-minutes`` still cap it in the loop)."""
+    ``--max-minutes`` still cap it in the loop); ``model_min_steps``: the model's own floor
+    (``Model.auto_min_steps``), where ``--auto-min-steps`` is not given."""
     if cfg.epochs is not None:
         return Budget(cfg.epochs, 1, cfg.patience, automatic=False)
-    epochs = max(MIN_EPOCHS, math.ceil(cfg.auto_min_steps / max(steps_per_epoch, 1)))
+    min_steps = next(v for v in (cfg.auto_min_steps, model_min_steps, MIN_STEPS) if v is not None)
+    epochs = max(MIN_EPOCHS, math.ceil(min_steps / max(steps_per_epoch, 1)))
     validate_every = max(1, epochs // MAX_VALIDATIONS)
     validations = math.ceil(epochs / validate_every)
     patience = cfg.patience or max(10, math.ceil(validations / 4))

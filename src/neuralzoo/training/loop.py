@@ -76,7 +76,8 @@ class Trainer(Interruptions, Validation):
         self.history: list[tuple[int, float]] = []
         self.last_val: dict[str, float] = {}
         self.steps_per_epoch = math.ceil(len(self.train) / cfg.batch_size)
-        self.budget = plan_budget(cfg, self.steps_per_epoch, self.val is not None)
+        self.budget = plan_budget(cfg, self.steps_per_epoch, self.val is not None,
+                                  getattr(model, "auto_min_steps", None))
         self.epochs = self.budget.epochs
         self.total = self.epochs * self.steps_per_epoch
         if cfg.max_steps:
