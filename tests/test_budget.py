@@ -111,7 +111,7 @@ def test_a_tie_goes_to_the_lower_validation_loss(monkeypatch):
     trainer.monitor, trainer.mode = "accuracy", "max"
     trainer.state, trainer.history = {"best": None, "bad_epochs": 0, "step": 0}, []
     assert [trainer.validate() for _ in range(4)] == [True, True, False, False]
-    assert trainer.state["best_loss"] == 0.5 and trainer.state["bad_epochs"] == 2
+    assert trainer.state["best_loss"] == 0.5 and trainer.state["bad_epochs"] == 3   # ties don't reset it
 
 
 def test_a_run_behind_its_baseline_says_so(tmp_path):

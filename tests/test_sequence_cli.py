@@ -11,7 +11,7 @@ import pytest
 
 from neuralzoo.cli import main
 
-TINY = ["--epochs", "1", "--max-steps", "3", "--no-progress"]
+TINY = ["--epochs", "1", "--max-steps", "3", "--no-progress", "--no-baselines"]
 
 
 def one_line_error(argv, capsys, *parts):

@@ -56,8 +56,8 @@ class Validation:
 
     def validate(self) -> bool:
         """Validation metrics of the epoch; whether this epoch's model is the new best: the monitored
-        metric improved, or tied with a lower validation loss (a model still learning: it resets the
-        patience count too)."""
+        metric improved, or tied with a lower validation loss (the checkpoint is kept, but only a
+        strict improvement resets the patience count: a loss lower by 1e-9 is no progress)."""
         state = self.state
         self.last_val = (evaluate_metrics(self.model, self.val, self.cfg.eval_batch_size, self.ctx,
                                           self.world) if self.val else {})
@@ -69,16 +69,16 @@ class Validation:
         loss, best_loss = self.last_val.get("loss"), state.get("best_loss")
         tie_won = (value is not None and value == best and self.monitor != "loss" and loss is not None
                    and (best_loss is None or loss < best_loss))
-        improved = value is not None and (best is None or better(value, best) or tie_won)
+        improved = value is not None and (best is None or better(value, best))
         if improved:
             state["best"], state["bad_epochs"] = value, 0
-            if loss is not None:
-                state["best_loss"] = loss
-        elif value is not None:
+        elif value is not None:   # a tie won keeps the checkpoint but is no progress for patience
             state["bad_epochs"] += 1
+        if (improved or tie_won) and loss is not None:
+            state["best_loss"] = loss
         if value is not None:
             self.history.append((state["step"], value))
-        return improved
+        return improved or tie_won
 
     def validate_start(self) -> None:
         """A model that starts as its baseline (the hybrid forecaster: a frozen linear part, the
