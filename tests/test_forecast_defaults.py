@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import neuralzoo
-from neuralzoo.cli import main
+from cli_helpers import one_line_error
 from neuralzoo.data import DataConfig, load_dataset
 from neuralzoo.data.series_choice import iterated, repeated
 from neuralzoo.errors import NeuralzooError
@@ -85,14 +85,6 @@ def test_default_gru_beats_seasonal_naive_on_trend_and_seasonality(tmp_path):
                     test_fraction=24 / 144, epochs=3, seed=0)
     report = evaluate_run(tmp_path / "run")["forecast"]["metrics"]
     assert report["model"]["mae"] < 0.5 * report["seasonal_naive_12"]["mae"], report
-
-
-def one_line_error(argv, capsys, *parts):
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("neuralzoo: error: "), err
-    for part in parts:
-        assert part in err, (part, err)
 
 
 def test_bad_input_says_what_is_needed(tmp_path, capsys):

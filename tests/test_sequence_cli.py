@@ -9,17 +9,10 @@ import json
 import numpy as np
 import pytest
 
+from cli_helpers import one_line_error
 from neuralzoo.cli import main
 
 TINY = ["--epochs", "1", "--max-steps", "3", "--no-progress", "--no-baselines"]
-
-
-def one_line_error(argv, capsys, *parts):
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("neuralzoo: error: "), err
-    for part in parts:
-        assert part in err, (part, err)
 
 
 @pytest.fixture(scope="module")
