@@ -21,11 +21,20 @@ checkpoint; GANs: the last one, 10,000 samples at t = 1 against the 10,000 test 
 shipped MNIST feature network's space; VAE: importance-sampled NLL with k = 100).
 
     python benchmarks/defaults.py [--models cnn,mlp,lstm,autoencoder,vae,dcgan] [--minutes 5]
+
+``--experiment budget`` measures the automatic training budget (issue 33): each family on data sets
+from 100 to 54,000 training samples, the default run (no --epochs: planned, stopped early) beside the
+same model and seed planned ``--factor`` (default 10) times as many steps as the default planned
+(--auto-min-steps, validated as often, never stopped early: --patience 10^9); both scored on the test split from the best-validation
+checkpoint. Target: within 1 point of accuracy, 5% of the error.
+
+    python benchmarks/defaults.py --experiment budget [--cases mlp-digits-100,...] [--factor 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -70,14 +79,85 @@ def one_run(model: str, settings: dict, root: Path, name: str, args) -> dict:
     return row
 
 
+BUDGET_CASES = {   # name: (model, data, training-sample limit or None, settings beside the defaults)
+    "mlp-digits-100": ("mlp", "digits", 100, {}),
+    "mlp-digits-500": ("mlp", "digits", 500, {}),
+    "mlp-digits": ("mlp", "digits", None, {}),
+    "mlp-mnist-6000": ("mlp", "mnist", 6000, {}),
+    "mlp-mnist": ("mlp", "mnist", None, {}),
+    "cnn-digits-500": ("cnn", "digits", 500, {}),
+    "cnn-digits": ("cnn", "digits", None, {}),
+    "cnn-mnist-6000": ("cnn", "mnist", 6000, {}),
+    "gru-digits-rows": ("gru", "digits-rows", None, {}),
+    "lstm-digits-rows": ("lstm", "digits-rows", None, {}),
+    "gru-mnist-rows-6000": ("gru", "mnist-rows", 6000, {}),
+    "autoencoder-digits": ("autoencoder", "digits", None, {}),
+    "autoencoder-mnist-6000": ("autoencoder", "mnist", 6000, {}),
+    "vae-digits": ("vae", "digits", None, {}),
+    "gru-sunspots": ("gru", "sunspots", None, {}),
+    "lstm-fable": ("lstm", "fable", None, {}),
+}
+
+
+def budget_case(name: str, root: Path, args) -> dict:
+    """The default run and the ``factor`` times longer one of one case; the gap between their test
+    figures in points (accuracy) or percent of the longer run's error (everything else)."""
+    model, data, limit, extra = BUDGET_CASES[name]
+    base = {"data": data, "data_dir": str(args.data_dir), "limit": limit, "progress": False,
+            "verbose": False, **extra}
+    rows = {}
+    for label, length in (("default", {}), ("longer", None)):
+        if length is None:   # factor x the default's plan, validated as often, never stopped early
+            per_epoch = math.ceil(rows["default"]["steps"] / max(rows["default"]["epochs"], 1))
+            length = {"auto_min_steps": args.factor * rows["default"]["planned_epochs"] * per_epoch,
+                      "patience": 10**9}
+        start = time.perf_counter()
+        summary = neuralzoo.train(model, out=root / f"{name}-{label}", **base, **length)
+        result = evaluate_run(root / f"{name}-{label}", "test", iw_samples=100, out=root / f"{name}-{label}-test")
+        rows[label] = {"epochs": summary["epochs"], "planned_epochs": summary["planned_epochs"], "steps": summary["steps"], "reason": summary["reason"],
+                       "seconds": round(time.perf_counter() - start, 1), "warnings": summary["warnings"],
+                       "test": result["headline"]}
+    metric = rows["default"]["test"]["metric"]
+    default, longer = rows["default"]["test"]["value"], rows["longer"]["test"]["value"]
+    higher_better = rows["default"]["test"]["higher_is_better"]
+    if "acc" in metric:
+        gap, within = round(100 * (longer - default), 2), 100 * (longer - default) <= 1.0
+    else:
+        change = (default - longer) / abs(longer) if not higher_better else (longer - default) / abs(longer)
+        gap, within = round(100 * change, 2), change <= 0.05
+    rows.update(model=model, data=data, limit=limit, metric=metric, gap=gap, within_target=bool(within))
+    unit = "points" if "acc" in metric else "% of the error"
+    print(f"{name}: default {default:.4f} ({rows['default']['steps']} steps, {rows['default']['reason']}, "
+          f"{rows['default']['seconds']} s)  x{args.factor} {longer:.4f} ({rows['longer']['seconds']} s)  "
+          f"gap {gap} {unit} {'ok' if within else 'MISSED'}", flush=True)
+    return rows
+
+
+def budget_experiment(args) -> None:
+    out: dict = {"environment": environment(), "protocol": __doc__.split("\n\n")[3], "factor": args.factor,
+                 "cases": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.cases.split(","):
+            out["cases"][name] = budget_case(name, Path(tmp), args)
+            write_json(args.output, out)   # after every case: a long run keeps what it measured
+    print(f"wrote {args.output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(FAMILIES))
     parser.add_argument("--minutes", type=float, default=5.0, help="GAN training budget (default 5)")
     parser.add_argument("--seeds", default="0,1,2", help="CNN seeds (default 0,1,2)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/defaults.json"))
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--experiment", choices=("recipes", "budget"), default="recipes")
+    parser.add_argument("--cases", default=",".join(BUDGET_CASES), help="budget: which cases")
+    parser.add_argument("--factor", type=int, default=10, help="budget: the longer run's epochs / the default's")
     args = parser.parse_args()
+    if args.experiment == "budget":
+        args.output = args.output or Path("benchmarks/results/budget.json")
+        return budget_experiment(args)
+    args.output = args.output or Path("benchmarks/results/defaults.json")
     out: dict = {"environment": environment(), "protocol": __doc__.split("\n\n")[1:3], "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
