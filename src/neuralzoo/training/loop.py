@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,10 +19,10 @@ from tqdm.auto import tqdm
 
 from ..config import TrainConfig, to_dict
 from ..data.base import ArrayData, DataSplits
-from ..errors import ConvergenceWarning, NeuralzooError
+from ..errors import NeuralzooError
 from ..models.base import Model
 from .augment import augment_images
-from .budget import convergence_note, plan_budget, stop_reason
+from .budget import plan_budget, stop_reason
 from .checkpoint import restore, save_checkpoint
 from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
                       resolve_device)
@@ -31,7 +30,7 @@ from .faults import GracefulStop, NonFiniteStep
 from .interruptions import Interruptions
 from .validation import Validation, monitor_of
 from .parallel import average_gradients, global_batch_norm, training_step
-from .logger import RunLogger, read_metrics
+from .logger import RunLogger
 from .metrics import MetricSums, to_device
 from .optim import lr_factor, set_lr
 
@@ -70,16 +69,12 @@ class Trainer(Interruptions, Validation):
         self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best": None, "bad_epochs": 0,
                                       "train_seconds": 0.0, "lr_scale": 1.0, "rollbacks": 0, "skipped": 0,
                                       "best_loss": None}   # the best checkpoint's validation loss
-        # (step, monitored value) of every validation, for the convergence check; kept out of the
-        # checkpoint (a run validated 10,000 times would rewrite it at every save), so a resumed run
-        # reads it back from metrics.jsonl
-        self.history: list[tuple[int, float]] = []
+        self.history: list[tuple[int, float]] = []   # (step, monitored value) per validation
         self.last_val: dict[str, float] = {}
         self.steps_per_epoch = math.ceil(len(self.train) / cfg.batch_size)
         self.budget = plan_budget(cfg, self.steps_per_epoch, self.val is not None,
                                   getattr(model, "auto_min_steps", None))
-        self.epochs = self.budget.epochs
-        self.total = self.epochs * self.steps_per_epoch
+        self.total = self.budget.epochs * self.steps_per_epoch
         if cfg.max_steps:
             self.total = min(self.total, cfg.max_steps)
         self.monitor, self.mode = monitor_of(model, cfg)
@@ -114,9 +109,7 @@ class Trainer(Interruptions, Validation):
             saved = restore(self.run_dir / "checkpoints" / "last.safetensors", model, self.optimizers)
             self.state.update({k: saved[k] for k in self.state if k in saved})
             self.last_val = saved.get("last_val", {})
-            key = f"val_{self.monitor}"
-            self.history = [(event["step"], event[key]) for event in read_metrics(self.run_dir)
-                            if event["event"] == "val" and key in event and event["step"] <= self.state["step"]]
+            self.restore_history()
         # compiling the loss (which calls forward) lets inductor fuse the elementwise work around the
         # matmuls too: ~1.8x faster steps for the IWAE-trained VAE on CPU
         loss_fn = torch.compile(model.loss) if cfg.compile else model.loss
@@ -147,7 +140,7 @@ class Trainer(Interruptions, Validation):
             self.validate_start()
         reason = "budget" if self.budget.automatic else "epochs"
         with self.stop:
-            while (self.state["epoch"] < self.epochs and self.state["step"] < self.total
+            while (self.state["epoch"] < self.budget.epochs and self.state["step"] < self.total
                    and not self.timed_out and not self.stop_requested()):
                 try:
                     self.train_epoch()
@@ -179,7 +172,7 @@ class Trainer(Interruptions, Validation):
         sums = MetricSums()
         mark = time.perf_counter()   # training time is added up between marks (no validation)
         bar = tqdm(total=self.steps_per_epoch, initial=state["batch"],
-                   desc=f"epoch {epoch + 1}/{self.epochs}",
+                   desc=f"epoch {epoch + 1}/{self.budget.epochs}",
                    disable=None if (cfg.progress and world.is_main) else True, leave=False)
         for b in range(state["batch"], self.steps_per_epoch):
             out, n = self.train_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
@@ -268,7 +261,7 @@ class Trainer(Interruptions, Validation):
                         **{f"val_{k}": v for k, v in self.last_val.items()}, **report)
         if self.world.is_main and self.cfg.verbose:
             shown = "  ".join(f"val_{k} {v:.4f}" for k, v in self.last_val.items())
-            print(f"epoch {state['epoch'] + (state['batch'] > 0)}/{self.epochs}  step {state['step']}  "
+            print(f"epoch {state['epoch'] + (state['batch'] > 0)}/{self.budget.epochs}  step {state['step']}  "
                   f"{shown}  ({state['train_seconds']:.1f}s training)", flush=True)
         # best before last: a crash between the two leaves a "last" that redoes this epoch
         if improved or self.val is None:
@@ -283,7 +276,7 @@ class Trainer(Interruptions, Validation):
 
     def finish(self, reason: str) -> dict[str, Any]:
         state, cfg = self.state, self.cfg
-        if state["step"] >= self.total and cfg.max_steps and self.total < self.epochs * self.steps_per_epoch:
+        if state["step"] >= self.total and cfg.max_steps and self.total < self.budget.epochs * self.steps_per_epoch:
             reason = "max_steps"
         elif self.timed_out:
             reason = "max_minutes"
@@ -295,19 +288,9 @@ class Trainer(Interruptions, Validation):
         return {"reason": reason, "stopped": stop_reason(reason, self.budget), "steps": state["step"],
                 "epochs": state["epoch"], "monitor": self.monitor, "best": state["best"],
                 "final": self.last_val, "train_seconds": state["train_seconds"],
-                "planned_epochs": self.epochs, "automatic_budget": self.budget.automatic,
+                "planned_epochs": self.budget.epochs, "automatic_budget": self.budget.automatic,
                 "warnings": notes, "config": to_dict(cfg)}
 
-    def convergence_notes(self, reason: str) -> list[str]:
-        """A ConvergenceWarning (its text also goes to the summary and metrics.jsonl) when the run
-        ended by its budget while the monitored validation metric was still clearly improving."""
-        note = (convergence_note(self.history, self.state, self.monitor, self.mode,
-                                 len(self.val) if self.val is not None else None)
-                if reason != "early_stopping" and self.world.is_main else None)
-        if note is None:
-            return []
-        warnings.warn(note, ConvergenceWarning, stacklevel=3)
-        return [note]
 
 def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_config: dict[str, Any],
         resume: bool = False, callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:

@@ -1,15 +1,19 @@
 """The loop's validation: which metric it monitors and in which direction, a check that it exists
-before the first epoch, and each epoch's validation pass (the ``Trainer`` mixes this in)."""
+before the first epoch, when to validate, each validation pass and its history (read back on
+resume), and the ConvergenceWarning at the end (the ``Trainer`` mixes this in)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
 from ..config import TrainConfig
-from ..errors import NeuralzooError
+from ..errors import ConvergenceWarning, NeuralzooError
 from ..models.base import Model
+from .budget import convergence_note
+from .logger import read_metrics
 from .metrics import evaluate_metrics
 
 
@@ -36,7 +40,7 @@ class Validation:
     last_val: dict[str, float]
     history: list[tuple[int, float]]
     budget: Any
-    epochs: int
+    run_dir: Any
     total: int
     timed_out: bool
     logger: Any
@@ -92,5 +96,23 @@ class Validation:
     def validation_due(self) -> bool:
         """Validate after this epoch: every ``validate_every`` epochs and when training ends."""
         state = self.state
-        return (state["epoch"] % self.budget.validate_every == 0 or state["epoch"] >= self.epochs
+        return (state["epoch"] % self.budget.validate_every == 0 or state["epoch"] >= self.budget.epochs
                 or state["step"] >= self.total or self.timed_out or state["batch"] > 0)
+
+    def restore_history(self) -> None:
+        """A resumed run's validation history, read back from metrics.jsonl (not kept in the
+        checkpoint: a run validated 10,000 times would rewrite it at every save)."""
+        key = f"val_{self.monitor}"
+        self.history = [(event["step"], event[key]) for event in read_metrics(self.run_dir)
+                        if event["event"] == "val" and key in event and event["step"] <= self.state["step"]]
+
+    def convergence_notes(self, reason: str) -> list[str]:
+        """A ConvergenceWarning (its text also goes to the summary and metrics.jsonl) when the run
+        ended by its budget while the monitored validation metric was still clearly improving."""
+        note = (convergence_note(self.history, self.state, self.monitor, self.mode,
+                                 len(self.val) if self.val is not None else None)
+                if reason != "early_stopping" and self.world.is_main else None)
+        if note is None:
+            return []
+        warnings.warn(note, ConvergenceWarning, stacklevel=3)
+        return [note]
