@@ -21,7 +21,11 @@ import numpy as np
 import torch
 
 WINDOW_NORMS = ("none", "shift", "standardise", "level")
-CHOSEN_NORMS = ("none", "shift", "standardise")   # the candidates judged on validation
+# the candidates judged on validation. Not standardise: on two series the 13 benchmark series did
+# not include (statsmodels macrodata realinv / realcons, h = 4), it won on 17 validation windows and
+# then scored test MASE 8.73 / 3.94 against AR(8)'s 0.81 / 0.25 (shift: 0.93 / 0.37); on the 13 it
+# was never chosen (mean MASE 0.754 with and without it). `--instance-norm standardise` still works.
+CHOSEN_NORMS = ("none", "shift")
 
 
 def window_statistics(x: torch.Tensor, how: str, mean: torch.Tensor, std: torch.Tensor
