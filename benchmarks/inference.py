@@ -46,7 +46,7 @@ import neuralzoo  # noqa: E402
 from common import environment, load_average, write_json  # noqa: E402
 from neuralzoo.evaluation import eval_data_config, load_eval_data  # noqa: E402
 from neuralzoo.models.base import native_bf16  # noqa: E402
-from neuralzoo.models.onnx_quantize import quantize_int8  # noqa: E402
+from neuralzoo.export import export_model, quantize_int8  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -128,7 +128,7 @@ def measure(name: str, run_dir: Path, args: argparse.Namespace) -> dict[str, Any
     one = inputs[:1]
     parameters = sum(t.numel() for t in (model.decoder if decoder else model).state_dict().values())
     folder = run_dir / "onnx"
-    model.export(folder)   # the model keeps the layout it infers in
+    export_model(model, folder)   # the model keeps the layout it infers in
     quantize_int8(model, folder, data.train.x, 512)
     graph = "decoder" if decoder else "classifier"
     backends: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {

@@ -23,6 +23,7 @@ LAYERS = [
     ("data", ("neuralzoo.data",)),
     ("models", ("neuralzoo.models",)),
     ("training", ("neuralzoo.training", "neuralzoo.runs")),
+    ("export", ("neuralzoo.export",)),
     ("evaluation", ("neuralzoo.evaluation",)),
     ("api", ("neuralzoo.api", "neuralzoo.tuning")),
     ("front ends", ("neuralzoo.cli", "neuralzoo.__main__", "neuralzoo", "neuralzoo.sklearn",

@@ -22,7 +22,8 @@ pytest.importorskip("onnxscript")
 import neuralzoo  # noqa: E402
 from neuralzoo.cli import main  # noqa: E402
 from neuralzoo.errors import NeuralzooError  # noqa: E402
-from neuralzoo.models import onnx_check  # noqa: E402
+from neuralzoo.export import check as onnx_check  # noqa: E402
+from neuralzoo.export import export_model  # noqa: E402
 from neuralzoo.registry import model_names  # noqa: E402
 
 SEQUENCES = ("rnn", "lstm", "gru")
@@ -69,7 +70,7 @@ def reference(model, graph: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
 @pytest.mark.parametrize("name", model_names())
 def test_every_model_exports_and_onnx_runtime_matches_pytorch(runs, name, tmp_path, capfd):
     model = neuralzoo.load(runs / name)
-    files = model.export(tmp_path / "onnx")
+    files = export_model(model, tmp_path / "onnx")
     capfd.readouterr()
     expected = ({"classifier"} if hasattr(model, "predict_proba") else
                 {"encoder", "decoder"} if hasattr(model, "decode") else
@@ -105,7 +106,7 @@ def test_cli_exports_checks_and_refuses_clearly(runs, tmp_path, capsys, monkeypa
     assert main(["export", str(runs / "cnn"), "--format", "tflite"]) == 2
     assert "unknown export format; formats: onnx" in capsys.readouterr().err
     with pytest.raises(NeuralzooError, match="unknown export format 'tflite'"):
-        neuralzoo.load(runs / "cnn").export(tmp_path / "x", format="tflite")
+        export_model(neuralzoo.load(runs / "cnn"), tmp_path / "x", format="tflite")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)   # the extra not installed
     assert main(["export", str(runs / "cnn")]) == 2
     assert "pip install 'neuralzoo[onnx]'" in capsys.readouterr().err
@@ -116,7 +117,7 @@ def test_forecasters_and_language_models_export_with_their_state(name, data, tmp
     run = tmp_path / "run"
     neuralzoo.train(name, out=run, data=data, max_steps=2, progress=False, verbose=False)
     model = neuralzoo.load(run)
-    (path,) = model.export(tmp_path / "onnx")
+    (path,) = export_model(model, tmp_path / "onnx")
     meta = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["neuralzoo"])
     runtime = session(path)
     declared = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
@@ -195,7 +196,7 @@ def test_export_leaves_the_model_in_its_inference_layout(runs, tmp_path):
     model = neuralzoo.load(runs / "cnn")
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
-    model.export(tmp_path / "onnx")   # the graphs are traced channels-first ...
+    export_model(model, tmp_path / "onnx")   # the graphs are traced channels-first ...
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)   # ... the model is given back
 
 
@@ -225,7 +226,7 @@ def test_int8_is_skipped_where_nothing_is_quantized(runs, tmp_path, capsys):
 
 def test_generator_inputs_are_described_so_another_runtime_can_sample(runs, tmp_path):
     model = neuralzoo.load(runs / "dcgan")
-    (path,) = model.export(tmp_path)
+    (path,) = export_model(model, tmp_path)
     layout = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["neuralzoo"])["noise"]
     assert layout["size"] == 110 and layout["latent"]["columns"] == [0, 100]
     assert layout["class"]["columns"] == [100, 110] and len(layout["class"]["prior"]) == 10

@@ -147,7 +147,7 @@ def test_accuracy_ties_on_a_small_validation_part_go_to_the_lower_loss(wine):
 
 
 def test_raw_inputs_are_predicted_as_in_training(wine, tmp_path):
-    from neuralzoo.models.onnx_export import preprocessing
+    from neuralzoo.export.graphs import preprocessing
     from neuralzoo.serve.uploads import pixels_to_input
 
     path, run, _, _ = wine

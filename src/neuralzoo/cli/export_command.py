@@ -15,9 +15,7 @@ def export_command(argv: list[str]) -> int:
     from ..errors import NeuralzooError
     from ..evaluation.data import eval_data_config, load_eval_data
     from ..errors import NeuralzooWarning
-    from ..models.onnx_check import check_onnx, score_int8
-    from ..models.onnx_export import require_onnx
-    from ..models.onnx_quantize import quantize_int8
+    from ..export import FORMATS, check_onnx, export_model, quantize_int8, require_onnx, score_int8
     from ..runs import load, run_dir_of
 
     parser = argparse.ArgumentParser(
@@ -38,12 +36,12 @@ def export_command(argv: list[str]) -> int:
                         "--quantize, also score the int8 graphs beside float32 on up to 1000 test "
                         "samples and warn past the bound (accuracy -1 point, error +5%%)")
     args = parser.parse_args(argv)
-    if args.format != "onnx":
-        raise NeuralzooError(f"--format {args.format}: unknown export format; formats: onnx")
+    if args.format not in FORMATS:
+        raise NeuralzooError(f"--format {args.format}: unknown export format; formats: {', '.join(FORMATS)}")
     require_onnx()   # before loading anything
     model = load(args.run)
     folder = Path(args.output) if args.output else run_dir_of(args.run) / "onnx"
-    files = model.export(folder, opset=args.opset)
+    files = export_model(model, folder, opset=args.opset)
     print("\n".join(f"wrote {f} ({f.stat().st_size:,} bytes)" for f in files))
     if args.quantize:
         if args.calibration < 1:

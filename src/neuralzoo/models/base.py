@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager
 
 import torch
@@ -51,6 +50,7 @@ def check_temperature(temperature: float) -> float:
 
 
 Outputs = torch.Tensor | tuple[torch.Tensor, ...]
+
 
 
 def batch_noise(batch: dict[str, torch.Tensor], n: int,
@@ -172,15 +172,6 @@ class Model(nn.Module):
         for opt in optimizers:
             ctx.update(opt, out["loss"])
         return out
-
-    def export(self, path: str | Path, format: str = "onnx", opset: int | None = None) -> list[Path]:
-        """Export the trained model for other runtimes into the folder ``path``: one ONNX file per
-        graph (``models/onnx_export.py``) and a README.txt; returns the files."""
-        if format != "onnx":
-            raise NeuralzooError(f"unknown export format {format!r}; formats: onnx")
-        from .onnx_export import export_onnx
-
-        return export_onnx(self, path, opset)
 
     def set_precision(self, precision: str) -> "Model":
         """Inference precision: ``"float32"`` (the default) or ``"bf16"``, autocast to bfloat16

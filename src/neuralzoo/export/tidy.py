@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import NeuralzooWarning
 
 if TYPE_CHECKING:
-    from .onnx_export import Graph
+    from .graphs import Graph
 
 # Two sizes per dynamic axis label, distinct within and across the two runs, so an output axis that
 # follows an input axis is recognised by following it in both runs.

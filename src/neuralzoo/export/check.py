@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .onnx_export import Graph, exported, exporting, graphs, require_onnx
+from .graphs import Graph, exported, exporting, graphs, require_onnx
 
 if TYPE_CHECKING:
-    from .base import Model
+    from ..models.base import Model
 
 
 @torch.no_grad()

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from .onnx_check import graph_feeds
-from .onnx_export import exported, exporting, graphs, require_onnx
-from .onnx_tidy import quiet
+from .check import graph_feeds
+from .graphs import exported, exporting, graphs, require_onnx
+from .tidy import quiet
 
 if TYPE_CHECKING:
-    from .base import Model
+    from ..models.base import Model
 
 
 # Below this share of the weights in int8 the file is no smaller and nothing runs in int8 worth the
