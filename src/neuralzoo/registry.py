@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from .errors import NeuralzooError
 
-if TYPE_CHECKING:
-    from .models.base import Model
-
-MODELS: dict[str, type["Model"]] = {}
+# name -> its subclass of models.base.Model (not named here: the registry sits below the models)
+MODELS: dict[str, type] = {}
 T = TypeVar("T")
 
 
@@ -33,7 +31,7 @@ def register(name: str) -> Callable[[T], T]:
     return decorate
 
 
-def get_model_class(name: str) -> type["Model"]:
+def get_model_class(name: str) -> type:
     from . import models  # noqa: F401  (importing the package registers every model)
 
     if name not in MODELS:

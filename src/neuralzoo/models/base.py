@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Protocol
 
 import torch
 from torch import nn
@@ -21,7 +21,6 @@ from ..errors import NeuralzooError
 if TYPE_CHECKING:
     from ..config import TrainConfig
     from ..data.base import ArrayData, DataInfo
-    from ..training.context import StepContext
 
 
 PRECISIONS = ("float32", "bf16")
@@ -51,6 +50,18 @@ def check_temperature(temperature: float) -> float:
 
 Outputs = torch.Tensor | tuple[torch.Tensor, ...]
 
+
+class TrainStepContext(Protocol):
+    """What ``Model.train_step`` is handed by the loop (``training.context.StepContext`` is the one
+    implementation); declared here so that the models, below the loop, name no module above them."""
+
+    loss: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]   # the model's loss (DDP-wrapped)
+
+    def autocast(self) -> ContextManager: ...
+
+    def backward(self, loss: torch.Tensor) -> None: ...
+
+    def update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, name: str = "loss") -> bool: ...
 
 
 def batch_noise(batch: dict[str, torch.Tensor], n: int,
@@ -163,7 +174,7 @@ class Model(nn.Module):
         return [make_optimizer(self.parameters(), cfg)]
 
     def train_step(self, batch: dict[str, torch.Tensor], optimizers: list[torch.optim.Optimizer],
-                   ctx: "StepContext") -> dict[str, torch.Tensor]:
+                   ctx: TrainStepContext) -> dict[str, torch.Tensor]:
         """One optimisation step. ``ctx`` supplies autocast, the (possibly distributed) loss call,
         backward with the data-parallel scale, and ``update`` (clip, non-finite check, step)."""
         with ctx.autocast():

@@ -4,30 +4,45 @@ run in the middle (``faults`` holds the signal handler and the exception they an
 from __future__ import annotations
 
 import signal
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
-from ..config import to_dict
+from ..config import TrainConfig, to_dict
 from ..errors import NeuralzooError
+from ..models.base import Model
 from .checkpoint import restore
-from .faults import NonFiniteStep
-
-if TYPE_CHECKING:
-    from .loop import Trainer
+from .context import Distributed
+from .faults import GracefulStop, NonFiniteStep
+from .logger import RunLogger
 
 
 class Interruptions:
-    """Mixed into ``Trainer``: stopping on a signal, rolling back after a non-finite step."""
+    """Mixed into ``Trainer``: stopping on a signal, rolling back after a non-finite step. What they
+    use of the trainer is declared here, so this module needs nothing from ``loop.py``."""
 
-    def stop_requested(self: "Trainer") -> bool:
+    model: Model
+    optimizers: list[torch.optim.Optimizer]
+    cfg: TrainConfig
+    state: dict[str, Any]
+    world: Distributed
+    device: torch.device
+    stop: GracefulStop
+    logger: RunLogger
+    run_dir: Path
+    steps_per_epoch: int
+    lr: float
+    save: Callable[[str], None]
+
+    def stop_requested(self) -> bool:
         """A stop signal arrived (under torchrun: on any rank; every rank agrees, at every step)."""
         asked = self.stop.signum is not None
         if not self.world.enabled:
             return asked
         return bool(self.world.all_reduce_sum(torch.tensor(float(asked), device=self.device)) > 0)
 
-    def stopped_by_signal(self: "Trainer") -> dict[str, Any]:
+    def stopped_by_signal(self) -> dict[str, Any]:
         """After a stop signal: save ``last`` where the loop stands and say how to resume; the summary
         carries the exit code, 128 + the signal number."""
         state, signum = self.state, self.stop.signum or 15   # 15: the signal reached another rank
@@ -43,7 +58,7 @@ class Interruptions:
                 "epochs": state["epoch"], "train_seconds": state["train_seconds"],
                 "config": to_dict(self.cfg)}
 
-    def roll_back(self: "Trainer", bad: NonFiniteStep) -> None:
+    def roll_back(self, bad: NonFiniteStep) -> None:
         """A non-finite step (nothing applied): roll back to ``last`` with half the learning rate when
         ``--on-nonfinite rollback`` has rollbacks left, else stop with a one-line error."""
         state, cfg = self.state, self.cfg
