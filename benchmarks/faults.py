@@ -42,7 +42,7 @@ def train_argv(name: str, steps: int, out: Path) -> list[str]:
     """``neuralzoo train`` with the model's demo recipe, cut to ``steps`` steps."""
     from neuralzoo.registry import get_model_class
 
-    settings = {**get_model_class(name).demo, "epochs": 1000, "max_steps": steps, "checkpoint_every": 5,
+    settings = {**get_model_class(name).card.demo, "epochs": 1000, "max_steps": steps, "checkpoint_every": 5,
                 "log_every": 1, "threads": 1, "bf16": "off", "device": "cpu", "sample_every": 0}
     argv = [sys.executable, "-m", "neuralzoo", "train", name, "--out", str(out), "--no-progress"]
     for key, value in settings.items():

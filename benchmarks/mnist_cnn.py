@@ -162,7 +162,7 @@ def throughput(args: argparse.Namespace, runs: Path, x: torch.Tensor, y: torch.T
 
 
 def strong(args: argparse.Namespace, runs: Path, n_train: int) -> dict:
-    preset = CNN.presets["strong"]
+    preset = CNN.card.presets["strong"]
     run, seconds = train_cnn(runs / "strong", args, preset="strong", seed=0)
     row = evaluated(run, seconds, run["epochs"] * n_train)
     return {"preset": preset, "seed": 0, **row, "epochs": run["epochs"],

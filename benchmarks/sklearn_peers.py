@@ -4,7 +4,7 @@ Classification (``--parts classify``): on scikit-learn's digits (the fixed strat
 every neuralzoo benchmark uses: ``train_test_split(test_size=0.2, stratify=y, random_state=0)``) and
 on MNIST (the official 60,000 / 10,000 split), pixels / 16 or / 255:
 ``NeuralZooClassifier("mlp")`` and ``("cnn")`` with their defaults (10 epochs, Adam 1e-3, batch 128)
-and, on digits, with each model's demo recipe for digits (``Model.demo``); scikit-learn's
+and, on digits, with each model's demo recipe for digits (its card's ``demo``); scikit-learn's
 ``MLPClassifier()`` with its documented defaults (one hidden layer of 100, Adam 1e-3, batch 200, up to
 200 epochs with its tolerance stop). Test accuracy, fit seconds (wall), random_state 0.
 
@@ -74,7 +74,7 @@ def classify(data_dir: Path) -> list[dict]:
                       for m in ("mlp", "cnn")}
         if data == "digits":   # the models' own digits recipes (neuralzoo demo)
             for m in ("mlp", "cnn"):
-                demo = dict(get_model_class(m).demo)
+                demo = dict(get_model_class(m).card.demo)
                 train = {k: demo.pop(k) for k in list(demo) if k in NeuralZooClassifier().get_params()}
                 candidates[f"NeuralZooClassifier('{m}') demo recipe"] = NeuralZooClassifier(
                     m, random_state=0, model_params=demo, **train)

@@ -20,7 +20,7 @@ ALLOWED = {("neuralzoo.registry", "neuralzoo.models")}
 # lowest first; a module may import its own layer or any lower one
 LAYERS = [
     ("foundation", ("neuralzoo.errors", "neuralzoo.version", "neuralzoo.config", "neuralzoo.registry",
-                    "neuralzoo.images", "neuralzoo.plots", "neuralzoo.scratch")),
+                    "neuralzoo.cards", "neuralzoo.images", "neuralzoo.plots", "neuralzoo.scratch")),
     ("data", ("neuralzoo.data",)),
     ("models", ("neuralzoo.models",)),
     ("training", ("neuralzoo.training", "neuralzoo.runs")),

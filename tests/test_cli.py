@@ -26,7 +26,7 @@ def test_list_prints_one_line_per_model(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == model_names()
     for line, name in zip(lines, model_names()):
-        assert MODELS[name].summary in line
+        assert MODELS[name].card.summary in line
 
 
 def _help_entries(text: str) -> dict[str, str]:
@@ -172,7 +172,7 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     table = (out / "summary.md").read_text()
     assert [row["model"] for row in summary["models"]] == model_names()
-    digits_models = [n for n in model_names() if MODELS[n].demo.get("data", "digits").startswith("digits")]
+    digits_models = [n for n in model_names() if MODELS[n].card.demo.get("data", "digits").startswith("digits")]
     for row in summary["models"]:   # each row states the protocol of its own evaluation
         assert "training seed 0" in row["protocol"]
         assert ("test 360" in row["protocol"]) == (row["model"] in digits_models), row
@@ -200,13 +200,6 @@ def test_demo_writes_every_model_and_a_summary(tmp_path, capsys):
         validated = json.loads((run / "config.json").read_text())["data"]["val_fraction"] > 0
         assert row["protocol"].endswith("best-validation checkpoint" if validated else
                                         "last checkpoint (no validation split)"), row
-
-
-def test_model_catalog_read_from_source_matches_the_imported_registry():
-    from neuralzoo.registry import model_catalog
-
-    imported = [(name, MODELS[name].summary, list(MODELS[name].presets)) for name in model_names()]
-    assert model_catalog() == imported
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["list"], ["evaluate", "--help"]])

@@ -69,7 +69,7 @@ def settings_for(name: str) -> dict:
     """The model's demo recipe, cut to 4 steps of a global batch of 50 without dropout (whose masks
     are drawn per rank), in float32 on one thread per process."""
     cls = get_model_class(name)
-    settings = {**cls.demo, "epochs": 4, "max_steps": 4, "batch_size": 50, "bf16": "off", "threads": 1,
+    settings = {**cls.card.demo, "epochs": 4, "max_steps": 4, "batch_size": 50, "bf16": "off", "threads": 1,
                 "device": "cpu", "progress": False, "log_every": 1}
     if "dropout" in {f.name for f in fields(cls.Config)}:
         settings["dropout"] = 0.0

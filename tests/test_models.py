@@ -18,7 +18,7 @@ NAMES = model_names()
 
 
 def demo_settings(name: str) -> dict:
-    return {"data": "digits", **MODELS[name].demo}
+    return {"data": "digits", **MODELS[name].card.demo}
 
 
 def inputs(model, batch: dict) -> torch.Tensor:
@@ -58,7 +58,7 @@ def test_loss_is_finite_scalar(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_train_steps_lower_loss_on_fixed_batch(name):
     model, batch, _, _ = model_and_batch(name)
-    cfg = TrainConfig(lr=MODELS[name].train_defaults.get("lr", 3e-3), bf16="off")
+    cfg = TrainConfig(lr=MODELS[name].card.train_defaults.get("lr", 3e-3), bf16="off")
     optimizers = model.optimizers(cfg)
     for opt in optimizers:
         for group in opt.param_groups:
@@ -116,6 +116,8 @@ def test_registry_rejects_duplicates_and_unknown_names():
     from neuralzoo.registry import get_model_class, register
 
     with pytest.raises(ValueError, match="already registered"):
-        register("mlp")(type("Other", (), {}))
+        register(MODELS["mlp"].card)(type("Other", (), {}))
+    with pytest.raises(TypeError, match="register takes the model's card"):
+        register("other")
     with pytest.raises(NeuralzooError, match="unknown model 'nope'; choose from: .*cnn.*mlp"):
         get_model_class("nope")

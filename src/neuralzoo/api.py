@@ -1,6 +1,6 @@
 """The Python API behind the CLI: resolve configs, train, load (``runs.load``).
 
-Config precedence, lowest first: dataclass defaults < the model's ``train_defaults`` < preset < config
+Config precedence, lowest first: dataclass defaults < the model card's ``train_defaults`` < preset < config
 file < explicit arguments.
 """
 
@@ -58,15 +58,10 @@ def resolve(model_name: str, preset: str | None = None, config_file: str | None 
         raise NeuralzooError("no model given: name one (neuralzoo list shows them)")
     cls = get_model_class(model_name)
     preset = preset or file_values.get("preset")
-    if cls.train_defaults:   # the family's own defaults for shared settings (e.g. GANs: lr 2e-4)
-        layers.append((f"{model_name} defaults", dict(cls.train_defaults)))
+    if cls.card.train_defaults:   # the family's own defaults for shared settings (e.g. GANs: lr 2e-4)
+        layers.append((f"{model_name} defaults", dict(cls.card.train_defaults)))
     if preset:
-        if preset not in cls.presets:
-            raise NeuralzooError(f"unknown preset {preset!r} for model {model_name!r}; choose from: "
-                                 f"{', '.join(cls.presets) or '(none)'}")
-        p = cls.presets[preset]
-        layers.append((f"preset {preset}", {**p.get("model", {}), **p.get("train", {}),
-                                            **p.get("data", {})}))
+        layers.append((f"preset {preset}", cls.card.preset_settings(preset)))
     if file_values:
         flat = {k: v for k, v in file_values.items() if k not in RUN_KEYS}
         for section in ("model_config", "train", "data"):

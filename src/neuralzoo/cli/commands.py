@@ -15,12 +15,12 @@ from .base import IMAGE_SUFFIXES, add_run_flags, command, output_paths
 
 @command("list", "show the registered models")
 def list_command(argv: list[str]) -> int:
-    from ..registry import model_catalog   # read from the model files: no torch import
+    from ..registry import model_cards   # the cards alone: no model, so no torch, is imported
 
     argparse.ArgumentParser(prog="neuralzoo list", description="Show the registered models.").parse_args(argv)
-    for name, summary, presets in model_catalog():
-        shown = f"  [presets: {', '.join(presets)}]" if presets else ""
-        print(f"{name:12s} {summary}{shown}")
+    for card in model_cards():
+        shown = f"  [presets: {', '.join(card.presets)}]" if card.presets else ""
+        print(f"{card.name:12s} {card.summary}{shown}")
     return 0
 
 

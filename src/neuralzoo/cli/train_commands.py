@@ -26,14 +26,14 @@ def train_parser(model_cls: type | None = None, prog: str = "neuralzoo train") -
                      "sections model_config/train/data); a run's config.json works too")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last "
                      "checkpoint (training flags may be changed, e.g. --epochs)")
-    presets = sorted(getattr(model_cls, "presets", {}) or {})
+    presets = sorted(model_cls.card.presets) if model_cls else []
     run.add_argument("--preset", metavar="NAME", choices=presets or None,
                      help="named settings of the model "
                           f"({', '.join(presets) or ('none' if model_cls else 'see MODEL --help')})")
     add_flags(parser, DataConfig, "data")
     add_flags(parser, TrainConfig, "training")
     if model_cls is not None:
-        add_flags(parser, model_cls.Config, f"model {model_cls.name}: {model_cls.summary}")
+        add_flags(parser, model_cls.Config, f"model {model_cls.name}: {model_cls.card.summary}")
     return parser
 
 
@@ -122,9 +122,9 @@ def demo_command(argv: list[str]) -> int:
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     classes = {name: get_model_class(name) for name in names}   # a typo fails before any training
     for name, cls in classes.items():
-        print(f"== {name}: {cls.summary}", flush=True)
+        print(f"== {name}: {cls.card.summary}", flush=True)
         # evaluate below puts the baselines beside the result: no second fit at the end of training
-        settings = {"data": "digits", "progress": False, "baselines": False, **cls.demo}
+        settings = {"data": "digits", "progress": False, "baselines": False, **cls.card.demo}
         if args.max_steps is not None:   # validated by TrainConfig (0 is an error, not "no cap")
             settings["max_steps"] = args.max_steps
         summary = api.train(name, out=out / name, **settings)

@@ -87,8 +87,6 @@ class Adversarial(Model):
     """Subclasses set ``self.generator`` ((B, latent [+ K]) -> (B, *shape) in [-1, 1]) and
     ``self.discriminator`` ((B, *shape) -> (B, F) features), then call ``finish_init(F)``."""
 
-    # the DCGAN recipe; no model selection; a sample grid after every epoch
-    train_defaults = {"lr": 2e-4, "val_fraction": 0.0, "sample_every": 1}
     monitor = ("loss", "min")
 
     def __init__(self, config: AdversarialConfig, info) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Literal
 
 import torch
 
+from ..cards.autoencoder import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -37,16 +38,9 @@ class AutoencoderConfig(LatentConfig):
         check_choices(self)
 
 
-@register("autoencoder")
+@register(CARD)
 class Autoencoder(LatentModel):
     Config = AutoencoderConfig
-    summary = "autoencoder, MLP or conv, optionally denoising (reduction, compression, anomalies)"
-    presets = {
-        # Hinton & Salakhutdinov 2006's deep autoencoder shape for 2-D codes / latent maps
-        "deep": {"model": {"hidden_sizes": (1000, 500, 250)}},
-    }
-    demo = {"epochs": 40, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64, "latent_dim": 8,
-            "hidden_sizes": (128, 64)}
 
     def __init__(self, config: AutoencoderConfig, info) -> None:
         super().__init__(config, info)

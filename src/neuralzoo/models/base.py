@@ -4,8 +4,8 @@
 * ``loss(batch) -> dict`` returns a scalar ``"loss"`` plus any metrics (scalars).
 * ``optimizers(cfg)`` and ``train_step(batch, optimizers, ctx)`` have defaults; only models with several
   optimizers (GANs) override them. The training loop never changes per model.
-* ``Config`` is the model's one hyperparameter dataclass; ``presets`` are named partial configs
-  (model and training fields); ``demo`` holds the settings ``neuralzoo demo`` trains it with on digits.
+* ``Config`` is the model's one hyperparameter dataclass. How to use the model (summary, presets,
+  training defaults, demo, search space) is its card (``neuralzoo/cards/``), linked by ``@register``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 from ..errors import NeuralzooError
 
 if TYPE_CHECKING:
+    from ..cards import ModelCard
     from ..config import TrainConfig
     from ..data.base import ArrayData, DataInfo
 
@@ -116,22 +117,16 @@ def batched(fn: Callable[..., Outputs], *inputs: torch.Tensor | None, batch_size
 
 class Model(nn.Module):
     name: ClassVar[str] = ""               # set by @register
+    # how to use it (summary, presets, training defaults, demo, search space; torch-free, in
+    # ``neuralzoo/cards/``): set by @register(CARD)
+    card: ClassVar[ModelCard]
     Config: ClassVar[type]                  # the hyperparameter dataclass
-    presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
-    demo: ClassVar[dict[str, Any]] = {}     # model and training settings for `neuralzoo demo`
-    # training / data settings this family wants by default (below presets, config files and flags)
-    train_defaults: ClassVar[dict[str, Any]] = {}
     monitor: ClassVar[tuple[str, str]] = ("loss", "min")   # validation metric and direction
-    summary: ClassVar[str] = ""             # one line for `neuralzoo list`
     # True where the untrained model is already its baseline (set in ``prepare``: the hybrid
     # forecaster); the loop then validates before the first step, and keeps that start if never beaten
     starts_as_baseline: bool = False
     # the automatic budget's floor of optimizer steps for this family (None: the loop's 4,000)
     auto_min_steps: ClassVar[int | None] = None
-    # `neuralzoo tune`'s default search space over this family's fields (beside the learning rate and
-    # batch size every family gets): name -> {"type": int|float|categorical, "low", "high", "log",
-    # "choices"}, the format of a --space file (tuning/space.py)
-    search_space: ClassVar[dict[str, dict[str, Any]]] = {}
     # image models train and infer channels-last (--channels-last); False: only under bf16 autocast,
     # for a model whose float32 convolutions run faster channels-first (measured: the DCGAN)
     channels_last_float32: ClassVar[bool] = True

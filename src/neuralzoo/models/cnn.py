@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..cards.cnn import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -65,33 +66,9 @@ def pooling_plan(size: int, cfg: CNNConfig, padding: str) -> list[bool] | None:
     return plan
 
 
-@register("cnn")
+@register(CARD)
 class CNN(Classifier):
     Config = CNNConfig
-    summary = ("convolutional classifier (classic Conv32-Pool-Conv64-Pool-Conv64 stack by default; "
-               "VGG-style with --preset strong)")
-    # the recipe benchmarks/mnist_cnn.py validated: 99.0% MNIST test accuracy in under one epoch
-    train_defaults = {"lr": 0.02, "schedule": "one-cycle", "label_smoothing": 0.1}
-    presets = {
-        "classic": {"model": {}},
-        "strong": {
-            "model": {"channels": (32, 64, 128), "convs_per_block": 2, "padding": "same",
-                      "pool_after": (1, 2, 3), "dense_sizes": (256,), "batch_norm": True,
-                      "dropout": 0.25},
-            # 25 epochs: ~26 s each on 2 cores (AVX512-BF16), so the one-cycle schedule ends after
-            # ~11 min, inside a 15-minute budget with margin; 99.64% MNIST test accuracy (seed 0)
-            "train": {"epochs": 25, "batch_size": 128, "lr": 3e-3, "schedule": "one-cycle",
-                      "augment": "affine", "weight_decay": 0.0, "label_smoothing": 0.0},
-        },
-    }
-    # the demo's own recipe for 1,437 8x8 digits (no smoothing: it predates the MNIST defaults)
-    search_space = {"channels": {"type": "categorical", "choices": ["16,32", "32,64", "32,64,64"]},
-                    "kernel_size": {"type": "categorical", "choices": [3, 5]},
-                    "dense_sizes": {"type": "categorical", "choices": ["64", "128"]},
-                    "dropout": {"type": "float", "low": 0.0, "high": 0.5},
-                    "label_smoothing": {"type": "categorical", "choices": [0.0, 0.1]}}
-    demo = {"epochs": 30, "lr": 2e-3, "schedule": "one-cycle", "batch_size": 32, "label_smoothing": 0.0,
-            "batch_norm": True, "dropout": 0.1}
 
     @classmethod
     def needs_image(cls, config: CNNConfig) -> bool:

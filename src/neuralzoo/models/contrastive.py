@@ -22,6 +22,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from ..cards.contrastive import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -77,12 +78,9 @@ def view_maps(parameters: torch.Tensor, cfg: ContrastiveConfig) -> torch.Tensor:
     return theta
 
 
-@register("contrastive")
+@register(CARD)
 class Contrastive(PretextModel):
     Config = ContrastiveConfig
-    summary = "self-supervised encoder: SimCLR, two augmented views and the NT-Xent loss (Chen 2020)"
-    train_defaults = {"lr": 3e-3, "schedule": "one-cycle", "batch_size": 256}
-    demo = {"epochs": 20, "batch_size": 128, "channels": (32, 64)}
 
     def __init__(self, config: ContrastiveConfig, info) -> None:
         if not info.is_image:

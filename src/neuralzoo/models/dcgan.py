@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..cards.dcgan import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -80,13 +81,9 @@ class ChannelsLastUnflatten(nn.Unflatten):
             out.device.type) else out
 
 
-@register("dcgan")
+@register(CARD)
 class DCGAN(Adversarial):
     Config = DCGANConfig
-    summary = "DCGAN: transposed-conv generator / conv discriminator sized from the data, batch norm"
-    # lr 1e-3 for the demo's 1.4k steps on 8x8 digits: Fréchet distance 13.6 against the 1,437
-    # training images, 85.7 with lr 2e-4 (the recipe's lr, tuned for MNIST's longer runs)
-    demo = {"epochs": 60, "batch_size": 64, "width": 32, "latent_dim": 32, "lr": 1e-3}
     channels_last_float32 = False   # its transposed convolutions run faster channels-first in float32
 
     def __init__(self, config: DCGANConfig, info) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..cards.gan import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -34,11 +35,9 @@ def leaky_stack(sizes: list[int]) -> list[nn.Module]:
     return layers
 
 
-@register("gan")
+@register(CARD)
 class GAN(Adversarial):
     Config = GANConfig
-    summary = "fully connected GAN (1024-1024 MLPs; non-saturating, minimax, hinge, WGAN-GP; EMA)"
-    demo = {"epochs": 60, "batch_size": 64, "hidden_sizes": (256, 256), "latent_dim": 32}
 
     def __init__(self, config: GANConfig, info) -> None:
         super().__init__(config, info)

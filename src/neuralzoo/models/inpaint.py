@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cards.inpaint import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -72,12 +73,9 @@ def draw_masks(batch: dict[str, torch.Tensor], n: int, shape: tuple[int, int],
     return (inside_rows[:, :, None] & inside_cols[:, None, :]).float()[:, None]
 
 
-@register("inpaint")
+@register(CARD)
 class Inpaint(PretextModel):
     Config = InpaintConfig
-    summary = "self-supervised encoder: reconstruct hidden blocks or patches (context / masked AE)"
-    train_defaults = {"lr": 3e-3, "schedule": "one-cycle"}
-    demo = {"epochs": 15, "batch_size": 64, "channels": (32, 64), "patch_size": 2}
 
     def __init__(self, config: InpaintConfig, info) -> None:
         if not info.is_image:

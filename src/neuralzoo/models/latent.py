@@ -113,12 +113,6 @@ class LatentModel(Model):
     """Encoder + decoder with a reconstruction likelihood; subclasses define ``encode`` and ``loss``."""
 
     monitor = ("loss", "min")
-    # the recipe of benchmarks/ae_vs_pca.py and oneclass_mnist.py. MNIST, 5 epochs, validation split
-    # (defaults.py): autoencoder squared error 6.86 against 7.49, VAE -ELBO 108.6 against 111.6 (and
-    # 117.0 with lr 1e-3 cosine) for Adam lr 1e-3 constant
-    train_defaults = {"lr": 2e-3, "schedule": "one-cycle"}
-    search_space = {"latent_dim": {"type": "int", "low": 2, "high": 64, "log": True},
-                    "hidden_sizes": {"type": "categorical", "choices": ["256", "512,256", "1000,500,250"]}}
     likelihood: str
 
     @classmethod

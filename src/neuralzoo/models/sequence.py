@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..cards.sequence import GRU_CARD, LSTM_CARD, RNN_CARD
 from ..config import param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -46,12 +47,6 @@ class Recurrent(Model):
     """The shared encoder; the task head comes from the per-task subclass chosen in ``__new__``."""
 
     Config = SequenceConfig
-    # benchmarks/mnist_rows.py's recipe (clipping: recurrent gradients can explode); on MNIST rows,
-    # 3 epochs, validation accuracy 97.87% against 97.13% with Adam lr 1e-3 constant (defaults.py)
-    train_defaults = {"lr": 2e-3, "schedule": "one-cycle", "grad_clip": 1.0}
-    search_space = {"hidden_size": {"type": "categorical", "choices": [32, 64, 128, 256]},
-                    "num_layers": {"type": "int", "low": 1, "high": 2},
-                    "dropout": {"type": "float", "low": 0.0, "high": 0.3}}
     _variants: ClassVar[dict[tuple[type, str], type]] = {}
 
     def __new__(cls, config=None, info=None, *args, **kwargs):
@@ -131,9 +126,6 @@ class Recurrent(Model):
         return self.drop(total / lengths.to(outputs.device)[:, None].clamp(min=1))
 
 
-SUMMARY = "recurrent {} cell: sequence classification, multi-step forecasting, character text"
-
-
 @dataclass
 class RNNConfig(SequenceConfig):
     cell: Literal["rnn", "lstm", "gru"] = param("rnn", "recurrent cell: rnn (Elman, tanh), lstm or gru")
@@ -144,25 +136,16 @@ class GRUConfig(SequenceConfig):
     cell: Literal["rnn", "lstm", "gru"] = param("gru", "recurrent cell: rnn (Elman, tanh), lstm or gru")
 
 
-@register("rnn")
-class RNN(Recurrent):   # the demos keep their own recipes (no clipping) for the small demo data
+@register(RNN_CARD)
+class RNN(Recurrent):
     Config = RNNConfig
-    summary = SUMMARY.format("Elman (tanh)")
-    demo = {"data": "digits-rows", "epochs": 30, "lr": 3e-3, "batch_size": 32, "hidden_size": 64,
-            "schedule": "one-cycle", "grad_clip": None}
 
 
-@register("lstm")
+@register(LSTM_CARD)
 class LSTM(Recurrent):
     Config = SequenceConfig
-    summary = SUMMARY.format("LSTM")
-    demo = {"data": "fable", "epochs": 20, "lr": 1e-2, "batch_size": 8, "hidden_size": 128,
-            "dropout": 0.3, "schedule": "one-cycle", "grad_clip": None}
 
 
-@register("gru")
+@register(GRU_CARD)
 class GRU(Recurrent):
     Config = GRUConfig
-    summary = SUMMARY.format("GRU")
-    demo = {"data": "sunspots", "epochs": 60, "lr": 3e-3, "batch_size": 32, "hidden_size": 32,
-            "schedule": "one-cycle", "grad_clip": None}

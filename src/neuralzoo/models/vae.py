@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from ..cards.vae import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
@@ -57,20 +58,10 @@ class VAEConfig(LatentConfig):
         check_choices(self)
 
 
-@register("vae")
+@register(CARD)
 class VAE(LatentModel):
     Config = VAEConfig
-    summary = "variational autoencoder, MLP or conv, Bernoulli/Gaussian decoder, beta, IWAE bound"
     monitor = ("nelbo", "min")
-    presets = {
-        # Burda et al. 2016's one-stochastic-layer architecture (784-200-200-50, tanh), trained with
-        # the k=5 importance-weighted bound; benchmarks/vae_nll.py uses it on binarized MNIST
-        "iwae": {"model": {"hidden_sizes": (200, 200), "latent_dim": 50, "activation": "tanh",
-                           "iw_samples": 5},
-                 "data": {"binarize": "dynamic"}},
-    }
-    demo = {"epochs": 60, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64, "latent_dim": 8,
-            "hidden_sizes": (128, 64), "kl_warmup_steps": 200}
 
     def __init__(self, config: VAEConfig, info) -> None:
         super().__init__(config, info)

@@ -112,7 +112,7 @@ class ServedRun:
     def describe(self) -> dict[str, Any]:
         info, model = self.model.info, self.model
         out: dict[str, Any] = {
-            "name": self.name, "model": model.name, "summary": getattr(model, "summary", ""),
+            "name": self.name, "model": model.name, "summary": model.card.summary,
             "data": info.name, "task": info.task, "input_shape": list(info.input_shape),
             "jobs": self.jobs, "drawable": drawable(model), "images": info.is_image,
             "classes": info.class_names or ([str(k) for k in range(info.num_classes)]

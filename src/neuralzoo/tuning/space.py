@@ -19,14 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..cards.base import SPACE_TYPES
 from ..errors import NeuralzooError
 
-# every family also searches these (its own fields: Model.search_space)
+# every family also searches these (its own fields: its card's search_space)
 TRAINING_SPACE: dict[str, dict[str, Any]] = {
     "lr": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True},   # the CNN's default is 2e-2
     "batch_size": {"type": "categorical", "choices": [32, 64, 128, 256]},
 }
-KINDS = ("float", "int", "categorical")
+KINDS = SPACE_TYPES   # the kinds a model card's search space may use, too
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,14 @@ def dimension(name: str, spec: Any, where: str) -> Dimension:
 
 def build_space(model_cls: type, space: str | dict[str, Any] | None) -> dict[str, Dimension]:
     """The dimensions of a search: a space file, a dict of the same shape, or (None) the family's
-    default (``TRAINING_SPACE`` and ``Model.search_space``). Names are checked against the settings."""
+    default (``TRAINING_SPACE`` and the model card's ``search_space``). Names are checked against the
+    settings."""
     from ..api import split_values
     from ..config import read_config_file
 
     if space is None:
-        entries, where = {**TRAINING_SPACE, **model_cls.search_space}, f"default space of {model_cls.name}"
+        entries = {**TRAINING_SPACE, **model_cls.card.search_space}
+        where = f"default space of {model_cls.name}"
     elif isinstance(space, dict):
         entries, where = space, "the search space"
     else:
