@@ -34,6 +34,7 @@ checkpoint. Target: within 1 point of accuracy, 5% of the error.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import tempfile
@@ -136,9 +137,14 @@ def budget_case(name: str, root: Path, args) -> dict:
 def budget_experiment(args) -> None:
     out: dict = {"environment": environment(), "protocol": __doc__.split("\n\n")[3], "factor": args.factor,
                  "cases": {}}
+    if args.output.exists():   # another sitting: keep the cases measured before, each with its machine
+        earlier = json.loads(args.output.read_text())
+        for name, case in earlier.get("cases", {}).items():
+            out["cases"][name] = {"environment": earlier.get("environment"), **case}
+        out.update({k: v for k, v in earlier.items() if k not in out})   # e.g. earlier sittings' notes
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cases.split(","):
-            out["cases"][name] = budget_case(name, Path(tmp), args)
+            out["cases"][name] = {"environment": out["environment"], **budget_case(name, Path(tmp), args)}
             write_json(args.output, out)   # after every case: a long run keeps what it measured
     print(f"wrote {args.output}")
 
