@@ -58,6 +58,17 @@ class TrainConfig:
     threads: int | None = param(None, "torch intra-op threads (default: torch's choice)")
     augment: Literal["none", "shift", "affine"] = param("none", "batched image augmentation: "
                                                         "random shifts, or rotation/scale/shift")
+    # adversarial training (training/adversarial.py): the batch's inputs perturbed before the loss
+    adversarial: Literal["none", "pgd", "fgsm-rs"] = param(
+        "none", "classifiers: train on L-infinity adversarial inputs: pgd (Madry et al. 2018) or "
+                "fgsm-rs, FGSM from a random start (Wong et al. 2020), about steps+1 times cheaper")
+    adversarial_eps: float | None = param(None, "--adversarial: the L-infinity radius in the model's "
+                                          "input units (pixels in [0, 1]; MNIST: 0.3) (default: none, "
+                                          "required with --adversarial)")
+    adversarial_steps: int = param(40, "--adversarial pgd: attack steps per batch (Madry et al. 2018: 40)")
+    adversarial_step_size: float | None = param(None, "--adversarial: attack step size (default: pgd "
+                                                "0.01 as Madry et al. 2018; fgsm-rs 1.25 eps as Wong "
+                                                "et al. 2020)")
     label_smoothing: float = param(0.0, "label smoothing for classifiers")
     class_weights: Literal["none", "balanced"] = param("none", "weight the classification loss "
                                                        "by inverse class frequency")
@@ -109,6 +120,13 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 1:
             raise NeuralzooError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         check_choices(self)
+        if self.adversarial != "none" and (self.adversarial_eps is None or self.adversarial_eps < 0):
+            raise NeuralzooError(f"adversarial_eps must be given and >= 0 with --adversarial, got "
+                                 f"{self.adversarial_eps}")
+        if self.adversarial_steps < 1 or (self.adversarial_step_size is not None
+                                          and not self.adversarial_step_size > 0):
+            raise NeuralzooError("adversarial_steps must be >= 1 and adversarial_step_size positive, got "
+                                 f"{self.adversarial_steps} and {self.adversarial_step_size}")
 
 
 # ---------------------------------------------------------------- dataclass <-> dict / flags

@@ -203,3 +203,24 @@ def save_probe_curve(rows: list[dict], path: Path, title: str = "") -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def save_robustness_curve(result: dict, path: Path, title: str = "") -> Path:
+    """Robust accuracy (%) against the attack's L-infinity radius, clean accuracy at eps 0."""
+    plt = _pyplot()
+    radii = [0.0] + [float(e) for e in result["robust_accuracy"]]
+    accuracy = [result["clean_accuracy"]] + list(result["robust_accuracy"].values())
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    ax.plot(radii, accuracy, "o-", label=result["method"])
+    ax.set_xlabel("eps (L-infinity, model input units)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title or f"robust accuracy, {result['samples']} samples", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -34,8 +34,8 @@ def top_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from . import (commands, latent_commands, sequence_commands,  # noqa: F401  (register the commands)
-                   explain_command, export_command, probe_commands, serve_command, train_commands,
-                   tune_command)
+                   explain_command, export_command, probe_commands, robustness_commands, serve_command,
+                   train_commands, tune_command)
 
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv   # neuralzoo --verbose COMMAND, or a command's own --verbose (train)

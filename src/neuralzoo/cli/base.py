@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {}
 # a registered command missing here is listed under "other" (tests/test_small_fixes.py asks for none)
 GROUPS: dict[str, tuple[str, ...]] = {
     "train models": ("train", "tune", "pretrain", "demo", "scratch"),
-    "inspect runs": ("list", "inspect", "evaluate", "plot", "report", "explain", "probe"),
+    "inspect runs": ("list", "inspect", "evaluate", "plot", "report", "explain", "probe", "attack", "audit"),
     "use a trained run": ("predict", "sample", "embed", "reconstruct", "interpolate", "detect", "forecast",
                           "generate", "export"),
     "serve": ("serve",),

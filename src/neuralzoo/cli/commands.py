@@ -53,17 +53,25 @@ def evaluate_command(argv: list[str]) -> int:
                              "warning when the model is behind them on validation; they need the "
                              "training part and the validation split, which the test split alone "
                              "does not (on MNIST: a few seconds less)")
+    parser.add_argument("--robustness", action="store_true", help="classifiers: also robust accuracy "
+                        "under an L-infinity attack (the --robustness-* flags, as neuralzoo attack's) "
+                        "-> eval.json's robustness block, robustness_curve.png, robustness_examples.png")
+    from .robustness_commands import add_attack_flags, attack_settings
+
+    add_attack_flags(parser.add_argument_group("--robustness"), prefix="robustness-")
     names = add_flags(parser, DataConfig, "data (default: the run's own data set)")
     args = vars(parser.parse_args(argv))
     overrides = {k: args[k] for k in names if k in args}
+    robustness = attack_settings(args, "robustness-") if args["robustness"] else None
     if args["quality_samples"] < 0:
         raise NeuralzooError(f"--quality-samples must be >= 0, got {args['quality_samples']}")
     from ..evaluation import evaluate_run   # after parsing: --help needs no torch
     result = evaluate_run(args["run"], args["split"], args["checkpoint"], args["device"], overrides,
                           args.get("out"), args["iw_samples"], args["quality_samples"],
-                          args["inception"], args["temperature"], args["precision"], args["baselines"])
+                          args["inception"], args["temperature"], args["precision"], args["baselines"],
+                          robustness)
     shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality",
-                                    "quality_inception") if k in result}
+                                    "quality_inception", "robustness") if k in result}
     if result.get("baselines"):   # the model beside its baselines on the evaluated split
         shown["baselines"] = result["baselines"]["splits"][args["split"]]
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))

@@ -37,12 +37,13 @@ from .forecasting import ForecastReporter
 from .quality import SampleQualityReporter
 from .reconstruction import ReconstructionReporter
 from .representation import RepresentationReporter
+from .robustness import RobustnessReporter
 from .text import TextReporter
 
 # in headline priority: a VAE's likelihood before the quality of its samples
 REPORTERS: tuple[Reporter, ...] = (ClassificationReporter(), ForecastReporter(), TextReporter(),
                                    ReconstructionReporter(), AnomalyReporter(), SampleQualityReporter(),
-                                   RepresentationReporter())
+                                   RepresentationReporter(), RobustnessReporter())
 
 __all__ = ["REPORTERS", "EvaluationContext", "Headline", "Reporter", "baseline_check",
            "eval_data_config", "evaluate_run", "load_eval_data"]
@@ -53,13 +54,14 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                  out: str | Path | None = None, iw_samples: int = 5000,
                  quality_samples: int = 10000, inception: str | Path | None = None,
                  temperature: float = 1.0, precision: str = "float32",
-                 baselines: bool = True) -> dict[str, Any]:
+                 baselines: bool = True, robustness: Any = None) -> dict[str, Any]:
     """Evaluate a run; writes eval.json (and each reporter's pictures) to ``out`` (default: the run
     directory) and returns its contents. ``temperature``: the standard deviation of the latent draws
     behind the sample-quality figures (1: the prior); ``precision``: float32, or bf16 autocast to
     measure what bf16 inference costs (``Model.set_precision``); ``baselines``: the baselines beside
     the model (``baselines.py``: fitted on the training part, so the training part is loaded), with a
-    ``BaselineWarning`` when the model is behind the best of them on validation."""
+    ``BaselineWarning`` when the model is behind the best of them on validation; ``robustness``:
+    ``robustness.AttackSettings``, a classifier's robust accuracy under that attack."""
     temperature = check_temperature(temperature)
     if quality_samples < 0:
         raise NeuralzooError(f"quality_samples must be >= 0, got {quality_samples}")
@@ -82,7 +84,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
                        channels_last=model.infers_channels_last)
     ctx = EvaluationContext(model, data, split, out_dir, train_cfg["seed"],
                             lambda: evaluate_metrics(model, part, 256, step), iw_samples,
-                            quality_samples, inception, temperature)
+                            quality_samples, inception, temperature, robustness=robustness)
     result: dict[str, Any] = {
         "model": model.run_config["model"],
         "checkpoint": model.checkpoint,

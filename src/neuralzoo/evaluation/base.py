@@ -32,6 +32,7 @@ class EvaluationContext:
     quality_samples: int = 10000    # generated (and real) samples for sample quality; 0: skip
     inception: str | Path | None = None   # local Inception weights: also the standard FID
     temperature: float = 1.0        # standard deviation of the latent draws behind samples
+    robustness: Any = None          # evaluate --robustness: robustness.AttackSettings
 
     _metrics: dict[str, float] | None = field(default=None, repr=False)
 

@@ -21,6 +21,7 @@ from ..config import TrainConfig, to_dict
 from ..data.base import ArrayData, DataSplits
 from ..errors import NeuralzooError
 from ..models.base import Model
+from .adversarial import AdversarialTraining
 from .augment import augment_images
 from .budget import plan_budget, stop_reason
 from .checkpoint import restore, save_checkpoint
@@ -81,6 +82,9 @@ class Trainer(Interruptions, Validation):
         self.timed_out = False
         self.stopped_by_callback: str | None = None
         self.stop = GracefulStop(announce=self.world.is_main)
+        self.adversary = AdversarialTraining(model, cfg) if cfg.adversarial != "none" else None
+        if self.adversary is not None:
+            self.protocol += f"; {self.adversary.describe()}"
 
     # -- set-up -------------------------------------------------------------------------------
     def place_data(self, data: DataSplits) -> tuple[ArrayData, ArrayData | None]:
@@ -206,6 +210,8 @@ class Trainer(Interruptions, Validation):
         if self.cfg.augment != "none" and batch["x"].dim() == 4:
             batch["x"] = augment_images(batch["x"], self.cfg.augment)
         batch = to_device(batch, ctx)
+        if self.adversary is not None:   # like augmentation: the model's own step sees the perturbed batch
+            batch["x"] = self.adversary(batch, ctx)
         # the global step rides along, so schedules inside a loss (the VAE's KL warm-up) are pure
         # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
         # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors

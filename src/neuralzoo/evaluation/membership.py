@@ -1,0 +1,106 @@
+"""Membership inference (``neuralzoo audit``): can an attacker tell the run's training samples from
+samples it never saw by the model's loss on them?
+
+The loss-threshold attack (Yeom et al. 2018, "Privacy risk in machine learning"): guess "member" when
+a sample's loss is below a threshold. Over every threshold this is the ROC of the score -loss on
+equally many training and held-out (test) samples: its area (AUC, 0.5 = chance) and the membership
+advantage, max over thresholds of TPR - FPR (Yeom et al.'s Definition 4; for an (epsilon, delta)
+differentially private model it is at most e^epsilon - 1 + delta). The calibrated attack with shadow
+models (Shokri et al. 2017; Carlini et al. 2022's LiRA) trains tens of runs per audit and is not run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from ..data.base import ArrayData
+from ..models.base import Model
+
+SHADOW_NOTE = ("loss-threshold attack (Yeom et al. 2018) only; the shadow-model calibrated attack "
+               "(Shokri et al. 2017) needs many extra training runs per audit and is not run")
+
+
+def per_sample_loss(model: Model, part: ArrayData, count: int) -> np.ndarray:
+    """Cross-entropy of each of the first ``count`` samples of ``part`` (float32, eval mode)."""
+    x, y = part.x[:count], part.y[:count]
+    logits = model.infer(lambda rows: model(rows).float(), x)
+    return F.cross_entropy(logits.float(), y, reduction="none").numpy()
+
+
+def membership_inference(model: Model, train: ArrayData, held_out: ArrayData,
+                         limit: int | None = None) -> dict[str, Any]:
+    """AUC and advantage of the loss-threshold attack on ``count`` training samples against as many
+    held-out ones (count: the smaller part, at most ``limit``)."""
+    count = min(len(train), len(held_out), limit or len(train))
+    members = per_sample_loss(model, train, count)
+    others = per_sample_loss(model, held_out, count)
+    truth = np.r_[np.ones(count), np.zeros(count)]
+    score = -np.r_[members, others]   # lower loss: more likely a member
+    fpr, tpr, _ = roc_curve(truth, score)
+    return {"attack": "loss threshold (Yeom et al. 2018)", "samples_each": count,
+            "members": f"the first {count} training samples", "non_members": f"the first {count} test samples",
+            "auc": float(roc_auc_score(truth, score)), "advantage": float(np.max(tpr - fpr)),
+            "mean_loss_members": float(members.mean()), "mean_loss_non_members": float(others.mean()),
+            "note": SHADOW_NOTE}
+
+
+def find_key(value: Any, key: str) -> Any:
+    """The first value stored under ``key`` anywhere in nested dicts, or None."""
+    if isinstance(value, dict):
+        if key in value:
+            return value[key]
+        for inner in value.values():
+            found = find_key(inner, key)
+            if found is not None:
+                return found
+    return None
+
+
+def run_privacy(run_dir: Path, checkpoint: str | None) -> dict[str, Any]:
+    """The run's differential-privacy epsilon (``dp_epsilon``) where its eval.json or checkpoint
+    records one, and the robustness block of its eval.json."""
+    found: dict[str, Any] = {}
+    evaluation = run_dir / "eval.json"
+    if evaluation.is_file():
+        try:
+            saved = json.loads(evaluation.read_text())
+        except (ValueError, UnicodeDecodeError):
+            saved = {}
+        if find_key(saved, "dp_epsilon") is not None:
+            found["dp_epsilon"], found["dp_epsilon_from"] = find_key(saved, "dp_epsilon"), str(evaluation)
+        if isinstance(saved.get("robustness"), dict):
+            found["robustness"] = saved["robustness"]
+    if "dp_epsilon" not in found and checkpoint:
+        from safetensors import safe_open
+
+        with safe_open(checkpoint, framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+        decoded = {k: _json_or_text(v) for k, v in meta.items()}
+        if find_key(decoded, "dp_epsilon") is not None:
+            found["dp_epsilon"], found["dp_epsilon_from"] = find_key(decoded, "dp_epsilon"), checkpoint
+    return found
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def held_out_of(train: ArrayData | None, test: ArrayData | None) -> tuple[ArrayData, ArrayData]:
+    from ..errors import NeuralzooError
+
+    if train is None or len(train) == 0 or test is None or len(test) == 0 or test.y is None:
+        raise NeuralzooError("audit needs the run's training part and a labelled test split")
+    return train, test
+
+
+

@@ -1,0 +1,113 @@
+"""L-infinity attacks by projected gradient ascent, and adversarial training's seam in the loop.
+
+``linf_pgd`` is the one implementation behind FGSM (one step of size eps from the input; Goodfellow et
+al. 2015), FGSM with a random start (Wong et al. 2020, "Fast is better than free": one step of 1.25 eps
+from a uniform draw in the ball) and PGD (Madry et al. 2018: a uniform start, then steps of the
+gradient's sign, each projected back onto the eps-ball and the input range). ``neuralzoo attack``
+(``evaluation/robustness.py``) measures with it; ``--adversarial`` trains on its outputs: the loop
+replaces each training batch's inputs by their adversarial versions before the model's own step, as
+it augments them, so every model keeps its ``train_step`` and the loop stays one loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ..errors import NeuralzooError
+
+# Madry et al. 2018 (MNIST, eps 0.3): 40 steps of 0.01 in training, 100 in their evaluation
+PGD_STEP_SIZE = 0.01
+# Wong et al. 2020: FGSM from a random start with step 1.25 eps avoids the catastrophic overfitting
+# of plain FGSM training
+FGSM_RS_STEP = 1.25
+
+
+def linf_pgd(loss_of: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float, steps: int,
+             step_size: float, low: float, high: float, random_start: bool = True,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Inputs within ``eps`` of ``x`` (L-infinity) and inside [low, high] that ascend ``loss_of``
+    (inputs -> scalar loss) by ``steps`` signed-gradient steps of ``step_size``; the start is uniform
+    in the ball with ``random_start``. Draws come from ``generator``, else torch's global one (whose
+    state checkpoints save, so adversarial training resumes exactly)."""
+    x = x.detach()
+    lower, upper = (x - eps).clamp(min=low), (x + eps).clamp(max=high)
+    if random_start and eps > 0:
+        noise = torch.rand(x.shape, generator=generator, device="cpu" if generator is not None else
+                           x.device).to(x.device, x.dtype)
+        adversarial = torch.max(torch.min(x + (noise * 2 - 1) * eps, upper), lower)
+    else:
+        adversarial = x.clone()
+    for _ in range(steps if eps > 0 else 0):
+        adversarial.requires_grad_(True)
+        with torch.enable_grad():
+            (gradient,) = torch.autograd.grad(loss_of(adversarial), adversarial)
+        # projection onto the intersection of the ball and the range: a box, so a clamp
+        adversarial = torch.max(torch.min(adversarial.detach() + step_size * gradient.sign(), upper), lower)
+    return adversarial.detach()
+
+
+@contextlib.contextmanager
+def frozen_batch_norm(model: torch.nn.Module) -> Iterator[None]:
+    """Batch-norm layers normalise with the batch's statistics as in training but leave their running
+    statistics alone: the attack's extra forward passes must not move what evaluation uses."""
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+              and m.momentum is not None]
+    saved = [m.momentum for m in layers]
+    for m in layers:
+        m.momentum = 0.0   # running = (1 - 0) * running + 0 * batch
+    try:
+        yield
+    finally:
+        for m, momentum in zip(layers, saved):
+            m.momentum = momentum
+
+
+class AdversarialTraining:
+    """``--adversarial pgd|fgsm-rs``: each training batch's inputs replaced by adversarial ones for
+    the model's loss (the model's own loss: class weights and label smoothing included), computed
+    in training mode with the step's autocast."""
+
+    def __init__(self, model: Any, cfg: Any) -> None:
+        if not hasattr(model, "predict_proba"):
+            raise NeuralzooError(f"adversarial: model {model.name!r} is not a classifier; adversarial "
+                                 "training perturbs a classifier's inputs")
+        info = model.info
+        if info.task != "classify" or info.text is not None:
+            raise NeuralzooError(f"adversarial: {info.name!r} holds {info.task} data; adversarial training "
+                                 "perturbs continuous inputs of a classifier")
+        self.low, self.high = (float(v) for v in info.value_range)
+        self.eps = check_eps(cfg.adversarial_eps, (self.low, self.high), "adversarial_eps")
+        self.model, self.method = model, cfg.adversarial
+        if cfg.adversarial == "pgd":
+            self.steps, self.step_size = cfg.adversarial_steps, cfg.adversarial_step_size or PGD_STEP_SIZE
+        else:
+            self.steps = 1
+            self.step_size = cfg.adversarial_step_size or FGSM_RS_STEP * self.eps
+
+    def __call__(self, batch: dict[str, torch.Tensor], ctx: Any) -> torch.Tensor:
+        def loss_of(x: torch.Tensor) -> torch.Tensor:
+            with ctx.autocast():
+                return self.model.loss({**batch, "x": x})["loss"].float()
+
+        with frozen_batch_norm(self.model):
+            return linf_pgd(loss_of, batch["x"], self.eps, self.steps, self.step_size, self.low,
+                            self.high, random_start=True)
+
+    def describe(self) -> str:
+        return (f"adversarial training: {self.method}, eps {self.eps:g}, {self.steps} step(s) of "
+                f"{self.step_size:g}, random start")
+
+
+def check_eps(eps: float | None, value_range: tuple[float, float], name: str = "eps") -> float:
+    """``eps`` as a float in [0, the width of the input range], or a one-line NeuralzooError."""
+    low, high = value_range
+    if eps is None:
+        raise NeuralzooError(f"{name}: give the L-infinity radius in the model's input units "
+                             f"(its inputs lie in [{low:g}, {high:g}])")
+    if not 0 <= eps <= high - low:
+        raise NeuralzooError(f"{name} {eps:g} is outside the input range: the model's inputs lie in "
+                             f"[{low:g}, {high:g}], so eps must be in [0, {high - low:g}]")
+    return float(eps)
