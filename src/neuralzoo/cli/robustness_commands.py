@@ -110,16 +110,14 @@ def audit_command(argv: list[str]) -> int:
     if args["limit"] is not None and args["limit"] < 1:
         raise NeuralzooError(f"--limit must be >= 1, got {args['limit']}")
 
-    from ..evaluation import eval_data_config, load_eval_data
-    from ..evaluation.membership import held_out_of, membership_inference, run_privacy
+    from ..evaluation.membership import audit_data, membership_inference, run_privacy
     from ..evaluation.robustness import check_attackable
     from ..runs import load, run_dir_of
     from ..training.context import resolve_device
 
     model = load(args["run"], args["checkpoint"], resolve_device(args["device"]), args["precision"])
     check_attackable(model)
-    data = load_eval_data(model, eval_data_config(model, {}), need_validation=True)
-    train, test = held_out_of(data.train, data.test)
+    train, test = audit_data(model)
     result = {"model": model.run_config["model"], "checkpoint": model.checkpoint,
               "membership": membership_inference(model, train, test, args["limit"]),
               **run_privacy(run_dir_of(args["run"]), model.checkpoint)}

@@ -95,12 +95,17 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
-def held_out_of(train: ArrayData | None, test: ArrayData | None) -> tuple[ArrayData, ArrayData]:
+def audit_data(model: Model) -> tuple[ArrayData, ArrayData]:
+    """The run's own training samples (its ``limit`` and validation split kept, which evaluation
+    drops) and its test split, in the model's terms."""
+    from dataclasses import replace
+
     from ..errors import NeuralzooError
+    from .data import eval_data_config, load_eval_data
 
-    if train is None or len(train) == 0 or test is None or len(test) == 0 or test.y is None:
-        raise NeuralzooError("audit needs the run's training part and a labelled test split")
-    return train, test
-
-
-
+    config = replace(eval_data_config(model, {}), limit=model.run_config["data"].get("limit"))
+    data = load_eval_data(model, config, need_validation=True)
+    if len(data.train) == 0 or data.test is None or len(data.test) == 0 or data.test.y is None:
+        raise NeuralzooError(f"{data.info.name}: the audit needs the run's training part and a labelled "
+                             "test split")
+    return data.train, data.test
