@@ -12,11 +12,13 @@ it augments them, so every model keeps its ``train_step`` and the loop stays one
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import torch
 
+from ..config import TrainConfig
 from ..errors import NeuralzooError
+from ..models.base import Model, TrainStepContext
 
 # Madry et al. 2018 (MNIST, eps 0.3): 40 steps of 0.01 in training, 100 in their evaluation
 PGD_STEP_SIZE = 0.01
@@ -70,7 +72,7 @@ class AdversarialTraining:
     the model's loss (the model's own loss: class weights and label smoothing included), computed
     in training mode with the step's autocast."""
 
-    def __init__(self, model: Any, cfg: Any) -> None:
+    def __init__(self, model: Model, cfg: TrainConfig) -> None:
         if not hasattr(model, "predict_proba"):
             raise NeuralzooError(f"adversarial: model {model.name!r} is not a classifier; adversarial "
                                  "training perturbs a classifier's inputs")
@@ -87,7 +89,7 @@ class AdversarialTraining:
             self.steps = 1
             self.step_size = cfg.adversarial_step_size or FGSM_RS_STEP * self.eps
 
-    def __call__(self, batch: dict[str, torch.Tensor], ctx: Any) -> torch.Tensor:
+    def __call__(self, batch: dict[str, torch.Tensor], ctx: TrainStepContext) -> torch.Tensor:
         def loss_of(x: torch.Tensor) -> torch.Tensor:
             with ctx.autocast():
                 return self.model.loss({**batch, "x": x})["loss"].float()
