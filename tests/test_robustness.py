@@ -32,7 +32,7 @@ def runs(tmp_path_factory):
     neuralzoo.train("mlp", out=root / "plain", **COMMON)
     neuralzoo.train("mlp", out=root / "robust", adversarial="fgsm-rs", adversarial_eps=0.1, **COMMON)
     # 90 training samples, a wide net, many epochs, no regularisation: memorised
-    neuralzoo.train("mlp", out=root / "overfit", **{**COMMON, "epochs": 150, "hidden_sizes": (512,)},
+    neuralzoo.train("mlp", out=root / "overfit", **{**COMMON, "epochs": 60, "hidden_sizes": (256,)},
                     limit=100)
     return root
 
@@ -124,7 +124,8 @@ def test_membership_audit_sees_overfitting(runs, plain_model):
     general = membership_inference(plain_model, *audit_data(plain_model))
     for block in (leaky, general):
         assert 0 <= block["auc"] <= 1 and 0 <= block["advantage"] <= 1
-    assert leaky["auc"] > 0.6 and leaky["auc"] > general["auc"]
+    # measured: 0.68 against 0.54 (the overfitted run memorised its 90 samples; the other generalises)
+    assert leaky["auc"] > 0.6 and leaky["auc"] > general["auc"] + 0.05
     assert leaky["mean_loss_members"] < leaky["mean_loss_non_members"]
 
 
@@ -142,10 +143,19 @@ def test_cli_attack_audit_and_evaluate(runs, capsys):
     assert run_cli(*["evaluate", runs / "plain", "--no-baselines", "--robustness", "--robustness-method", "fgsm",
                  "--robustness-eps", "0.1", "--robustness-limit", "50"]) == 0
     capsys.readouterr()
-    assert json.loads((runs / "plain" / "eval.json").read_text())["robustness"]["samples"] == 50
+    evaluation = json.loads((runs / "plain" / "eval.json").read_text())
+    assert evaluation["robustness"]["samples"] == 50
+    assert (runs / "plain" / "robustness_curve.png").is_file()
     assert run_cli(*["audit", runs / "plain"]) == 0
     out = capsys.readouterr().out
     assert "AUC" in out and "not a DP run" in out and "robustness (fgsm, 50 samples)" in out
+    # a DP run's eval.json carries its spent epsilon (training/privacy.py writes dp_epsilon)
+    evaluation["privacy"] = {"dp_epsilon": 2.5, "dp_delta": 1e-5}
+    (runs / "plain" / "eval.json").write_text(json.dumps(evaluation))
+    assert run_cli(*["audit", runs / "plain", "--limit", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "epsilon 2.5" in out and "40 training vs 40 test samples" in out
+    assert json.loads((runs / "plain" / "audit.json").read_text())["dp_epsilon"] == 2.5
 
 
 def test_bad_input_is_one_line(runs, capsys, tmp_path):
@@ -158,6 +168,8 @@ def test_bad_input_is_one_line(runs, capsys, tmp_path):
                     baselines=False, verbose=False, progress=False)
     one_line_error(["attack", tmp_path / "ae"], capsys, "not a classifier")
     one_line_error(["audit", tmp_path / "ae"], capsys, "not a classifier")
+    one_line_error(["evaluate", tmp_path / "ae", "--no-baselines", "--quality-samples", "0", "--robustness"],
+                   capsys, "not a classifier")
     with pytest.raises(NeuralzooError, match="adversarial_eps 2 is outside"):
         neuralzoo.train("mlp", out=tmp_path / "x", adversarial="pgd", adversarial_eps=2.0, **COMMON)
     with pytest.raises(NeuralzooError, match="adversarial_eps must be given"):

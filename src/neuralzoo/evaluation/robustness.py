@@ -211,7 +211,10 @@ class RobustnessReporter(Reporter):
     name = "robustness"
 
     def applies(self, ctx: EvaluationContext) -> bool:
-        return ctx.robustness is not None and hasattr(ctx.model, "predict_proba")
+        if ctx.robustness is None:
+            return False
+        check_attackable(ctx.model)   # asked for on a model that is not a classifier: one line, exit 2
+        return True
 
     def report(self, ctx: EvaluationContext) -> dict[str, Any]:
         part = ctx.part
