@@ -11,7 +11,8 @@ split, pixels / 255 in [0, 1]), ``val_fraction=0`` (the test set is used once, a
 ``--train-limit`` training samples (all by default); training through ``neuralzoo.train`` with
 ``--adversarial`` (``fgsm-rs``: Wong et al. 2020, one step of 1.25 eps from a uniform start; ``pgd``:
 Madry et al. 2018), a Madry-sized CNN (conv 32-64 with 5x5 kernels, pooling, a dense layer of 1024),
-Adam with a one-cycle schedule, bf16 autocast where the CPU computes it natively, stopped at
+Wong et al.'s MNIST schedule (Adam, batch 100, 10 epochs, the learning rate rising to 5e-3 and back:
+here neuralzoo's one-cycle), bf16 autocast where the CPU computes it natively, stopped at
 ``--max-minutes`` of training steps. Clean accuracy on the whole test set; PGD (100 steps of 0.01, one
 restart) and AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square; torchattacks, the authors' 100
 iterations and 5000 queries) on the first ``--attack-limit`` test images, seed 0.
@@ -49,7 +50,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--eps", type=float, default=0.3)
     parser.add_argument("--step-size", type=float, default=None, help="default: fgsm-rs 1.25 eps, pgd 0.01")
     parser.add_argument("--steps", type=int, default=40, help="pgd: attack steps in training")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=5e-3, help="peak of the one-cycle schedule")
+    parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--max-minutes", type=float, default=55.0, help="training steps' wall clock")
     parser.add_argument("--train-limit", type=int, default=None, help="training samples (default: all)")
     parser.add_argument("--attack-limit", type=int, default=1000, help="test images attacked")
@@ -92,7 +95,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     common = dict(data="mnist", data_dir=args.data_dir, val_fraction=0, limit=args.train_limit,
-                  batch_size=128, lr=1e-3, schedule="one-cycle", label_smoothing=0.0, seed=args.seed,
+                  batch_size=args.batch_size, lr=args.lr, schedule="one-cycle", label_smoothing=0.0, seed=args.seed,
                   progress=False, baselines=False, threads=args.threads, **MADRY_CNN)
     result = {"protocol": {k: v for k, v in vars(args).items() if k != "output"},
               "environment": environment(), "network": MADRY_CNN}

@@ -91,9 +91,11 @@ class UnitInputs(torch.nn.Module):
     def __init__(self, model: Model, low: float, high: float) -> None:
         super().__init__()
         self.model, self.low, self.width = model, low, high - low
+        self.shape = tuple(model.info.input_shape)
 
     def forward(self, unit: torch.Tensor) -> torch.Tensor:
-        return self.model(self.low + self.width * unit).float()
+        # torchattacks' Square and FAB read (N, C, H, W): other samples travel as (N, 1, 1, D)
+        return self.model(self.low + self.width * unit.reshape(len(unit), *self.shape)).float()
 
 
 def _logits(model: Model, x: torch.Tensor) -> torch.Tensor:
@@ -145,8 +147,10 @@ def _autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, sett
                                  multi_targeted=True, n_classes=classes, seed=seed),
                      attacks.Square(net, norm="Linf", eps=unit_eps, n_queries=5000, n_restarts=1, seed=seed)]
     unit = ((x - low) / (high - low)).clamp(0, 1)
+    if unit.dim() != 4:   # vectors and sequences: one row of "pixels"
+        unit = unit.reshape(len(unit), 1, 1, -1)
     adversarial = attacks.MultiAttack(ensemble)(unit, y)
-    return (low + (high - low) * adversarial).detach()
+    return (low + (high - low) * adversarial).reshape(x.shape).detach()
 
 
 def robust_accuracy(model: Model, x: torch.Tensor, y: torch.Tensor, settings: AttackSettings,
