@@ -27,6 +27,7 @@ from .runs import load, read_run_config  # noqa: F401  (load: neuralzoo.load)
 from .training.checkpoint import atomic_write
 from .training.faults import RunLock
 from .training.loop import EpochCallback, fit
+from .training.privacy import check_privacy
 
 RUN_KEYS = ("model", "preset", "model_config", "train", "data", "data_info", "version")
 
@@ -150,6 +151,7 @@ def train_loaded(data: DataSplits, run_config: dict[str, Any], run_dir: str | Pa
     run_config["version"] = __version__
     net = build_model(run_config, data.info, train_cfg.seed)
     net.check_data(data.train)
+    check_privacy(train_cfg, net, len(data.train), int(os.environ.get("WORLD_SIZE", "1")))
     main_process = int(os.environ.get("RANK", "0")) == 0
     # one writer per run directory: a second train / --resume into a live run is refused
     with RunLock(run_dir, "training") if main_process else contextlib.nullcontext():

@@ -80,6 +80,14 @@ class TrainConfig:
     baselines: bool = param(True, "at the end, compare the best checkpoint on validation with the "
                                   "baselines evaluate shows (e.g. logistic regression) and warn when behind")
     verbose: bool = param(True, "print one line per epoch (step, validation metrics, training time)")
+    dp_epsilon: float | None = param(None, "differentially private training (DP-SGD with Opacus: pip install "
+                                           "'neuralzoo[privacy]'): the epsilon spent by the end of the "
+                                           "planned steps; the noise is calibrated to reach it (default: off)")
+    dp_delta: float | None = param(None, "DP-SGD's delta; below 1/N for N training samples (default: "
+                                         "min(1e-5, 1/(10 N)))")
+    dp_max_grad_norm: float = param(1.0, "DP-SGD: each sample's gradient is clipped to this L2 norm")
+    dp_accountant: Literal["prv", "rdp"] = param("prv", "DP-SGD privacy accountant: prv (privacy random "
+                                                 "variables, Gopi et al. 2021) or rdp (Renyi DP, Mironov 2017)")
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "log_every", "eval_batch_size")
@@ -108,6 +116,14 @@ class TrainConfig:
             raise NeuralzooError(f"grad_clip must be positive, got {self.grad_clip}")
         if not 0 <= self.label_smoothing < 1:
             raise NeuralzooError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.dp_epsilon is not None and not 0 < self.dp_epsilon < float("inf"):
+            raise NeuralzooError(f"dp_epsilon must be a positive number, got {self.dp_epsilon}")
+        if self.dp_delta is not None and not 0 < self.dp_delta < 1:
+            raise NeuralzooError(f"dp_delta must be in (0, 1), got {self.dp_delta}")
+        if self.dp_delta is not None and self.dp_epsilon is None:
+            raise NeuralzooError("dp_delta applies to differentially private training: give --dp-epsilon too")
+        if not 0 < self.dp_max_grad_norm < float("inf"):
+            raise NeuralzooError(f"dp_max_grad_norm must be a positive number, got {self.dp_max_grad_norm}")
         check_choices(self)
 
 

@@ -18,6 +18,7 @@ from .errors import NeuralzooError
 from .models.base import Model
 from .registry import get_model_class
 from .training.checkpoint import load_model_state, read_checkpoint
+from .training.privacy import private_layers
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
@@ -99,6 +100,8 @@ def from_state(run_config: dict[str, Any], tensors: dict[str, torch.Tensor], ckp
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:
         raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete or malformed "
                              f"({type(e).__name__}: {e})") from None
+    if run_config["train"].get("dp_epsilon") is not None:   # trained with Opacus's layers
+        private_layers(model)
     load_model_state(model, tensors, ckpt)
     model.run_config = run_config
     model.eval()

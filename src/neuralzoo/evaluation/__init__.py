@@ -34,6 +34,7 @@ from .baseline_figures import baseline_check, baseline_report
 from .classification import ClassificationReporter
 from .data import eval_data_config, load_eval_data
 from .forecasting import ForecastReporter
+from .privacy import PrivacyReporter
 from .quality import SampleQualityReporter
 from .reconstruction import ReconstructionReporter
 from .representation import RepresentationReporter
@@ -42,7 +43,7 @@ from .text import TextReporter
 # in headline priority: a VAE's likelihood before the quality of its samples
 REPORTERS: tuple[Reporter, ...] = (ClassificationReporter(), ForecastReporter(), TextReporter(),
                                    ReconstructionReporter(), AnomalyReporter(), SampleQualityReporter(),
-                                   RepresentationReporter())
+                                   RepresentationReporter(), PrivacyReporter())
 
 __all__ = ["REPORTERS", "EvaluationContext", "Headline", "Reporter", "baseline_check",
            "eval_data_config", "evaluate_run", "load_eval_data"]
