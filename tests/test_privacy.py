@@ -130,8 +130,13 @@ def test_recurrent_models_train_through_opacus_layers(tmp_path):
     run = neuralzoo.train("lstm", out=tmp_path / "run", data="digits-rows", epochs=1, max_steps=2,
                           hidden_size=8, dp_epsilon=5.0, dp_accountant="rdp", **QUIET)
     assert run["privacy"]["steps"] == 2
-    model = neuralzoo.load(tmp_path / "run")
-    assert type(model.rnn).__name__ == "DPLSTM" and model.predict(torch.rand(3, 8, 8)).shape == (3,)
+    tensors = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")[0]
+    assert "model.rnn.l0.ih.weight" in tensors   # trained in Opacus's DPLSTM
+    model = neuralzoo.load(tmp_path / "run")     # back in torch's LSTM: the same weights
+    assert type(model.rnn) is torch.nn.LSTM
+    assert torch.equal(model.rnn.weight_ih_l0, tensors["model.rnn.weight_ih_l0"])
+    assert torch.equal(model.rnn.weight_ih_l0, tensors["model.rnn.l0.ih.weight"])
+    assert model.predict(torch.rand(3, 8, 8)).shape == (3,)
 
 
 @pytest.mark.parametrize("settings, message", [

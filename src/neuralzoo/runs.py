@@ -18,7 +18,7 @@ from .errors import NeuralzooError
 from .models.base import Model
 from .registry import get_model_class
 from .training.checkpoint import load_model_state, read_checkpoint
-from .training.privacy import private_layers
+from .training.privacy import plain_layers, private_layers
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
@@ -100,9 +100,12 @@ def from_state(run_config: dict[str, Any], tensors: dict[str, torch.Tensor], ckp
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:
         raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete or malformed "
                              f"({type(e).__name__}: {e})") from None
-    if run_config["train"].get("dp_epsilon") is not None:   # trained with Opacus's layers
+    private = run_config["train"].get("dp_epsilon") is not None
+    if private:   # trained with Opacus's layers: group norm stays, the recurrent layers become torch's
         private_layers(model)
     load_model_state(model, tensors, ckpt)
+    if private:
+        plain_layers(model)
     model.run_config = run_config
     model.eval()
     if model.infers_channels_last and run_config.get("train", {}).get("channels_last", True):

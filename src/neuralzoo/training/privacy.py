@@ -97,6 +97,28 @@ def private_layers(model: nn.Module) -> list[str]:
     return [f"{kind} ({', '.join(names)})" for kind, names in replaced.items()]
 
 
+def plain_layers(model: nn.Module) -> None:
+    """Opacus's recurrent layers back to torch's, in place, after a checkpoint loaded into them: the
+    same weights under the same names (Opacus keeps nn.LSTM's), so inference, ONNX export and serving
+    see the model a run without DP has (Opacus's cells are a Python loop over the steps)."""
+    if not any(type(m).__module__.startswith("opacus") for m in model.modules()):
+        return
+    from opacus.layers import DPGRU, DPLSTM, DPRNN
+
+    torch_layer = {DPLSTM: nn.LSTM, DPGRU: nn.GRU, DPRNN: nn.RNN}
+    for name, module in list(model.named_modules()):
+        cls = torch_layer.get(type(module))
+        if cls is None:
+            continue
+        extra = {"nonlinearity": module.cell_params.get("nonlinearity", "tanh")} if cls is nn.RNN else {}
+        plain = cls(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
+                    batch_first=module.batch_first, dropout=module.dropout,
+                    bidirectional=module.bidirectional, **extra)
+        plain.load_state_dict(module.state_dict())
+        parent, _, last = name.rpartition(".")
+        setattr(model.get_submodule(parent), last, plain.to(next(module.parameters()).device))
+
+
 def check_privacy(cfg: TrainConfig, model: nn.Module, samples: int, world_size: int = 1) -> None:
     """Refuse, in one line each and before anything is written, what DP-SGD cannot train here."""
     if cfg.dp_epsilon is None:
@@ -284,4 +306,5 @@ def spent(state: dict[str, Any]) -> dict[str, Any] | None:
         "guarantee": f"({block['epsilon']:.3g}, {block['delta']:.3g})-DP for each training sample"}
 
 
-__all__ = ["MISSING", "Privacy", "check_privacy", "default_delta", "privacy_state", "private_layers", "spent"]
+__all__ = ["MISSING", "Privacy", "check_privacy", "default_delta", "plain_layers", "privacy_state",
+           "private_layers", "spent"]
