@@ -156,10 +156,12 @@ def test_bad_privacy_settings_are_one_line_errors(tmp_path, settings, message):
 def test_models_dp_sgd_cannot_bound_are_refused(tmp_path):
     with pytest.raises(NeuralzooError, match="'gan' trains 2 optimizers"):
         neuralzoo.train("gan", out=tmp_path / "gan", data="digits", epochs=1, dp_epsilon=1, **QUIET)
-    # four rotations of each image are four rows: clipping each alone would not bound the sample
-    with pytest.raises(NeuralzooError, match=r"'rotation' computes its loss on \d+ rows for \d+ samples"):
-        neuralzoo.train("rotation", out=tmp_path / "rot", data="digits", epochs=1, max_steps=1, dp_epsilon=1,
-                        dp_accountant="rdp", **QUIET)
+    # four rotations of each image are four rows, two views two: clipping each alone would not bound
+    # the sample; refused before a run directory exists
+    for name, rows in (("rotation", 8), ("contrastive", 4)):
+        with pytest.raises(NeuralzooError, match=f"'{name}' computes its loss on {rows} rows for 2 samples"):
+            neuralzoo.train(name, out=tmp_path / name, data="digits", epochs=1, dp_epsilon=1, **QUIET)
+        assert not (tmp_path / name).exists()
 
 
 def test_the_cli_refuses_a_bad_budget_with_exit_code_2(tmp_path, monkeypatch, capsys):

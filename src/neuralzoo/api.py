@@ -151,7 +151,7 @@ def train_loaded(data: DataSplits, run_config: dict[str, Any], run_dir: str | Pa
     run_config["version"] = __version__
     net = build_model(run_config, data.info, train_cfg.seed)
     net.check_data(data.train)
-    check_privacy(train_cfg, net, len(data.train), int(os.environ.get("WORLD_SIZE", "1")))
+    check_privacy(train_cfg, net, data.train, int(os.environ.get("WORLD_SIZE", "1")))
     main_process = int(os.environ.get("RANK", "0")) == 0
     # one writer per run directory: a second train / --resume into a live run is refused
     with RunLock(run_dir, "training") if main_process else contextlib.nullcontext():

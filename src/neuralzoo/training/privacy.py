@@ -119,12 +119,34 @@ def plain_layers(model: nn.Module) -> None:
         setattr(model.get_submodule(parent), last, plain.to(next(module.parameters()).device))
 
 
-def check_privacy(cfg: TrainConfig, model: nn.Module, samples: int, world_size: int = 1) -> None:
+def rows_per_batch(model: nn.Module, train: Any, samples: int = 2) -> int | None:
+    """How many rows the model's layers see when its loss reads ``samples`` training samples: a copy of
+    the model in training mode, one forward without gradients, the first dimension of every input to
+    a layer with weights. None when the probe cannot run (the step hook still checks every step)."""
+    import copy
+
+    probe, rows = copy.deepcopy(model).train(), set()
+    hooks = [m.register_forward_hook(lambda _m, inputs, _out: rows.add(int(inputs[0].shape[0])))
+             for m in probe.modules() if any(True for _ in m.parameters(recurse=False))]
+    batch = {**train.batch(torch.arange(min(samples, len(train)))), "step": torch.tensor(0),
+             "noise_seed": torch.tensor(0)}
+    try:
+        with torch.no_grad():
+            probe.loss(batch)
+    except Exception:   # a loss that needs its preparation first: left to the step hook
+        return None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(rows) if rows else None
+
+
+def check_privacy(cfg: TrainConfig, model: nn.Module, train: Any, world_size: int = 1) -> None:
     """Refuse, in one line each and before anything is written, what DP-SGD cannot train here."""
     if cfg.dp_epsilon is None:
         return
     import_opacus()
-    delta_of(cfg, samples)
+    delta_of(cfg, len(train))
     name = getattr(model, "name", type(model).__name__)
     if world_size > 1:
         raise NeuralzooError("dp_epsilon: differentially private training runs in one process, not torchrun")
@@ -138,6 +160,14 @@ def check_privacy(cfg: TrainConfig, model: nn.Module, samples: int, world_size: 
     if len(optimizers) != 1:
         raise NeuralzooError(f"dp_epsilon: {name!r} trains {len(optimizers)} optimizers (a generator and a "
                              "discriminator); DP-SGD here trains models with one (no DP-GAN yet)")
+    rows, samples = rows_per_batch(model, train), min(2, len(train))
+    if rows is not None and rows != samples:
+        raise NeuralzooError(too_many_rows(name, rows, samples))
+
+
+def too_many_rows(name: str, rows: int, samples: int) -> str:
+    return (f"dp_epsilon: {name!r} computes its loss on {rows} rows for {samples} samples (several views "
+            "of each), so a sample's gradient is not one row's; DP-SGD cannot bound it")
 
 
 def float32_clipping() -> type:
@@ -179,7 +209,7 @@ class Privacy:
         # statistics the data loader fitted on the training part: published beside the weights, and
         # not covered by the accounting
         fitted = (("per-feature standardisation (--standardise off)", "standardise"),
-                  ("contrast normalisation", "contrast"), ("series scaling", "series"))
+                  ("contrast normalisation", "contrast"), ("the series' scaling and preprocessing", "series"))
         self.fitted = [what for what, field in fitted if getattr(info, field, None) is not None]
         self.delta = delta_of(cfg, samples)
         self.sample_rate = min(1.0, cfg.batch_size / samples)
@@ -226,9 +256,7 @@ class Privacy:
         rotations, would clip each view alone and leak more than the accountant counts), then count."""
         rows = {int(g.shape[0]) for g in optimizer.grad_samples}
         if rows - {self.rows}:
-            raise NeuralzooError(f"dp_epsilon: {self.name!r} computes its loss on {max(rows)} rows for "
-                                 f"{self.rows} samples, so a sample's gradient is not one row's; DP-SGD "
-                                 "cannot bound it")
+            raise NeuralzooError(too_many_rows(self.name, max(rows), self.rows))
         self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
 
     def describe(self, replaced: list[str]) -> str:
