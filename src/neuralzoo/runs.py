@@ -18,7 +18,7 @@ from .errors import NeuralzooError
 from .models.base import Model
 from .registry import get_model_class
 from .training.checkpoint import load_model_state, read_checkpoint
-from .training.privacy import plain_layers, private_layers
+from .training.privacy_layers import plain_layers, private_layers
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:

@@ -33,7 +33,8 @@ from .parallel import average_gradients, global_batch_norm, training_step
 from .logger import RunLogger
 from .metrics import MetricSums, to_device
 from .optim import lr_factor, set_lr
-from .privacy import Privacy, privacy_state, private_layers
+from .privacy import Privacy, privacy_state
+from .privacy_layers import private_layers
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:

@@ -8,12 +8,9 @@ so that the accountant (PRV, Gopi et al. 2021, or RDP, Mironov 2017) reaches ``d
 ``dp_delta`` after the planned steps. The accountant's history (sigma, q, steps) travels as JSON in the
 checkpoint's state, so a resumed run goes on counting from where it stopped.
 
-Models never see Opacus: the loop calls ``check_privacy`` (before a run directory exists), ``Privacy``
-(layers, optimizer, sampling, accounting) and ``runs.load`` calls ``private_layers``, so a checkpoint
-of a private run rebuilds with the layers it was trained with. Batch norm mixes the samples of a batch
-and has no per-sample gradient, so it becomes group norm (Opacus's ``ModuleValidator`` fixers, the
-recipe of Opacus's own examples); ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` become Opacus's DP layers,
-whose gates are ``Linear`` layers with per-sample gradients.
+Models never see Opacus: the api calls ``check_privacy`` (before a run directory exists), the loop
+``Privacy`` (optimizer, sampling, accounting) and ``privacy_layers.private_layers`` (batch norm and
+the recurrent layers swapped for ones with per-sample gradients; ``runs.load`` too).
 
 Noise and Poisson sampling come from seeded generators: the guarantee holds against an adversary who
 does not know the seed (Opacus's default, non-secure mode; its ``secure_mode`` is not exposed).
@@ -66,59 +63,6 @@ def delta_of(cfg: TrainConfig, samples: int) -> float:
     return delta
 
 
-def private_layers(model: nn.Module) -> list[str]:
-    """Replace, in place, the layers Opacus cannot give per-sample gradients for by the ones it
-    recommends (``ModuleValidator.FIXERS``: batch norm -> group norm, LSTM/GRU -> DPLSTM/DPGRU; and
-    ``nn.RNN`` -> DPRNN); returns one description per replaced kind. Imports Opacus only when
-    something needs replacing, so loading a private CNN without batch norm needs none."""
-    kinds = (nn.modules.batchnorm._BatchNorm, nn.RNN, nn.LSTM, nn.GRU)
-    todo = [(name, m) for name, m in model.named_modules() if name and isinstance(m, kinds)]
-    if not todo:
-        return []
-    import_opacus()
-    from opacus.layers import DPRNN
-    from opacus.validators import ModuleValidator
-
-    replaced: dict[str, list[str]] = {}
-    for name, module in todo:
-        fixer = ModuleValidator.FIXERS.get(type(module))
-        if fixer is not None:
-            new = fixer(module)
-        elif type(module) is nn.RNN:
-            new = DPRNN(module.input_size, module.hidden_size, module.num_layers, module.bias,
-                        module.batch_first, module.dropout, module.bidirectional,
-                        nonlinearity=module.nonlinearity)
-            new.load_state_dict(module.state_dict())
-        else:
-            continue
-        parent, _, last = name.rpartition(".")
-        setattr(model.get_submodule(parent), last, new.to(next(module.parameters()).device))
-        replaced.setdefault(f"{type(module).__name__} -> {type(new).__name__}", []).append(name)
-    return [f"{kind} ({', '.join(names)})" for kind, names in replaced.items()]
-
-
-def plain_layers(model: nn.Module) -> None:
-    """Opacus's recurrent layers back to torch's, in place, after a checkpoint loaded into them: the
-    same weights under the same names (Opacus keeps nn.LSTM's), so inference, ONNX export and serving
-    see the model a run without DP has (Opacus's cells are a Python loop over the steps)."""
-    if not any(type(m).__module__.startswith("opacus") for m in model.modules()):
-        return
-    from opacus.layers import DPGRU, DPLSTM, DPRNN
-
-    torch_layer = {DPLSTM: nn.LSTM, DPGRU: nn.GRU, DPRNN: nn.RNN}
-    for name, module in list(model.named_modules()):
-        cls = torch_layer.get(type(module))
-        if cls is None:
-            continue
-        extra = {"nonlinearity": module.cell_params.get("nonlinearity", "tanh")} if cls is nn.RNN else {}
-        plain = cls(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
-                    batch_first=module.batch_first, dropout=module.dropout,
-                    bidirectional=module.bidirectional, **extra)
-        plain.load_state_dict(module.state_dict())
-        parent, _, last = name.rpartition(".")
-        setattr(model.get_submodule(parent), last, plain.to(next(module.parameters()).device))
-
-
 def rows_per_batch(model: nn.Module, train: Any, samples: int = 2) -> int | None:
     """How many rows the model's layers see when its loss reads ``samples`` training samples: a copy of
     the model in training mode, one forward without gradients, the first dimension of every input to
@@ -154,7 +98,7 @@ def check_privacy(cfg: TrainConfig, model: nn.Module, train: Any, world_size: in
     # weights are counts of the training labels, published outside the accounting
     for setting, value, fine in (("compile", cfg.compile, False), ("on_nonfinite", cfg.on_nonfinite, "stop"),
                                  ("class_weights", cfg.class_weights, "none")):
-        if value != fine:   # a skipped or replayed step would spend privacy the accountant does not see
+        if value != fine:
             raise NeuralzooError(f"{setting} {value!r} cannot be combined with dp_epsilon (use {fine!r})")
     optimizers = model.optimizers(cfg)
     if len(optimizers) != 1:
@@ -334,5 +278,4 @@ def spent(state: dict[str, Any]) -> dict[str, Any] | None:
         "guarantee": f"({block['epsilon']:.3g}, {block['delta']:.3g})-DP for each training sample"}
 
 
-__all__ = ["MISSING", "Privacy", "check_privacy", "default_delta", "plain_layers", "privacy_state",
-           "private_layers", "spent"]
+__all__ = ["MISSING", "Privacy", "check_privacy", "default_delta", "privacy_state", "spent"]
