@@ -108,7 +108,8 @@ def apply(run: RunConfig, values: Mapping[str, Any], where: str, blame: bool = F
     are rebuilt and validated now; ``blame``: prefix an error with ``where`` (a config file)."""
     parts = split_values(run.model_class, values, where)
     try:
-        return replace(run, **{name: updated(run.section(name), part) for name, part in parts.items() if part})
+        return replace(run, **{name: updated(run.section(name), part)
+                               for name, part in parts.items() if part})
     except NeuralzooError as e:
         raise NeuralzooError(f"{where}: {e}" if blame else str(e)) from None
 

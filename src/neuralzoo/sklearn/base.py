@@ -98,7 +98,8 @@ class NeuralZooEstimator(BaseEstimator):
         from ..api import resolve
 
         try:
-            return dict(vars(resolve(self.model, self.preset, None, dict(self.model_params or {})).model_config))
+            run_config = resolve(self.model, self.preset, None, dict(self.model_params or {}))
+            return dict(vars(run_config.model_config))
         except (NeuralzooError, TypeError, ValueError, AttributeError):
             return dict(self.model_params or {}) if isinstance(self.model_params, dict) else {}
 
