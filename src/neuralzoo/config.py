@@ -14,9 +14,11 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping, TypeVar
 
 from .errors import NeuralzooError
+
+T = TypeVar("T")
 
 
 def param(default: Any, help: str, **kw: Any) -> Any:
@@ -26,7 +28,7 @@ def param(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How to train: shared by every model. Every field is a ``--kebab-case`` flag of ``train``."""
 
@@ -199,6 +201,13 @@ def build(cls: type, values: dict[str, Any], where: str = "") -> Any:
         place = f" in {where}" if where else ""
         raise NeuralzooError(f"unknown field(s) {', '.join(unknown)}{place}; valid: {', '.join(types_)}")
     return cls(**{k: coerce(k, types_[k], v) for k, v in values.items()})
+
+
+def updated(obj: T, values: Mapping[str, Any]) -> T:
+    """A copy of the config dataclass ``obj`` with ``values`` (read as its fields' types) in place of
+    its own, validated by its ``__post_init__``; ``obj`` itself is left as it was."""
+    types_ = field_types(type(obj))
+    return dataclasses.replace(obj, **{k: coerce(k, types_[k], v) for k, v in values.items()})
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ class PrivacyReporter(Reporter):
     name = "privacy"
 
     def applies(self, ctx: EvaluationContext) -> bool:
-        return ctx.model.run_config["train"].get("dp_epsilon") is not None
+        return ctx.model.run_config.train.dp_epsilon is not None
 
     def report(self, ctx: EvaluationContext) -> dict[str, Any]:
         evaluated = Path(ctx.model.checkpoint)

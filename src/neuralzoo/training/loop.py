@@ -17,16 +17,17 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from ..config import TrainConfig, to_dict
+from ..config import to_dict
 from ..data.base import ArrayData, DataSplits
 from ..errors import NeuralzooError
 from ..models.base import Model
+from ..run_config import RunConfig
 from .augment import augment_images
 from .budget import plan_budget, stop_reason
 from .checkpoint import restore, save_checkpoint
 from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
                       resolve_device)
-from .faults import GracefulStop, NonFiniteStep
+from .faults import GracefulStop, NonFiniteStep, StopTraining
 from .interruptions import Interruptions
 from .validation import Validation, monitor_of
 from .parallel import average_gradients, global_batch_norm, training_step
@@ -43,10 +44,9 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 # called after each epoch on the main process: (model, run_dir, completed epochs, the epoch's validation
-# metrics) -> values to log; a value under STOP ends training after this epoch with that reason (e.g. a
-# hyperparameter search pruning the run); single-process runs only
+# metrics) -> values to log; raising StopTraining(reason) ends training after this epoch with that reason
+# (e.g. a hyperparameter search pruning the run); single-process runs only
 EpochCallback = Callable[[Model, Path, int, dict[str, float]], dict[str, Any]]
-STOP = "stop_training"
 
 
 class Trainer(Interruptions, Validation):
@@ -54,9 +54,11 @@ class Trainer(Interruptions, Validation):
     metric exists, then epochs of training steps, validation, callbacks and checkpoints, then the
     end-of-run summary. Everything a step needs lives on ``self``; models see only ``train_step``."""
 
-    def __init__(self, model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path,
-                 run_config: dict[str, Any], callbacks: Sequence[EpochCallback] = ()) -> None:
-        self.model, self.cfg, self.run_config, self.callbacks = model, cfg, run_config, callbacks
+    def __init__(self, model: Model, data: DataSplits, run_config: RunConfig, run_dir: Path,
+                 callbacks: Sequence[EpochCallback] = ()) -> None:
+        self.model, self.run_config, self.callbacks = model, run_config, callbacks
+        self.cfg = cfg = run_config.train
+        self.saved_config = run_config.to_dict()   # what every checkpoint's metadata holds
         self.run_dir = Path(run_dir)
         self.world = Distributed.from_env(cfg.device)
         configure_process(cfg)
@@ -269,9 +271,11 @@ class Trainer(Interruptions, Validation):
         state = self.state
         report: dict[str, Any] = {}
         if self.world.is_main:
-            for callback in self.callbacks:
-                report.update(callback(self.model, self.run_dir, state["epoch"], self.last_val))
-            self.stopped_by_callback = report.pop(STOP, None)
+            for callback in self.callbacks:   # every callback runs, also after one asked to stop
+                try:
+                    report.update(callback(self.model, self.run_dir, state["epoch"], self.last_val))
+                except StopTraining as stop:
+                    self.stopped_by_callback = stop.reason
         if self.privacy:   # the accountant's epsilon spent so far
             report["dp_epsilon"] = self.privacy.epsilon()
         self.logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / self.steps_per_epoch,
@@ -290,8 +294,8 @@ class Trainer(Interruptions, Validation):
     def save(self, name: str) -> None:
         if self.world.is_main:
             save_checkpoint(self.run_dir / "checkpoints" / f"{name}.safetensors", self.model, self.optimizers,
-                            self.run_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
-                                              "last_val": self.last_val, **privacy_state(self.privacy)})
+                            self.saved_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
+                                                "last_val": self.last_val, **privacy_state(self.privacy)})
 
     def finish(self, reason: str) -> dict[str, Any]:
         state, cfg = self.state, self.cfg
@@ -311,8 +315,9 @@ class Trainer(Interruptions, Validation):
                 "warnings": notes, "config": to_dict(cfg), **privacy_state(self.privacy)}
 
 
-def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_config: dict[str, Any],
-        resume: bool = False, callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
-    """Train ``model`` on ``data``; writes metrics.jsonl and checkpoints/{last,best}.safetensors.
-    ``callbacks`` run after each epoch on the main process (see ``EpochCallback``)."""
-    return Trainer(model, data, cfg, run_dir, run_config, callbacks).fit(resume)
+def fit(model: Model, data: DataSplits, run_config: RunConfig, run_dir: Path, resume: bool = False,
+        callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
+    """Train ``model`` on ``data`` as ``run_config.train`` says; writes metrics.jsonl and
+    checkpoints/{last,best}.safetensors (``run_config`` in their metadata). ``callbacks`` run after
+    each epoch on the main process (see ``EpochCallback``)."""
+    return Trainer(model, data, run_config, run_dir, callbacks).fit(resume)
