@@ -29,13 +29,14 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import neuralzoo
-from neuralzoo.data import DataConfig, load_dataset
+from neuralzoo.data import load_dataset
 from neuralzoo.evaluation.forecasting import forecast_report, mase_scale, metrics
 
 from common import environment, write_json
@@ -168,10 +169,9 @@ def network(model: str, spec: dict, csv: Path, out: Path, epochs: int | None,
         warnings.simplefilter("ignore")
         summary = neuralzoo.train(model, out=out, **settings)
         trained = neuralzoo.load(out)
-        config = DataConfig(**{k: v for k, v in trained.run_config["data"].items()
-                               if k in DataConfig.__dataclass_fields__})
-        if "transform" in config.__dataclass_fields__ and config.transform == "auto":
-            config.transform = trained.info.series.transform
+        config = trained.run_config.data
+        if config.transform == "auto":
+            config = replace(config, transform=trained.info.series.transform)
         data = load_dataset(config)
         report = forecast_report(trained, data.test, data.train, trained.info.series)
     seconds = time.perf_counter() - start

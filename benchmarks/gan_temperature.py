@@ -53,16 +53,16 @@ def main() -> None:
     for item in args.run:
         label, _, path = item.partition("=")
         model = neuralzoo.load(path, "last")
-        if model.run_config["data"]["val_fraction"] != VALIDATION_FRACTION:
-            raise SystemExit(f"{path}: not a --validation run (val_fraction "
-                             f"{model.run_config['data']['val_fraction']})")
+        run = model.run_config
+        if run.data.val_fraction != VALIDATION_FRACTION:
+            raise SystemExit(f"{path}: not a --validation run (val_fraction {run.data.val_fraction})")
         rows = {t: scores(q) for t, q in
-                by_temperature(model, data.val, grid, args.samples, model.run_config["train"]["seed"]).items()}
+                by_temperature(model, data.val, grid, args.samples, run.train.seed).items()}
         best = min(rows, key=lambda t: rows[t]["frechet_distance"])
-        record["runs"][label] = {"run": path, "model": model.run_config["model"],
+        record["runs"][label] = {"run": path, "model": run.model,
                                  "command": "python benchmarks/gan_temperature.py " + " ".join(sys.argv[1:]),
-                                 "epochs": model.run_config["train"]["epochs"],
-                                 "model_config": model.run_config["model_config"],
+                                 "epochs": run.train.epochs,
+                                 "model_config": run.to_dict()["model_config"],
                                  "by_temperature": rows, "lowest_fd_temperature": float(best)}
         print(f"{label}: lowest Fréchet distance at temperature {best}: {rows[best]}", flush=True)
         write_json(args.output, record)

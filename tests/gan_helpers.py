@@ -6,15 +6,14 @@ from __future__ import annotations
 import torch
 
 from neuralzoo.api import build_model, resolve
-from neuralzoo.config import TrainConfig
-from neuralzoo.data import DataConfig, load_dataset
+from neuralzoo.data import load_dataset
 from neuralzoo.training.context import StepContext
 
 
 def digits_model(name: str, **fields):
     config = resolve(name, overrides={"data": "digits", **fields})
-    data = load_dataset(DataConfig(**config["data"]))
-    return build_model(config, data.info), data, TrainConfig(**config["train"])
+    data = load_dataset(config.data)
+    return build_model(config, data.info), data, config.train
 
 
 def finite_steps(model, data, cfg, steps: int) -> list:

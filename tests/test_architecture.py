@@ -22,7 +22,7 @@ LAYERS = [
     ("foundation", ("neuralzoo.errors", "neuralzoo.version", "neuralzoo.config", "neuralzoo.registry",
                     "neuralzoo.cards", "neuralzoo.images", "neuralzoo.plots", "neuralzoo.scratch")),
     ("data", ("neuralzoo.data",)),
-    ("models", ("neuralzoo.models",)),
+    ("models", ("neuralzoo.models", "neuralzoo.run_config")),
     ("training", ("neuralzoo.training", "neuralzoo.runs")),
     ("export", ("neuralzoo.export",)),
     ("evaluation", ("neuralzoo.evaluation",)),

@@ -43,10 +43,10 @@ def test_strong_preset_is_the_same_model_with_other_settings():
     from neuralzoo.api import resolve
 
     config = resolve("cnn", "strong")
-    assert config["model"] == "cnn" and config["model_config"]["batch_norm"] is True
-    assert config["train"]["augment"] != "none"
-    model = CNN(CNNConfig(**{k: tuple(v) if isinstance(v, list) else v
-                             for k, v in config["model_config"].items()}), MNIST_INFO)
+    assert config.model == "cnn" and config.model_config.batch_norm is True
+    assert config.train.augment != "none"
+    assert isinstance(config.model_config, CNNConfig)
+    model = CNN(config.model_config, MNIST_INFO)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 

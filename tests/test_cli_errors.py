@@ -327,7 +327,7 @@ def test_checkpoints_are_never_unpickled(run_dir, bad, monkeypatch, tmp_path, ca
     monkeypatch.setattr(pickle, "Unpickler", Refusing)
     for which in ("best", "last"):
         model = neuralzoo.load(run_dir, which)
-        assert model.run_config["model"] == "mlp" and not model.training
+        assert model.run_config.model == "mlp" and not model.training
     neuralzoo.load(run_dir / "checkpoints" / "last.safetensors")
     assert main(["predict", str(run_dir), "--input", str(bad / "good.npz"),
                  "--output", str(tmp_path / "p.csv")]) == 0

@@ -3,14 +3,15 @@ class-conditional batch norm): each against its paper's formula, then inside a m
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from gan_helpers import digits_model, finite_steps
 
 import neuralzoo
 from neuralzoo.api import build_model, resolve
-from neuralzoo.config import TrainConfig
-from neuralzoo.data import DataConfig, load_dataset
+from neuralzoo.data import load_dataset
 from neuralzoo.errors import NeuralzooError
 from neuralzoo.models.gan_layers import diff_augment
 
@@ -116,14 +117,14 @@ def test_dcgan_with_conditional_batch_norm_trains_samples_and_reloads(tmp_path):
 
     config = resolve("dcgan", overrides={"data": "digits", "conditional": True,
                                          "conditional_batch_norm": True, "width": 8})
-    data = load_dataset(DataConfig(**config["data"]))
-    model, cfg = build_model(config, data.info), TrainConfig(**config["train"])
+    data = load_dataset(config.data)
+    model, cfg = build_model(config, data.info), config.train
     norms = [m for m in model.generator.modules() if type(m).__name__ == "ConditionalBatchNorm2d"]
     assert len(norms) == 1   # 8x8 digits: one upsampling stage, one batch norm before it
     optimizers = finite_steps(model, data, cfg, 3)
     assert norms[0].gain.weight.abs().sum() > 0   # the class tables learn
     save_checkpoint(tmp_path / "m.safetensors", model, optimizers,
-                    {**config, "data_info": data.info.to_dict()}, {"step": 3})
+                    replace(config, data_info=data.info).to_dict(), {"step": 3})
     loaded = neuralzoo.load(tmp_path / "m.safetensors")
     model.eval()
     draws = [m.sample(4, labels=3, generator=torch.Generator().manual_seed(0)) for m in (model, loaded)]

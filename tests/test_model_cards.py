@@ -24,14 +24,14 @@ def test_card_settings_resolve_against_the_model(name):
     card = MODELS[name].card
     defaults = resolve(name)   # the card's train_defaults sit below everything else
     for key, value in card.train_defaults.items():
-        section = "train" if key in defaults["train"] else "data"
-        assert defaults[section][key] == value, key
+        section = defaults.train if hasattr(defaults.train, key) else defaults.data
+        assert getattr(section, key) == value, key
     for preset in card.presets:   # unknown names or bad values raise NeuralzooError
         settings = card.preset_settings(preset)
         resolved = resolve(name, preset=preset)
-        assert resolved["preset"] == preset
-        flat = {**resolved["model_config"], **resolved["train"], **resolved["data"]}
-        assert all(flat[key] == (list(v) if isinstance(v, tuple) else v) for key, v in settings.items())
+        assert resolved.preset == preset
+        flat = {**vars(resolved.model_config), **vars(resolved.train), **vars(resolved.data)}
+        assert all(flat[key] == (tuple(v) if isinstance(v, list) else v) for key, v in settings.items())
     resolve(name, overrides=dict(card.demo))
     space = build_space(MODELS[name], None)
     assert set(card.search_space) <= set(space)

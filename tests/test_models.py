@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -79,12 +81,12 @@ def test_train_steps_lower_loss_on_fixed_batch(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_checkpoint_round_trip(name, tmp_path):
     model, batch, _, config = model_and_batch(name)
-    config["data_info"] = model.info.to_dict()
+    config = replace(config, data_info=model.info)
     cfg = TrainConfig()
     optimizers = model.optimizers(cfg)
     ctx = StepContext(loss=model.loss, device=torch.device("cpu"), use_bf16=False)
     model.train_step(batch, optimizers, ctx)  # non-trivial weights and optimizer state
-    save_checkpoint(tmp_path / "m.safetensors", model, optimizers, config, {"step": 1})
+    save_checkpoint(tmp_path / "m.safetensors", model, optimizers, config.to_dict(), {"step": 1})
     loaded = neuralzoo.load(tmp_path / "m.safetensors")
     model.eval()
     assert type(loaded) is type(model)

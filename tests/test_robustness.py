@@ -172,6 +172,9 @@ def test_bad_input_is_one_line(runs, capsys, tmp_path):
                    capsys, "not a classifier")
     with pytest.raises(NeuralzooError, match="adversarial_eps 2 is outside"):
         neuralzoo.train("mlp", out=tmp_path / "x", adversarial="pgd", adversarial_eps=2.0, **COMMON)
+    with pytest.raises(NeuralzooError, match="adversarial and dp_epsilon"):
+        neuralzoo.train("mlp", out=tmp_path / "z", adversarial="pgd", adversarial_eps=0.1, dp_epsilon=3.0,
+                        **COMMON)
     with pytest.raises(NeuralzooError, match="adversarial_eps must be given"):
         neuralzoo.train("mlp", out=tmp_path / "y", adversarial="fgsm-rs", **COMMON)
 

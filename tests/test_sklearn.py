@@ -115,7 +115,7 @@ def test_parameters_reach_the_dataclasses_and_grid_search_uses_them():
     assert len(search.cv_results_["params"]) == 4
     fitted = search.best_estimator_.model_
     assert fitted.config.hidden_sizes == search.best_params_["model__hidden_sizes"]
-    assert fitted.run_config["train"]["lr"] == search.best_params_["lr"]
+    assert fitted.run_config.train.lr == search.best_params_["lr"]
     # one epoch at 1e-3 with 16 units learns less than the best of the grid
     assert search.best_params_ != {"lr": 1e-3, "model__hidden_sizes": (16,)}
 
@@ -125,7 +125,7 @@ def test_random_state_makes_fits_reproducible():
     a, b, c = (NeuralZooClassifier("mlp", epochs=2, random_state=s).fit(x_train, y_train) for s in (5, 5, 6))
     assert np.array_equal(a.predict_proba(x_test), b.predict_proba(x_test))
     assert not np.allclose(a.predict_proba(x_test), c.predict_proba(x_test))
-    assert a.model_.run_config["train"]["seed"] == 5
+    assert a.model_.run_config.train.seed == 5
 
 
 def test_pickle_holds_safetensors_bytes_and_save_writes_a_run_directory(tmp_path, capsys):

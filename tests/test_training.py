@@ -140,10 +140,10 @@ def test_config_precedence_preset_file_flags(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text('epochs = 3\n[model_config]\nchannels = [8, 16, 16]\n[train]\nlr = 0.01\n')
     config = resolve("cnn", "strong", str(toml), {"epochs": 5})
-    assert config["train"]["epochs"] == 5              # flag beats file
-    assert config["train"]["lr"] == 0.01               # file beats preset
-    assert config["model_config"]["channels"] == [8, 16, 16]
-    assert config["model_config"]["batch_norm"] is True  # preset beats defaults
+    assert config.train.epochs == 5              # flag beats file
+    assert config.train.lr == 0.01               # file beats preset
+    assert config.model_config.channels == (8, 16, 16)
+    assert config.model_config.batch_norm is True  # preset beats defaults
     js = tmp_path / "c.json"
     js.write_text(json.dumps({"model": "mlp", "hidden_sizes": [7], "nonsense": 1}))
     with pytest.raises(NeuralzooError, match="unknown setting 'nonsense'"):

@@ -40,9 +40,9 @@ def test_tune_runs_trials_as_run_directories_and_continues(tmp_path, capsys):
         assert neuralzoo.load(study / f"trial_{int(row['number']):04d}").info.name == "digits"
     # trial 0 is the recipe a user gets without searching (the space holds it)
     default = neuralzoo.api.resolve("mlp", overrides={"epochs": 2})
-    assert float(rows[0]["lr"]) == pytest.approx(default["train"]["lr"])
-    assert int(rows[0]["batch_size"]) == default["train"]["batch_size"]
-    assert rows[0]["hidden_sizes"] == ",".join(map(str, default["model_config"]["hidden_sizes"]))
+    assert float(rows[0]["lr"]) == pytest.approx(default.train.lr)
+    assert int(rows[0]["batch_size"]) == default.train.batch_size
+    assert rows[0]["hidden_sizes"] == ",".join(map(str, default.model_config.hidden_sizes))
     best = json.loads((study / "best.json").read_text())
     finished = [float(r["value"]) for r in rows if r["value"]]
     assert best["monitor"] == "val_accuracy" and best["best"]["value"] == max(finished)

@@ -14,9 +14,11 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping, TypeVar
 
 from .errors import NeuralzooError
+
+T = TypeVar("T")
 
 
 def param(default: Any, help: str, **kw: Any) -> Any:
@@ -26,7 +28,7 @@ def param(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How to train: shared by every model. Every field is a ``--kebab-case`` flag of ``train``."""
 
@@ -91,6 +93,14 @@ class TrainConfig:
     baselines: bool = param(True, "at the end, compare the best checkpoint on validation with the "
                                   "baselines evaluate shows (e.g. logistic regression) and warn when behind")
     verbose: bool = param(True, "print one line per epoch (step, validation metrics, training time)")
+    dp_epsilon: float | None = param(None, "differentially private training (DP-SGD with Opacus: pip install "
+                                           "'neuralzoo[privacy]'): the epsilon spent by the end of the "
+                                           "planned steps; the noise is calibrated to reach it (default: off)")
+    dp_delta: float | None = param(None, "DP-SGD's delta; below 1/N for N training samples (default: "
+                                         "min(1e-5, 1/(10 N)))")
+    dp_max_grad_norm: float = param(1.0, "DP-SGD: each sample's gradient is clipped to this L2 norm")
+    dp_accountant: Literal["prv", "rdp"] = param("prv", "DP-SGD privacy accountant: prv (privacy random "
+                                                 "variables, Gopi et al. 2021) or rdp (Renyi DP, Mironov 2017)")
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "log_every", "eval_batch_size")
@@ -119,6 +129,14 @@ class TrainConfig:
             raise NeuralzooError(f"grad_clip must be positive, got {self.grad_clip}")
         if not 0 <= self.label_smoothing < 1:
             raise NeuralzooError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.dp_epsilon is not None and not 0 < self.dp_epsilon < float("inf"):
+            raise NeuralzooError(f"dp_epsilon must be a positive number, got {self.dp_epsilon}")
+        if self.dp_delta is not None and not 0 < self.dp_delta < 1:
+            raise NeuralzooError(f"dp_delta must be in (0, 1), got {self.dp_delta}")
+        if self.dp_delta is not None and self.dp_epsilon is None:
+            raise NeuralzooError("dp_delta applies to differentially private training: give --dp-epsilon too")
+        if not 0 < self.dp_max_grad_norm < float("inf"):
+            raise NeuralzooError(f"dp_max_grad_norm must be a positive number, got {self.dp_max_grad_norm}")
         check_choices(self)
         if self.adversarial != "none" and (self.adversarial_eps is None or self.adversarial_eps < 0):
             raise NeuralzooError(f"adversarial_eps must be given and >= 0 with --adversarial, got "
@@ -127,6 +145,9 @@ class TrainConfig:
                                           and not self.adversarial_step_size > 0):
             raise NeuralzooError("adversarial_steps must be >= 1 and adversarial_step_size positive, got "
                                  f"{self.adversarial_steps} and {self.adversarial_step_size}")
+        if self.adversarial != "none" and self.dp_epsilon is not None:
+            raise NeuralzooError("adversarial and dp_epsilon: one or the other; adversarial training's "
+                                 "extra passes are not accounted for by DP-SGD's per-sample clipping")
 
 
 # ---------------------------------------------------------------- dataclass <-> dict / flags
@@ -201,6 +222,13 @@ def build(cls: type, values: dict[str, Any], where: str = "") -> Any:
         place = f" in {where}" if where else ""
         raise NeuralzooError(f"unknown field(s) {', '.join(unknown)}{place}; valid: {', '.join(types_)}")
     return cls(**{k: coerce(k, types_[k], v) for k, v in values.items()})
+
+
+def updated(obj: T, values: Mapping[str, Any]) -> T:
+    """A copy of the config dataclass ``obj`` with ``values`` (read as its fields' types) in place of
+    its own, validated by its ``__post_init__``; ``obj`` itself is left as it was."""
+    types_ = field_types(type(obj))
+    return dataclasses.replace(obj, **{k: coerce(k, types_[k], v) for k, v in values.items()})
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

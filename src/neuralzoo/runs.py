@@ -7,42 +7,28 @@ networks of sample quality all load models through here (``neuralzoo.load`` is `
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from .config import build
-from .data.base import DataInfo
 from .errors import NeuralzooError
 from .models.base import Model
-from .registry import get_model_class
+from .run_config import RunConfig
 from .training.checkpoint import load_model_state, read_checkpoint
+from .training.privacy_layers import plain_layers, private_layers
 
 
-def read_run_config(run_dir: Path) -> dict[str, Any]:
+def read_run_config(run_dir: Path) -> RunConfig:
+    """The run config of a run directory (its config.json)."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise NeuralzooError(f"{run_dir}: not a neuralzoo run directory (no config.json)")
     try:
-        return checked_run_config(json.loads(path.read_text()), path)
+        values = json.loads(path.read_text())
     except (ValueError, OSError) as e:
         raise NeuralzooError(f"{path}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
-
-
-def checked_run_config(config: Any, where: Path, sections: tuple[str, ...] = ("model_config", "train", "data")
-                       ) -> dict[str, Any]:
-    """A run config (config.json, or a checkpoint's) with a known model and its sections as objects."""
-    try:
-        get_model_class(config["model"])
-        for key in sections:
-            if not isinstance(config[key], dict):
-                raise TypeError(f"{key!r} is not an object")
-        return config
-    except NeuralzooError as e:   # e.g. an unknown model name: say which file holds it
-        raise NeuralzooError(f"{where}: {e}") from None
-    except (KeyError, TypeError) as e:
-        raise NeuralzooError(f"{where}: not a neuralzoo run config ({type(e).__name__}: {e})") from None
+    return RunConfig.from_dict(values, path)
 
 
 def checkpoint_path(path: str | Path, which: str = "best") -> Path:
@@ -77,31 +63,35 @@ def load(path: str | Path, which: str = "best", device: str | torch.device = "cp
     """Rebuild a trained model from a checkpoint file or run directory alone (no training script).
 
     The model comes back in eval mode with ``.config`` (its dataclass), ``.info`` (DataInfo) and
-    ``.run_config`` (everything the run was trained with); ``precision``: its inference precision
-    (``Model.set_precision``: float32, or bf16 where the device has it natively)."""
+    ``.run_config`` (its ``RunConfig``: everything the run was trained with); ``precision``: its
+    inference precision (``Model.set_precision``: float32, or bf16 where the device has it natively)."""
     ckpt = checkpoint_path(path, which)
-    tensors, run_config, _state = read_checkpoint(ckpt)
-    model = from_state(run_config, tensors, ckpt)
+    tensors, values, _state = read_checkpoint(ckpt)
+    model = from_state(RunConfig.from_dict(values, ckpt), tensors, ckpt)
     model.checkpoint = str(ckpt)
     return model.to(device).set_precision(precision)
 
 
-def from_state(run_config: dict[str, Any], tensors: dict[str, torch.Tensor], ckpt: Path) -> Model:
+def from_state(run_config: RunConfig, tensors: dict[str, torch.Tensor], ckpt: Path) -> Model:
     """The trained model of a run config and its ``model.``-prefixed weights (a checkpoint's, or a
     pickled scikit-learn estimator's), in eval mode on the CPU; errors name ``ckpt``."""
-    run_config = checked_run_config(run_config, ckpt, ("model_config", "train", "data", "data_info"))
-    try:
-        cls = get_model_class(run_config["model"])
-        info = DataInfo.from_dict(run_config["data_info"])
-        model = cls(build(cls.Config, run_config["model_config"]), info)
-    except NeuralzooError as e:   # unknown model, invalid model config: name the checkpoint
+    if run_config.data_info is None:
+        raise NeuralzooError(f"{ckpt}: not a neuralzoo run config (KeyError: 'data_info')")
+    try:   # a copy of the model config: the model never shares an object with the run config
+        model = run_config.model_class(replace(run_config.model_config), run_config.data_info)
+    except NeuralzooError as e:   # e.g. a config the model cannot be built with: name the checkpoint
         raise NeuralzooError(f"{ckpt}: {e}") from None
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:
         raise NeuralzooError(f"{ckpt}: checkpoint config is incomplete or malformed "
                              f"({type(e).__name__}: {e})") from None
+    private = run_config.train.dp_epsilon is not None
+    if private:   # trained with Opacus's layers: group norm stays, the recurrent layers become torch's
+        private_layers(model)
     load_model_state(model, tensors, ckpt)
+    if private:
+        plain_layers(model)
     model.run_config = run_config
     model.eval()
-    if model.infers_channels_last and run_config.get("train", {}).get("channels_last", True):
+    if model.infers_channels_last and run_config.train.channels_last:
         model.to(memory_format=torch.channels_last)   # as trained; Model.infer feeds it so
     return model

@@ -92,7 +92,7 @@ def predict_command(argv: list[str]) -> int:
     model = load(args.run, args.checkpoint, resolve_device(args.device), args.precision)
     if not hasattr(model, "predict_proba"):
         raise NeuralzooError(f"model {model.name!r} does not predict classes")
-    x, names, lengths = read_inputs(args.input, model.info, model.run_config["data"].get("label_column"))
+    x, names, lengths = read_inputs(args.input, model.info, model.run_config.data.label_column)
     if lengths is not None:
         model.refuse_padding(args.input)   # before predict_proba's own check, to name the file
     probs = model.predict_proba(x, lengths=lengths).numpy()

@@ -118,7 +118,7 @@ def audit_command(argv: list[str]) -> int:
     model = load(args["run"], args["checkpoint"], resolve_device(args["device"]), args["precision"])
     check_attackable(model)
     train, test = audit_data(model)
-    result = {"model": model.run_config["model"], "checkpoint": model.checkpoint,
+    result = {"model": model.run_config.model, "checkpoint": model.checkpoint,
               "membership": membership_inference(model, train, test, args["limit"]),
               **run_privacy(run_dir_of(args["run"]), model.checkpoint)}
     result.setdefault("dp_epsilon", None)

@@ -49,7 +49,7 @@ def _model_name(argv: list[str]) -> str | None:
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
     if known.resume:
-        return read_run_config(Path(known.resume))["model"]
+        return read_run_config(Path(known.resume)).model
     if known.config:
         return read_config_file(known.config).get("model")
     return None

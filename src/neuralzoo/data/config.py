@@ -9,7 +9,7 @@ from typing import Literal
 from ..errors import NeuralzooError
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Which data set to load and how to split it (every field is a ``--kebab-case`` CLI flag)."""
 

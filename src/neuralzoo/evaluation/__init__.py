@@ -34,6 +34,7 @@ from .baseline_figures import baseline_check, baseline_report
 from .classification import ClassificationReporter
 from .data import eval_data_config, load_eval_data
 from .forecasting import ForecastReporter
+from .privacy import PrivacyReporter
 from .quality import SampleQualityReporter
 from .reconstruction import ReconstructionReporter
 from .representation import RepresentationReporter
@@ -43,7 +44,7 @@ from .text import TextReporter
 # in headline priority: a VAE's likelihood before the quality of its samples
 REPORTERS: tuple[Reporter, ...] = (ClassificationReporter(), ForecastReporter(), TextReporter(),
                                    ReconstructionReporter(), AnomalyReporter(), SampleQualityReporter(),
-                                   RepresentationReporter(), RobustnessReporter())
+                                   RepresentationReporter(), PrivacyReporter(), RobustnessReporter())
 
 __all__ = ["REPORTERS", "EvaluationContext", "Headline", "Reporter", "baseline_check",
            "eval_data_config", "evaluate_run", "load_eval_data"]
@@ -74,22 +75,22 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     part = data.split(split)
     if part.y is None and hasattr(model, "predict_proba"):
         raise NeuralzooError(f"{part.source or data.info.name}: the {split!r} split has no labels; "
-                             f"evaluating classifier {model.run_config['model']!r} needs labelled data "
+                             f"evaluating classifier {model.run_config.model!r} needs labelled data "
                              "(use predict for unlabelled inputs)")
     out_dir = Path(out) if out else run_dir_of(run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    train_cfg = model.run_config["train"]
+    seed = model.run_config.train.seed
     # evaluation runs in the inference precision so every figure agrees with predict_proba to the sample
     step = StepContext(loss=model.loss, device=dev, use_bf16=model.precision == "bf16",
                        channels_last=model.infers_channels_last)
-    ctx = EvaluationContext(model, data, split, out_dir, train_cfg["seed"],
+    ctx = EvaluationContext(model, data, split, out_dir, seed,
                             lambda: evaluate_metrics(model, part, 256, step), iw_samples,
                             quality_samples, inception, temperature, robustness=robustness)
     result: dict[str, Any] = {
-        "model": model.run_config["model"],
+        "model": model.run_config.model,
         "checkpoint": model.checkpoint,
         "protocol": {"data": data.info.name, "split": split, "samples": len(part),
-                     "training_seed": train_cfg["seed"], "split_seed": data_config.split_seed,
+                     "training_seed": seed, "split_seed": data_config.split_seed,
                      "binarize": data_config.binarize, "precision": model.precision,
                      "description": data.info.description},
         "metrics": {},

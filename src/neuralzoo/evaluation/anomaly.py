@@ -69,7 +69,7 @@ def detect(model, data: DataSplits, part: ArrayData, out: Path, *, method: str =
 
         from ..plots import save_roc
 
-        normal = normal_classes or tuple(model.run_config["data"].get("train_classes") or ())
+        normal = normal_classes or tuple(model.run_config.data.train_classes or ())
         result.update(normal_classes=list(normal), anomalies=int(is_anomaly.sum()))
         if 0 < is_anomaly.sum() < len(is_anomaly):
             result["auroc"] = float(roc_auc_score(is_anomaly, scores))
@@ -97,7 +97,7 @@ def detect(model, data: DataSplits, part: ArrayData, out: Path, *, method: str =
 def _anomaly_labels(model, data: DataSplits, part: ArrayData,
                     normal_classes: tuple[str, ...] | None) -> np.ndarray | None:
     """1 for samples whose class is not normal, or None without labels / a notion of normal."""
-    normal = normal_classes or model.run_config["data"].get("train_classes")
+    normal = normal_classes or model.run_config.data.train_classes
     if part.y is None or not normal:
         return None
     names = data.info.class_names or [str(i) for i in range(int(part.y.max()) + 1)]
@@ -119,15 +119,15 @@ class AnomalyReporter(Reporter):
 
     def applies(self, ctx: EvaluationContext) -> bool:
         return (hasattr(ctx.model, "anomaly_scores") and ctx.part.y is not None
-                and bool(ctx.model.run_config["data"].get("train_classes")))
+                and bool(ctx.model.run_config.data.train_classes))
 
     def report(self, ctx: EvaluationContext) -> dict[str, Any]:
         from sklearn.metrics import average_precision_score, roc_auc_score
 
         is_anomaly = _anomaly_labels(ctx.model, ctx.data, ctx.part, None)
         method = default_method(ctx.model)
-        block: dict[str, Any] = {"score": method, "normal_classes": list(ctx.model.run_config["data"]
-                                                                         ["train_classes"]),
+        normal = list(ctx.model.run_config.data.train_classes)
+        block: dict[str, Any] = {"score": method, "normal_classes": normal,
                                  "anomalies": int(is_anomaly.sum()), "samples": len(is_anomaly)}
         if 0 < is_anomaly.sum() < len(is_anomaly):
             torch.manual_seed(ctx.seed)

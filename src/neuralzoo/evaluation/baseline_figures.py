@@ -186,6 +186,7 @@ def baseline_check(model: Model | str | Path, data: DataSplits | None = None, wh
     if data.val is None or not len(data.val):
         return []
     if seed is None:
-        seed = getattr(model, "run_config", {}).get("train", {}).get("seed", 0)
+        run_config = getattr(model, "run_config", None)   # a model never saved has none
+        seed = run_config.train.seed if run_config is not None else 0
     ctx = EvaluationContext(model, data, "val", Path("."), seed)
     return baseline_report(ctx)["warnings"] if task_of(model, data) else []

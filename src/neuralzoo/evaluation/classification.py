@@ -49,7 +49,7 @@ class ClassificationReporter(Reporter):
         precision, recall, f1, support = per_class_scores(matrix)
         accuracy = float(np.mean(predicted == true))
         save_confusion(matrix, names, ctx.out_dir / "confusion.png",
-                       f"{model.run_config['model']}: accuracy {accuracy:.4f}")
+                       f"{model.run_config.model}: accuracy {accuracy:.4f}")
         if part.x.dim() == 4:  # a picture of the first 32 test images, wrong ones highlighted
             n = min(32, len(part))
             save_predictions(part.x[:n].float().numpy(), [names[i] for i in predicted[:n]],

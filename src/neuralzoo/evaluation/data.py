@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..config import build
+from ..config import build, to_dict
 from ..data import DataConfig, DataInfo, DataSplits, load_dataset
 from ..errors import NeuralzooError
 from ..models.base import Model
@@ -17,7 +17,7 @@ from ..models.base import Model
 
 def eval_data_config(model: Model, overrides: dict[str, Any]) -> DataConfig:
     """The run's data config, with explicit overrides (another data set, data dir, ...)."""
-    values = dict(model.run_config["data"])
+    values = to_dict(model.run_config.data)
     if "data" in overrides and overrides["data"] != values.get("data"):
         values = {"data_dir": values.get("data_dir")}  # a different data set: its own defaults
     values.update({k: v for k, v in overrides.items() if v is not None})

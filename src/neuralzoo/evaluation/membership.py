@@ -103,7 +103,7 @@ def audit_data(model: Model) -> tuple[ArrayData, ArrayData]:
     from ..errors import NeuralzooError
     from .data import eval_data_config, load_eval_data
 
-    config = replace(eval_data_config(model, {}), limit=model.run_config["data"].get("limit"))
+    config = replace(eval_data_config(model, {}), limit=model.run_config.data.limit)
     data = load_eval_data(model, config, need_validation=True)
     if len(data.train) == 0 or data.test is None or len(data.test) == 0 or data.test.y is None:
         raise NeuralzooError(f"{data.info.name}: the audit needs the run's training part and a labelled "

@@ -63,7 +63,7 @@ def _fmt(value: Any) -> str:
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:
-    config = read_run_config(run_dir)
+    config = read_run_config(run_dir).to_dict()
     evaluation = json.loads((run_dir / "eval.json").read_text()) if (run_dir / "eval.json").is_file() else {}
     events = read_metrics(run_dir) if (run_dir / "metrics.jsonl").is_file() else []
     headline = evaluation.get("headline") or {}

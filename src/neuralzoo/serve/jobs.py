@@ -117,7 +117,8 @@ class ServedRun:
             "jobs": self.jobs, "drawable": drawable(model), "images": info.is_image,
             "classes": info.class_names or ([str(k) for k in range(info.num_classes)]
                                             if info.num_classes else None),
-            "data_error": self.data_error, "preset": (getattr(model, "run_config", None) or {}).get("preset")}
+            "data_error": self.data_error,
+            "preset": getattr(getattr(model, "run_config", None), "preset", None)}
         if "classify" in self.jobs:
             from ..evaluation.explain import last_convolution
 

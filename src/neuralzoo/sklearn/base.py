@@ -24,7 +24,7 @@ import math
 import tempfile
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -33,6 +33,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..config import TrainConfig
 from ..errors import NeuralzooError
+
+if TYPE_CHECKING:
+    from ..run_config import RunConfig
 
 # training settings an estimator does not take: the seed (random_state gives it) and settings that only
 # write files into the temporary run directory (TensorBoard events, sample grids, extra checkpoints)
@@ -95,8 +98,8 @@ class NeuralZooEstimator(BaseEstimator):
         from ..api import resolve
 
         try:
-            fields_ = resolve(self.model, self.preset, None, dict(self.model_params or {}))["model_config"]
-            return {k: tuple(v) if isinstance(v, list) else v for k, v in fields_.items()}   # as given
+            run_config = resolve(self.model, self.preset, None, dict(self.model_params or {}))
+            return dict(vars(run_config.model_config))
         except (NeuralzooError, TypeError, ValueError, AttributeError):
             return dict(self.model_params or {}) if isinstance(self.model_params, dict) else {}
 
@@ -129,9 +132,8 @@ class NeuralZooEstimator(BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _run_config(self) -> dict[str, Any]:
+    def _run_config(self) -> RunConfig:
         from ..api import resolve
-        from ..registry import get_model_class
 
         settings = {name: getattr(self, name) for name in TRAINING if getattr(self, name) is not None}
         seed = self._seed()
@@ -139,7 +141,7 @@ class NeuralZooEstimator(BaseEstimator):
                         **{name: getattr(self, name) for name in DATA_FIELDS},
                         **dict(self.model_params or {}))
         run_config = resolve(self.model, self.preset, None, settings)
-        variant = get_model_class(self.model).for_task(self.task)
+        variant = run_config.model_class.for_task(self.task)
         if not hasattr(variant, self.capability):
             raise ValueError(f"{type(self).__name__} needs a model with {self.capability!r}; "
                              f"{self.model!r} has none; choose from: {', '.join(self.models())}")
@@ -153,13 +155,10 @@ class NeuralZooEstimator(BaseEstimator):
         return [name for name in model_names()
                 if hasattr(get_model_class(name).for_task(cls.task), cls.capability)]
 
-    def _shaped(self, x: np.ndarray, run_config: dict[str, Any]) -> np.ndarray:
+    def _shaped(self, x: np.ndarray, run_config: RunConfig) -> np.ndarray:
         """Rows as the model reads them: ``image_shape`` given, or an image model given flat rows
         (a square side: (1, s, s); otherwise one row: (1, 1, D)) or (N, H, W) grey images."""
-        from ..config import build
-        from ..registry import get_model_class
-
-        cls = get_model_class(run_config["model"])
+        cls = run_config.model_class
         if self.image_shape is not None:
             shape = tuple(int(s) for s in self.image_shape)
             shape = (1, *shape) if len(shape) == 2 else shape
@@ -167,7 +166,7 @@ class NeuralZooEstimator(BaseEstimator):
                 raise ValueError(f"image_shape {tuple(self.image_shape)} holds {math.prod(shape)} values; "
                                  f"X has {math.prod(x.shape[1:])} per sample (shape {x.shape[1:]})")
             return x.reshape(len(x), *shape)
-        if not cls.needs_image(build(cls.Config, run_config["model_config"])) or x.ndim == 4:
+        if not cls.needs_image(run_config.model_config) or x.ndim == 4:
             return x
         if x.ndim == 3:
             return x[:, None]
@@ -180,14 +179,13 @@ class NeuralZooEstimator(BaseEstimator):
         import torch
 
         from ..api import train_loaded
-        from ..config import build
-        from ..data import DataConfig, arrays_dataset
+        from ..data import arrays_dataset
         from ..runs import load
 
         run_config = self._run_config()
         x = self._shaped(x, run_config)
         rows = torch.from_numpy(np.ascontiguousarray(x))
-        data = arrays_dataset(rows, y, build(DataConfig, run_config["data"]), class_names)
+        data = arrays_dataset(rows, y, run_config.data, class_names)
         with tempfile.TemporaryDirectory(prefix="neuralzoo-fit-") as tmp:
             summary = train_loaded(data, run_config, Path(tmp))
             if summary["reason"] == "signal":   # Ctrl-C in fit: interrupt the caller as usual
@@ -196,7 +194,7 @@ class NeuralZooEstimator(BaseEstimator):
             metrics = Path(tmp) / "metrics.jsonl"
             self.history_ = [json.loads(line) for line in metrics.read_text().splitlines() if line]
         self.model_.checkpoint = None
-        self.seed_ = int(run_config["train"]["seed"])
+        self.seed_ = run_config.train.seed
         self.n_iter_ = summary["epochs"]
         self.training_summary_ = {k: v for k, v in summary.items() if k != "run_dir"}
         return self
@@ -242,7 +240,7 @@ class NeuralZooEstimator(BaseEstimator):
             from safetensors.torch import save
 
             weights = {f"model.{k}": v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-            state["model_"] = {"weights": save(weights), "run_config": json.dumps(model.run_config)}
+            state["model_"] = {"weights": save(weights), "run_config": json.dumps(model.run_config.to_dict())}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -250,10 +248,12 @@ class NeuralZooEstimator(BaseEstimator):
         if isinstance(saved, dict):
             from safetensors.torch import load
 
+            from ..run_config import RunConfig
             from ..runs import from_state
 
-            state = {**state, "model_": from_state(json.loads(saved["run_config"]), load(saved["weights"]),
-                                                   Path(f"pickled {type(self).__name__}"))}
+            where = Path(f"pickled {type(self).__name__}")
+            run_config = RunConfig.from_dict(json.loads(saved["run_config"]), where)
+            state = {**state, "model_": from_state(run_config, load(saved["weights"]), where)}
             state["model_"].checkpoint = None
         super().__setstate__(state)
 
@@ -264,7 +264,7 @@ class NeuralZooEstimator(BaseEstimator):
 
         check_is_fitted(self, "model_")
         run_dir = Path(path)
-        run_config = self.model_.run_config
+        run_config = self.model_.run_config.to_dict()
         summary = self.training_summary_
         atomic_write(run_dir / "config.json", (json.dumps(run_config, indent=2) + "\n").encode())
         atomic_write(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.history_).encode())

@@ -31,6 +31,15 @@ class NonFiniteStep(Exception):
         self.metric, self.value = metric, value
 
 
+class StopTraining(Exception):
+    """Raised by an epoch callback to end training after this epoch (its checkpoints are still
+    written); ``reason`` becomes the run's stop reason (a hyperparameter search: ``"pruned"``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class StopRequested(SystemExit):
     """The second stop signal: leave now, through every ``finally`` (temporary files are removed)."""
 

@@ -17,23 +17,26 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from ..config import TrainConfig, to_dict
+from ..config import to_dict
 from ..data.base import ArrayData, DataSplits
 from ..errors import NeuralzooError
 from ..models.base import Model
+from ..run_config import RunConfig
 from .adversarial import AdversarialTraining
 from .augment import augment_images
 from .budget import plan_budget, stop_reason
 from .checkpoint import restore, save_checkpoint
 from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
                       resolve_device)
-from .faults import GracefulStop, NonFiniteStep
+from .faults import GracefulStop, NonFiniteStep, StopTraining
 from .interruptions import Interruptions
 from .validation import Validation, monitor_of
 from .parallel import average_gradients, global_batch_norm, training_step
 from .logger import RunLogger
 from .metrics import MetricSums, to_device
 from .optim import lr_factor, set_lr
+from .privacy import Privacy, privacy_state
+from .privacy_layers import private_layers
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -42,10 +45,9 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 # called after each epoch on the main process: (model, run_dir, completed epochs, the epoch's validation
-# metrics) -> values to log; a value under STOP ends training after this epoch with that reason (e.g. a
-# hyperparameter search pruning the run); single-process runs only
+# metrics) -> values to log; raising StopTraining(reason) ends training after this epoch with that reason
+# (e.g. a hyperparameter search pruning the run); single-process runs only
 EpochCallback = Callable[[Model, Path, int, dict[str, float]], dict[str, Any]]
-STOP = "stop_training"
 
 
 class Trainer(Interruptions, Validation):
@@ -53,9 +55,11 @@ class Trainer(Interruptions, Validation):
     metric exists, then epochs of training steps, validation, callbacks and checkpoints, then the
     end-of-run summary. Everything a step needs lives on ``self``; models see only ``train_step``."""
 
-    def __init__(self, model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path,
-                 run_config: dict[str, Any], callbacks: Sequence[EpochCallback] = ()) -> None:
-        self.model, self.cfg, self.run_config, self.callbacks = model, cfg, run_config, callbacks
+    def __init__(self, model: Model, data: DataSplits, run_config: RunConfig, run_dir: Path,
+                 callbacks: Sequence[EpochCallback] = ()) -> None:
+        self.model, self.run_config, self.callbacks = model, run_config, callbacks
+        self.cfg = cfg = run_config.train
+        self.saved_config = run_config.to_dict()   # what every checkpoint's metadata holds
         self.run_dir = Path(run_dir)
         self.world = Distributed.from_env(cfg.device)
         configure_process(cfg)
@@ -78,6 +82,8 @@ class Trainer(Interruptions, Validation):
         self.total = self.budget.epochs * self.steps_per_epoch
         if cfg.max_steps:
             self.total = min(self.total, cfg.max_steps)
+        # DP-SGD: noise calibrated to spend dp_epsilon by the end of the planned steps
+        self.privacy = Privacy.planned(cfg, len(self.train), self.total, data.info)
         self.monitor, self.mode = monitor_of(model, cfg)
         self.timed_out = False
         self.stopped_by_callback: str | None = None
@@ -102,6 +108,7 @@ class Trainer(Interruptions, Validation):
         """Device and layout, the model's own preparation, its optimizers, the saved state when
         resuming, and the step context (autocast, the data-parallel loss, clipping)."""
         model, cfg = self.model, self.cfg
+        replaced = private_layers(model) if self.privacy else []   # before the optimizers see them
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
@@ -109,8 +116,13 @@ class Trainer(Interruptions, Validation):
         if self.world.enabled:   # statistics of the global batch, as one process computes them
             global_batch_norm(model, self.device)
         self.optimizers = model.optimizers(cfg)
+        if self.privacy:
+            self.optimizers = self.privacy.wrap(model, self.optimizers)
+            self.protocol += f"\n{self.privacy.describe(replaced)}"
         if resume:
             saved = restore(self.run_dir / "checkpoints" / "last.safetensors", model, self.optimizers)
+            if self.privacy:
+                self.privacy.load_state_dict(saved.get("privacy"), str(self.run_dir / "checkpoints"))
             self.state.update({k: saved[k] for k in self.state if k in saved})
             self.last_val = saved.get("last_val", {})
             self.restore_history()
@@ -126,8 +138,9 @@ class Trainer(Interruptions, Validation):
         elif self.world.enabled:   # several optimizers (GANs): each update averages its own gradients
             averaging = functools.partial(average_gradients, world_size=self.world.world_size)
         self.ctx = StepContext(loss=loss_fn, device=self.device, use_bf16=self.use_bf16,
-                               grad_clip=cfg.grad_clip, channels_last=self.channels_last,
-                               on_nonfinite=cfg.on_nonfinite, average_gradients=averaging)
+                               grad_clip=None if self.privacy else cfg.grad_clip,   # DP clips per sample
+                               channels_last=self.channels_last, on_nonfinite=cfg.on_nonfinite,
+                               average_gradients=averaging)
         self.logger = RunLogger(self.run_dir, self.world.is_main, cfg.tensorboard,
                                 resume_step=self.state["step"] if resume else None)
         if cfg.on_nonfinite == "rollback" and not resume:
@@ -179,7 +192,8 @@ class Trainer(Interruptions, Validation):
                    desc=f"epoch {epoch + 1}/{self.budget.epochs}",
                    disable=None if (cfg.progress and world.is_main) else True, leave=False)
         for b in range(state["batch"], self.steps_per_epoch):
-            out, n = self.train_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+            out, n = self.train_step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size] if not self.privacy
+                                     else self.privacy.sample(state["step"], cfg.seed))
             if n:
                 sums.add(out, n)
             state["batch"] = b + 1
@@ -204,6 +218,12 @@ class Trainer(Interruptions, Validation):
         """One optimizer step on the samples ``index`` of the global batch (this rank's share);
         (metrics, samples) with 0 samples when ``--on-nonfinite skip`` dropped the update."""
         world, ctx, train, cfg = self.world, self.ctx, self.train, self.cfg
+        self.lr = set_lr(self.optimizers, lr_factor(self.state["step"], self.total, self.cfg)
+                         * self.state["lr_scale"])
+        if self.privacy and not len(index):   # an empty Poisson batch: an update of noise alone
+            self.privacy.empty_step(self.optimizers[0])
+            self.state["step"] += 1
+            return {}, 0
         local = index[world.rank::world.world_size]
         ctx.grad_scale = len(local) * world.world_size / len(index)
         batch = train.batch(local.to(train.x.device))
@@ -221,8 +241,6 @@ class Trainer(Interruptions, Validation):
         batch["noise_seed"] = torch.tensor(cfg.seed * 1_000_003 + self.state["step"])
         if world.enabled:
             batch["shard"] = torch.tensor([world.rank, world.world_size, len(index)])
-        self.lr = set_lr(self.optimizers, lr_factor(self.state["step"], self.total, self.cfg)
-                         * self.state["lr_scale"])
         skipped = ctx.skipped
         with training_step():
             out = self.model.train_step(batch, self.optimizers, ctx)
@@ -259,14 +277,19 @@ class Trainer(Interruptions, Validation):
         state = self.state
         report: dict[str, Any] = {}
         if self.world.is_main:
-            for callback in self.callbacks:
-                report.update(callback(self.model, self.run_dir, state["epoch"], self.last_val))
-            self.stopped_by_callback = report.pop(STOP, None)
+            for callback in self.callbacks:   # every callback runs, also after one asked to stop
+                try:
+                    report.update(callback(self.model, self.run_dir, state["epoch"], self.last_val))
+                except StopTraining as stop:
+                    self.stopped_by_callback = stop.reason
+        if self.privacy:   # the accountant's epsilon spent so far
+            report["dp_epsilon"] = self.privacy.epsilon()
         self.logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / self.steps_per_epoch,
                         best=bool(improved), train_seconds=state["train_seconds"],
                         **{f"val_{k}": v for k, v in self.last_val.items()}, **report)
         if self.world.is_main and self.cfg.verbose:
             shown = "  ".join(f"val_{k} {v:.4f}" for k, v in self.last_val.items())
+            shown += f"  epsilon {report['dp_epsilon']:.3f}" if "dp_epsilon" in report else ""
             print(f"epoch {state['epoch'] + (state['batch'] > 0)}/{self.budget.epochs}  step {state['step']}  "
                   f"{shown}  ({state['train_seconds']:.1f}s training)", flush=True)
         # best before last: a crash between the two leaves a "last" that redoes this epoch
@@ -277,8 +300,8 @@ class Trainer(Interruptions, Validation):
     def save(self, name: str) -> None:
         if self.world.is_main:
             save_checkpoint(self.run_dir / "checkpoints" / f"{name}.safetensors", self.model, self.optimizers,
-                            self.run_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
-                                              "last_val": self.last_val})
+                            self.saved_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
+                                                "last_val": self.last_val, **privacy_state(self.privacy)})
 
     def finish(self, reason: str) -> dict[str, Any]:
         state, cfg = self.state, self.cfg
@@ -295,11 +318,12 @@ class Trainer(Interruptions, Validation):
                 "epochs": state["epoch"], "monitor": self.monitor, "best": state["best"],
                 "final": self.last_val, "train_seconds": state["train_seconds"],
                 "planned_epochs": self.budget.epochs, "automatic_budget": self.budget.automatic,
-                "warnings": notes, "config": to_dict(cfg)}
+                "warnings": notes, "config": to_dict(cfg), **privacy_state(self.privacy)}
 
 
-def fit(model: Model, data: DataSplits, cfg: TrainConfig, run_dir: Path, run_config: dict[str, Any],
-        resume: bool = False, callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
-    """Train ``model`` on ``data``; writes metrics.jsonl and checkpoints/{last,best}.safetensors.
-    ``callbacks`` run after each epoch on the main process (see ``EpochCallback``)."""
-    return Trainer(model, data, cfg, run_dir, run_config, callbacks).fit(resume)
+def fit(model: Model, data: DataSplits, run_config: RunConfig, run_dir: Path, resume: bool = False,
+        callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
+    """Train ``model`` on ``data`` as ``run_config.train`` says; writes metrics.jsonl and
+    checkpoints/{last,best}.safetensors (``run_config`` in their metadata). ``callbacks`` run after
+    each epoch on the main process (see ``EpochCallback``)."""
+    return Trainer(model, data, run_config, run_dir, callbacks).fit(resume)

@@ -111,7 +111,7 @@ def build_space(model_cls: type, space: str | dict[str, Any] | None) -> dict[str
     """The dimensions of a search: a space file, a dict of the same shape, or (None) the family's
     default (``TRAINING_SPACE`` and the model card's ``search_space``). Names are checked against the
     settings."""
-    from ..api import split_values
+    from ..run_config import split_values
     from ..config import read_config_file
 
     if space is None:

@@ -17,10 +17,13 @@ import socket
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NeuralzooError
 from .space import Dimension, build_space
+
+if TYPE_CHECKING:
+    from ..run_config import RunConfig
 
 STUDY_FILE = "study.json"   # what the study searches: model, fixed settings, space, monitor
 SAMPLERS = ("tpe", "random", "grid")
@@ -42,12 +45,14 @@ class Reporter:
         self.trial, self.monitor = trial, monitor
 
     def __call__(self, model: Any, run_dir: Path, epoch: int, metrics: dict[str, float]) -> dict[str, Any]:
-        from ..training.loop import STOP
+        from ..training.faults import StopTraining
 
         if self.monitor not in metrics:
             return {}
         self.trial.report(float(metrics[self.monitor]), step=epoch)
-        return {STOP: "pruned"} if self.trial.should_prune() else {}
+        if self.trial.should_prune():
+            raise StopTraining("pruned")
+        return {}
 
 
 def _storage(optuna: Any, study_dir: Path, storage: str | None) -> Any:
@@ -117,19 +122,18 @@ def tune(model: str, *, trials: int = 20, space: str | dict[str, Any] | None = N
     from ..api import resolve
     from ..registry import get_model_class
     from ..training.validation import monitor_of
-    from ..config import TrainConfig, build
-    from ..data import DataConfig, load_dataset
+    from ..data import load_dataset
 
     cls = get_model_class(model)
     if not (isinstance(trials, int) and trials >= 1):
         raise NeuralzooError(f"trials must be a positive integer, got {trials!r}")
     dims = build_space(cls, space)
     base = resolve(model, preset, config, settings)   # the fixed settings, checked now
-    if not base["data"]["val_fraction"] > 0:
+    if not base.data.val_fraction > 0:
         raise NeuralzooError("tune scores trials on validation data: --val-fraction must be > 0")
-    train_cfg = build(TrainConfig, base["train"])
+    train_cfg = base.train
     # the task (and so the monitored metric) of a recurrent model follows from the data
-    task = load_dataset(build(DataConfig, base["data"])).info.task
+    task = load_dataset(base.data).info.task
     monitor, mode = monitor_of(cls.for_task(task), train_cfg)
     study_dir = Path(study) if study else Path("runs") / f"tune-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
     study_dir.mkdir(parents=True, exist_ok=True)
@@ -179,10 +183,10 @@ def tune(model: str, *, trials: int = 20, space: str | dict[str, Any] | None = N
     return study_
 
 
-def starting_point(dims: dict[str, Dimension], run_config: dict[str, Any]) -> dict[str, Any]:
+def starting_point(dims: dict[str, Dimension], run_config: RunConfig) -> dict[str, Any]:
     """The searched settings' values in ``run_config`` (defaults, preset, fixed settings) that lie in
     the space: a first trial that tells whether the search beats the recipe it starts from."""
-    values = {**run_config["data"], **run_config["train"], **run_config["model_config"]}
+    values = {**vars(run_config.data), **vars(run_config.train), **vars(run_config.model_config)}
     point = {}
     for name, dim in dims.items():
         value = values.get(name)
