@@ -128,7 +128,7 @@ def audit_command(argv: list[str]) -> int:
     print(f"membership inference (loss threshold, {member['samples_each']} training vs "
           f"{member['samples_each']} test samples): AUC {member['auc']:.3f}, advantage "
           f"{member['advantage']:.3f} (0.5 / 0: chance)")
-    print("differential privacy: " + (f"epsilon {result['dp_epsilon']}" if result["dp_epsilon"] is not None
+    print("differential privacy: " + (result["privacy"]["guarantee"] if result["dp_epsilon"] is not None
                                        else "none recorded (not a DP run)"))
     if "robustness" in result:
         block = result["robustness"]

@@ -4,8 +4,8 @@ samples it never saw by the model's loss on them?
 The loss-threshold attack (Yeom et al. 2018, "Privacy risk in machine learning"): guess "member" when
 a sample's loss is below a threshold. Over every threshold this is the ROC of the score -loss on
 equally many training and held-out (test) samples: its area (AUC, 0.5 = chance) and the membership
-advantage, max over thresholds of TPR - FPR (Yeom et al.'s Definition 4; for an (epsilon, delta)
-differentially private model it is at most e^epsilon - 1 + delta). The calibrated attack with shadow
+advantage, max over thresholds of TPR - FPR (Yeom et al.'s Definition 4; their Theorem 1 bounds it
+by e^epsilon - 1 for an epsilon-differentially private training algorithm). The calibrated attack with shadow
 models (Shokri et al. 2017; Carlini et al. 2022's LiRA) trains tens of runs per audit and is not run.
 """
 
@@ -22,6 +22,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from ..data.base import ArrayData
 from ..models.base import Model
+from ..training.checkpoint import describe
+from ..training.privacy import spent
 
 SHADOW_NOTE = ("loss-threshold attack (Yeom et al. 2018) only; the shadow-model calibrated attack "
                "(Shokri et al. 2017) needs many extra training runs per audit and is not run")
@@ -51,21 +53,10 @@ def membership_inference(model: Model, train: ArrayData, held_out: ArrayData,
             "note": SHADOW_NOTE}
 
 
-def find_key(value: Any, key: str) -> Any:
-    """The first value stored under ``key`` anywhere in nested dicts, or None."""
-    if isinstance(value, dict):
-        if key in value:
-            return value[key]
-        for inner in value.values():
-            found = find_key(inner, key)
-            if found is not None:
-                return found
-    return None
-
-
-def run_privacy(run_dir: Path, checkpoint: str | None) -> dict[str, Any]:
-    """The run's differential-privacy epsilon (``dp_epsilon``) where its eval.json or checkpoint
-    records one, and the robustness block of its eval.json."""
+def run_privacy(run_dir: Path, checkpoint: str) -> dict[str, Any]:
+    """The differential privacy a run spent (its ``last`` checkpoint's accountant, as ``evaluate``'s
+    privacy block reports it: the best checkpoint was chosen among all the iterates) under
+    ``dp_epsilon`` and ``privacy``, and the robustness block of its eval.json where it has one."""
     found: dict[str, Any] = {}
     evaluation = run_dir / "eval.json"
     if evaluation.is_file():
@@ -73,26 +64,13 @@ def run_privacy(run_dir: Path, checkpoint: str | None) -> dict[str, Any]:
             saved = json.loads(evaluation.read_text())
         except (ValueError, UnicodeDecodeError):
             saved = {}
-        if find_key(saved, "dp_epsilon") is not None:
-            found["dp_epsilon"], found["dp_epsilon_from"] = find_key(saved, "dp_epsilon"), str(evaluation)
         if isinstance(saved.get("robustness"), dict):
             found["robustness"] = saved["robustness"]
-    if "dp_epsilon" not in found and checkpoint:
-        from safetensors import safe_open
-
-        with safe_open(checkpoint, framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-        decoded = {k: _json_or_text(v) for k, v in meta.items()}
-        if find_key(decoded, "dp_epsilon") is not None:
-            found["dp_epsilon"], found["dp_epsilon_from"] = find_key(decoded, "dp_epsilon"), checkpoint
+    last = Path(checkpoint).with_name("last.safetensors")
+    block = spent(describe(last if last.is_file() else checkpoint)["state"])
+    if block:
+        found["dp_epsilon"], found["privacy"] = block["epsilon"], block
     return found
-
-
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def audit_data(model: Model) -> tuple[ArrayData, ArrayData]:
