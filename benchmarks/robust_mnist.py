@@ -10,11 +10,11 @@ Protocol (also in the JSON): MNIST IDX files through neuralzoo's loader (the off
 split, pixels / 255 in [0, 1]), ``val_fraction=0`` (the test set is used once, at the end),
 ``--train-limit`` training samples (all by default); training through ``neuralzoo.train`` with
 ``--adversarial`` (``pgd``: Madry et al. 2018, the default, 10 steps of 2.5 eps / 10; ``fgsm-rs``:
-Wong et al. 2020, one step of 1.25 eps from a uniform start), a Madry-sized CNN (conv 32-64 with 5x5 kernels, pooling, a dense layer of 1024),
-Wong et al.'s MNIST schedule (Adam, batch 100, the learning rate rising to 5e-3 and back: here
-neuralzoo's one-cycle; 15 epochs of PGD-10 by default), bf16 autocast where the CPU computes it natively, stopped at
-``--max-minutes`` of training steps. Clean accuracy on the whole test set; PGD (100 steps of 0.01, one
-restart) and AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square; torchattacks, the authors' 100
+Wong et al. 2020, one step of 1.25 eps from a uniform start), a Madry-sized CNN (conv 32-64 with 5x5
+kernels, pooling, a dense layer of 1024), Wong et al.'s MNIST schedule (Adam, batch 100, the learning
+rate rising to 5e-3 and back: here neuralzoo's one-cycle; 15 epochs of PGD-10 by default), bf16
+autocast where the CPU computes it natively, stopped at ``--max-minutes`` of training steps. Clean
+accuracy on the whole test set; PGD (100 steps of 0.01, one restart) and AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square; torchattacks, the authors' 100
 iterations and 5000 queries) on the first ``--attack-limit`` test images, seed 0.
 
     OMP_NUM_THREADS=2 python benchmarks/robust_mnist.py                  # the full benchmark (~1 h)
@@ -101,7 +101,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     common = dict(data="mnist", data_dir=args.data_dir, val_fraction=0, limit=args.train_limit,
-                  batch_size=args.batch_size, lr=args.lr, schedule="one-cycle", label_smoothing=0.0, seed=args.seed,
+                  batch_size=args.batch_size, lr=args.lr, schedule="one-cycle", label_smoothing=0.0,
+                  seed=args.seed,
                   progress=False, baselines=False, threads=args.threads, **MADRY_CNN)
     result = {"protocol": {k: v for k, v in vars(args).items() if k != "output"},
               "environment": environment(), "network": MADRY_CNN}

@@ -139,9 +139,9 @@ def test_cli_attack_audit_and_evaluate(runs, capsys):
     assert "eps 0.2: robust accuracy" in out and "the first 50 of 360 test samples" in out
     saved = json.loads((runs / "plain" / "attack.json").read_text())
     assert set(saved["robust_accuracy"]) == {"0", "0.2"}
-    assert (runs / "plain" / "attack_curve.png").is_file() and (runs / "plain" / "attack_examples.png").is_file()
-    assert run_cli(*["evaluate", runs / "plain", "--no-baselines", "--robustness", "--robustness-method", "fgsm",
-                 "--robustness-eps", "0.1", "--robustness-limit", "50"]) == 0
+    assert all((runs / "plain" / name).is_file() for name in ("attack_curve.png", "attack_examples.png"))
+    assert run_cli(*["evaluate", runs / "plain", "--no-baselines", "--robustness",
+                     "--robustness-method", "fgsm", "--robustness-eps", "0.1", "--robustness-limit", "50"]) == 0
     capsys.readouterr()
     assert json.loads((runs / "plain" / "eval.json").read_text())["robustness"]["samples"] == 50
     assert (runs / "plain" / "robustness_curve.png").is_file()

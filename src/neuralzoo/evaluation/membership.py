@@ -5,8 +5,9 @@ The loss-threshold attack (Yeom et al. 2018, "Privacy risk in machine learning")
 a sample's loss is below a threshold. Over every threshold this is the ROC of the score -loss on
 equally many training and held-out (test) samples: its area (AUC, 0.5 = chance) and the membership
 advantage, max over thresholds of TPR - FPR (Yeom et al.'s Definition 4; their Theorem 1 bounds it
-by e^epsilon - 1 for an epsilon-differentially private training algorithm). The calibrated attack with shadow
-models (Shokri et al. 2017; Carlini et al. 2022's LiRA) trains tens of runs per audit and is not run.
+by e^epsilon - 1 for an epsilon-differentially private training algorithm). The calibrated attack
+with shadow models (Shokri et al. 2017; Carlini et al. 2022's LiRA) trains tens of runs per audit and
+is not run.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def membership_inference(model: Model, train: ArrayData, held_out: ArrayData,
     score = -np.r_[members, others]   # lower loss: more likely a member
     fpr, tpr, _ = roc_curve(truth, score)
     return {"attack": "loss threshold (Yeom et al. 2018)", "samples_each": count,
-            "members": f"the first {count} training samples", "non_members": f"the first {count} test samples",
+            "members": f"the first {count} training samples",
+            "non_members": f"the first {count} test samples",
             "auc": float(roc_auc_score(truth, score)), "advantage": float(np.max(tpr - fpr)),
             "mean_loss_members": float(members.mean()), "mean_loss_non_members": float(others.mean()),
             "note": SHADOW_NOTE}
