@@ -14,8 +14,9 @@ Wong et al. 2020, one step of 1.25 eps from a uniform start), a Madry-sized CNN 
 kernels, pooling, a dense layer of 1024), Wong et al.'s MNIST schedule (Adam, batch 100, the learning
 rate rising to 5e-3 and back: here neuralzoo's one-cycle; 15 epochs of PGD-10 by default), bf16
 autocast where the CPU computes it natively, stopped at ``--max-minutes`` of training steps. Clean
-accuracy on the whole test set; PGD (100 steps of 0.01, one restart) and AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square; torchattacks, the authors' 100
-iterations and 5000 queries) on the first ``--attack-limit`` test images, seed 0.
+accuracy on the whole test set; PGD (100 steps of 0.01, one restart) and AutoAttack (standard:
+APGD-CE, APGD-T, FAB-T, Square; torchattacks, the authors' 100 iterations and 5000 queries) on the
+first ``--attack-limit`` test images, seed 0.
 
     OMP_NUM_THREADS=2 python benchmarks/robust_mnist.py                  # the full benchmark (~1 h)
     nice -n 10 python benchmarks/robust_mnist.py --pilot                 # minutes: shows it works
