@@ -4,6 +4,7 @@ run in the middle (``faults`` holds the signal handler and the exception they an
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,7 +20,8 @@ from .logger import RunLogger
 
 
 class Interruptions:
-    """Mixed into ``Trainer``: stopping on a signal, rolling back after a non-finite step. What they
+    """Mixed into ``Trainer``: stopping on a signal or at ``--max-minutes``, rolling back after a
+    non-finite step. What they
     use of the trainer is declared here, so this module needs nothing from ``loop.py``."""
 
     model: Model
@@ -41,6 +43,16 @@ class Interruptions:
         if not self.world.enabled:
             return asked
         return bool(self.world.all_reduce_sum(torch.tensor(float(asked), device=self.device)) > 0)
+
+    def out_of_time(self, mark: float) -> bool:
+        """The time budget is spent (every rank agrees: under torchrun they compare at log steps)."""
+        cfg, world = self.cfg, self.world
+        if cfg.max_minutes is None or (world.enabled and self.state["step"] % cfg.log_every):
+            return False
+        over = self.state["train_seconds"] + time.perf_counter() - mark >= cfg.max_minutes * 60
+        if not world.enabled:
+            return over
+        return bool(world.all_reduce_sum(torch.tensor(float(over), device=self.device)) > 0)
 
     def stopped_by_signal(self) -> dict[str, Any]:
         """After a stop signal: save ``last`` where the loop stands and say how to resume; the summary

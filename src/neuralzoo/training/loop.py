@@ -23,7 +23,7 @@ from ..errors import NeuralzooError
 from ..models.base import Model
 from ..run_config import RunConfig
 from .adversarial import AdversarialTraining
-from .augment import augment_images
+from .batches import step_batch
 from .budget import plan_budget, stop_reason
 from .checkpoint import restore, save_checkpoint
 from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
@@ -33,7 +33,7 @@ from .interruptions import Interruptions
 from .validation import Validation, monitor_of
 from .parallel import average_gradients, global_batch_norm, training_step
 from .logger import RunLogger
-from .metrics import MetricSums, to_device
+from .metrics import MetricSums
 from .optim import lr_factor, set_lr
 from .privacy import Privacy, privacy_state
 from .privacy_layers import private_layers
@@ -226,21 +226,7 @@ class Trainer(Interruptions, Validation):
             return {}, 0
         local = index[world.rank::world.world_size]
         ctx.grad_scale = len(local) * world.world_size / len(index)
-        batch = train.batch(local.to(train.x.device))
-        if self.cfg.augment != "none" and batch["x"].dim() == 4:
-            batch["x"] = augment_images(batch["x"], self.cfg.augment)
-        batch = to_device(batch, ctx)
-        if self.adversary is not None:   # like augmentation: the model's own step sees the perturbed batch
-            batch["x"] = self.adversary(batch, ctx)
-        # the global step rides along, so schedules inside a loss (the VAE's KL warm-up) are pure
-        # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
-        # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors
-        batch["step"] = torch.tensor(self.state["step"])
-        # the models' own noise (VAE, GAN, denoising): a function of (seed, step), the same draws on
-        # every rank for the global batch (models.base.batch_noise)
-        batch["noise_seed"] = torch.tensor(cfg.seed * 1_000_003 + self.state["step"])
-        if world.enabled:
-            batch["shard"] = torch.tensor([world.rank, world.world_size, len(index)])
+        batch = step_batch(train, local, len(index), cfg, ctx, world, self.state["step"], self.adversary)
         skipped = ctx.skipped
         with training_step():
             out = self.model.train_step(batch, self.optimizers, ctx)
@@ -261,16 +247,6 @@ class Trainer(Interruptions, Validation):
                         lr=self.lr, samples_per_s=sums.count * self.world.world_size / max(seconds, 1e-9),
                         train_seconds=state["train_seconds"], **means)
         return means.get("loss", math.nan)
-
-    def out_of_time(self, mark: float) -> bool:
-        """The time budget is spent (every rank agrees: under torchrun they compare at log steps)."""
-        cfg, world = self.cfg, self.world
-        if cfg.max_minutes is None or (world.enabled and self.state["step"] % cfg.log_every):
-            return False
-        over = self.state["train_seconds"] + time.perf_counter() - mark >= cfg.max_minutes * 60
-        if not world.enabled:
-            return over
-        return bool(world.all_reduce_sum(torch.tensor(float(over), device=self.device)) > 0)
 
     def end_epoch(self, improved: bool) -> None:
         """Callbacks (e.g. per-epoch sample grids), the validation log line, the checkpoints."""
