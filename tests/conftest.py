@@ -17,7 +17,10 @@ settings.register_profile("thorough", max_examples=1000, deadline=None, print_bl
 settings.load_profile("ci")
 
 os.environ.setdefault("NEURALZOO_OFFLINE", "1")  # never try a download from the test suite
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# one thread: tiny models gain nothing from intra-op threads, and on a busy machine threads that
+# wait on each other made a test file ten times slower (test_scratch.py, imported by every full
+# collection, set it already; a single file run alone now behaves the same)
+torch.set_num_threads(1)
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
@@ -45,6 +48,7 @@ FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
         ("a process importing torch and the exporter", None),
     "test_serve_browser.py::": ("a browser", None),
     "test_small_fixes.py::test_a_collapsed_vae_traversal_says_so": ("a VAE trained 20 epochs", None),
+    "test_explain.py::test_attribution_lands_on_the_region_that_decides": ("a CNN trained per case", ("off",)),
 }
 
 
@@ -101,6 +105,35 @@ def run_dir(tmp_path_factory) -> Path:
     neuralzoo.train("mlp", out=out, data="digits", hidden_sizes=(16,), epochs=1, max_steps=3,
                     progress=False, device="cpu")
     return out
+
+
+@pytest.fixture(scope="session")
+def shared_runs(tmp_path_factory):
+    """``shared_runs({name: (model, settings)})``: a folder holding under each name a link to the run
+    of that model trained with those settings, trained once per session for all the test files that
+    ask for the same (a CNN trained 8 epochs on digits serves the explanation, serving and browser
+    tests alike). Tests only read these runs."""
+    import json
+
+    import neuralzoo
+
+    made: dict[str, Path] = {}
+
+    def trained(model: str, settings: dict) -> Path:
+        key = json.dumps([model, settings], sort_keys=True)
+        if key not in made:
+            out = tmp_path_factory.mktemp(f"shared-{model}") / model
+            neuralzoo.train(model, out=out, progress=False, verbose=False, **settings)
+            made[key] = out
+        return made[key]
+
+    def folder(runs: dict[str, tuple[str, dict]]) -> Path:
+        linked = tmp_path_factory.mktemp("runs")
+        for name, (model, settings) in runs.items():
+            (linked / name).symlink_to(trained(model, settings), target_is_directory=True)
+        return linked
+
+    return folder
 
 
 @pytest.fixture
