@@ -48,7 +48,8 @@ FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
         ("a process importing torch and the exporter", None),
     "test_serve_browser.py::": ("a browser", None),
     "test_small_fixes.py::test_a_collapsed_vae_traversal_says_so": ("a VAE trained 20 epochs", None),
-    "test_explain.py::test_attribution_lands_on_the_region_that_decides": ("a CNN trained per case", ("off",)),
+    "test_explain.py::test_attribution_lands_on_the_region_that_decides":
+        ("a CNN trained per case", ("off",)),
 }
 
 
@@ -119,18 +120,18 @@ def shared_runs(tmp_path_factory):
 
     made: dict[str, Path] = {}
 
-    def trained(model: str, settings: dict) -> Path:
-        key = json.dumps([model, settings], sort_keys=True)
+    def trained(model: str, overrides: dict) -> Path:
+        key = json.dumps([model, overrides], sort_keys=True)
         if key not in made:
             out = tmp_path_factory.mktemp(f"shared-{model}") / model
-            neuralzoo.train(model, out=out, progress=False, verbose=False, **settings)
+            neuralzoo.train(model, out=out, progress=False, verbose=False, **overrides)
             made[key] = out
         return made[key]
 
     def folder(runs: dict[str, tuple[str, dict]]) -> Path:
         linked = tmp_path_factory.mktemp("runs")
-        for name, (model, settings) in runs.items():
-            (linked / name).symlink_to(trained(model, settings), target_is_directory=True)
+        for name, (model, overrides) in runs.items():
+            (linked / name).symlink_to(trained(model, overrides), target_is_directory=True)
         return linked
 
     return folder

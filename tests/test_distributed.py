@@ -90,7 +90,8 @@ def every_model_trained(tmp_path_factory):
 
     subprocess.run([sys.executable, str(script), jobs("single")], check=True, capture_output=True)
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                             "--nproc-per-node", "2", str(script), jobs("ddp")], capture_output=True, text=True)
+                             "--nproc-per-node", "2", str(script), jobs("ddp")],
+                            capture_output=True, text=True)
     return folder, result
 
 

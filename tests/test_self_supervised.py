@@ -124,8 +124,8 @@ def test_a_pretrained_encoder_beats_its_random_initialisation(tmp_path, digits):
 def test_pretrain_and_probe_commands(cli, tmp_path):
     run = tmp_path / "rotation"
     # a small encoder: the probe's logistic regressions on 16 features take a fraction of the time
-    code, out, err = cli(["pretrain", "rotation", "--data", "digits", "--max-steps", "3", "--channels", "4,8,16",
-                          "--out", run, "--no-progress"])
+    code, out, err = cli(["pretrain", "rotation", "--data", "digits", "--max-steps", "3",
+                          "--channels", "4,8,16", "--out", run, "--no-progress"])
     assert code == 0, err
     assert neuralzoo.load(run).encode(torch.rand(2, 1, 8, 8)).shape == (2, 16)   # channels[-1]
     code, _, err = cli(["pretrain", "cnn", "--data", "digits"])

@@ -20,7 +20,6 @@ pytest.importorskip("captum")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
                                "(pip install -e '.[test]')")
 
-import neuralzoo  # noqa: E402
 
 CHROMIUM = os.environ.get("NEURALZOO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
