@@ -36,6 +36,7 @@ FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "test_sklearn.py::test_outlier_detectors_in_both_conventions": ("60 epochs each", ("autoencoder",)),
     "test_sklearn.py::test_classifiers_learn_digits_with_string_labels": ("25 epochs", ("mlp", "cnn")),
     "test_tune.py::test_two_workers_share_one_journal": ("two processes, each importing torch", None),
+    "test_tune.py::test_a_database_storage_url_holds_the_study": ("SQLAlchemy and its migrations", None),
     "test_self_supervised.py::test_the_probe_never_looks_at_test_labels":
         ("cross-validated logistic regressions on every label", None),
     "test_export.py::test_every_model_exports_and_onnx_runtime_matches_pytorch":
