@@ -26,8 +26,9 @@ SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 # What the fast subset (`pytest -m "not slow"`) leaves to the full suite (`pytest`, which CI runs),
 # besides the tests marked slow where they are defined: the long learning checks, tests that start
-# processes or a browser, and of a family parametrized over models or estimators every member but
-# one. The fast subset still imports and runs every module. Keys: "file::test"; values: why, and
+# processes or a browser, and of a family parametrized over models or estimators all but a few
+# members. The fast subset still imports every module but `__main__` (run by subprocess tests) and
+# `evaluation/inception.py` (it needs the FID weights file). Keys: "file::test"; values: why, and
 # for a parametrized test the parameter ids that stay fast (None: none stay).
 FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "test_sklearn.py::test_parameters_reach_the_dataclasses_and_grid_search_uses_them":
