@@ -84,8 +84,9 @@ def test_sigkill_then_resume_matches(tmp_path, kill_at_step, uninterrupted_run):
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         metrics = run / "metrics.jsonl"
-        if metrics.exists() and any(json.loads(l)["step"] >= kill_at_step
-                                    for l in metrics.read_text().splitlines() if l.strip()):
+        # whole lines only: the last piece may be a line the run is still writing
+        lines = metrics.read_text().split("\n")[:-1] if metrics.exists() else []
+        if any(json.loads(line)["step"] >= kill_at_step for line in lines if line.strip()):
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
