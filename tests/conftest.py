@@ -17,9 +17,72 @@ settings.register_profile("thorough", max_examples=1000, deadline=None, print_bl
 settings.load_profile("ci")
 
 os.environ.setdefault("NEURALZOO_OFFLINE", "1")  # never try a download from the test suite
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# one thread: tiny models gain nothing from intra-op threads, and on a busy machine threads that
+# wait on each other made a test file ten times slower (test_scratch.py, imported by every full
+# collection, set it already; a single file run alone now behaves the same)
+torch.set_num_threads(1)
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+# What the fast subset (`pytest -m "not slow"`) leaves to the full suite (`pytest`, which CI runs),
+# besides the tests marked slow where they are defined: the long learning checks, tests that start
+# processes or a browser, and of a family parametrized over models or estimators all but a few
+# members. The fast subset still imports every module but `__main__` (run by subprocess tests) and
+# `evaluation/inception.py` (it needs the FID weights file). Keys: "file::test"; values: why, and
+# for a parametrized test the parameter ids that stay fast (None: none stay).
+FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "test_sklearn.py::test_parameters_reach_the_dataclasses_and_grid_search_uses_them":
+        ("a grid search in two worker processes, each importing torch", None),
+    "test_sklearn.py::test_transformer_codes_decode_and_score": ("two fits of 30 epochs", None),
+    "test_sklearn.py::test_outlier_detectors_in_both_conventions": ("60 epochs each", ("autoencoder",)),
+    "test_sklearn.py::test_classifiers_learn_digits_with_string_labels": ("25 epochs", ("mlp", "cnn")),
+    "test_tune.py::test_two_workers_share_one_journal": ("two processes, each importing torch", None),
+    "test_tune.py::test_a_database_storage_url_holds_the_study": ("SQLAlchemy and its migrations", None),
+    "test_self_supervised.py::test_the_probe_never_looks_at_test_labels":
+        ("cross-validated logistic regressions on every label", None),
+    "test_export.py::test_every_model_exports_and_onnx_runtime_matches_pytorch":
+        ("an ONNX export per model", ("mlp", "vae", "gan")),
+    "test_export.py::test_forecasters_and_language_models_export_with_their_state":
+        ("a training and an export per family", None),
+    "test_export.py::test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size":
+        ("a training to a useful accuracy", None),
+    "test_export.py::test_export_prints_nothing_from_the_libraries_it_uses":
+        ("a process importing torch and the exporter", None),
+    "test_serve_browser.py::": ("a browser", None),
+    "test_small_fixes.py::test_a_collapsed_vae_traversal_says_so": ("a VAE trained 20 epochs", None),
+    "test_explain.py::test_attribution_lands_on_the_region_that_decides":
+        ("a CNN trained per case", ("off",)),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path, name = item.path.name, getattr(item, "originalname", item.name)
+        entry = FULL_SUITE_ONLY.get(f"{path}::{name}") or FULL_SUITE_ONLY.get(f"{path}::")
+        if entry is not None:
+            callspec = getattr(item, "callspec", None)
+            if entry[1] is None or callspec is None or callspec.id not in entry[1]:
+                item.add_marker(pytest.mark.slow)
+        elif path == "test_sklearn.py" and name == "test_scikit_learn_estimator_checks":
+            # scikit-learn's checks, a fit or several each: the fast subset runs them on the MLP
+            # classifier, less the learning check (check_classifiers_train: 20 epochs, 3 variants)
+            estimator, check = item.callspec.params["estimator"], item.callspec.params["check"]
+            check_name = getattr(check, "func", check).__name__
+            if (type(estimator).__name__ != "NeuralZooClassifier" or estimator.model != "mlp"
+                    or check_name == "check_classifiers_train"):
+                item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_fsync():
+    """Checkpoints are written with ``os.fsync`` so that a power cut cannot lose them; no test in this
+    process can observe that (the kill-and-resume tests run training in subprocesses, which still
+    sync), but each sync waits on the disk: about 4 ms, twice per epoch of every tiny run. The
+    writes, renames and their error handling run as always."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(os, "fsync", lambda fd: None)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +108,35 @@ def run_dir(tmp_path_factory) -> Path:
     neuralzoo.train("mlp", out=out, data="digits", hidden_sizes=(16,), epochs=1, max_steps=3,
                     progress=False, device="cpu")
     return out
+
+
+@pytest.fixture(scope="session")
+def shared_runs(tmp_path_factory):
+    """``shared_runs({name: (model, settings)})``: a folder holding under each name a link to the run
+    of that model trained with those settings, trained once per session for all the test files that
+    ask for the same (a CNN trained 8 epochs on digits serves the explanation, serving and browser
+    tests alike). Tests only read these runs."""
+    import json
+
+    import neuralzoo
+
+    made: dict[str, Path] = {}
+
+    def trained(model: str, overrides: dict) -> Path:
+        key = json.dumps([model, overrides], sort_keys=True)
+        if key not in made:
+            out = tmp_path_factory.mktemp(f"shared-{model}") / model
+            neuralzoo.train(model, out=out, progress=False, verbose=False, **overrides)
+            made[key] = out
+        return made[key]
+
+    def folder(runs: dict[str, tuple[str, dict]]) -> Path:
+        linked = tmp_path_factory.mktemp("runs")
+        for name, (model, overrides) in runs.items():
+            (linked / name).symlink_to(trained(model, overrides), target_is_directory=True)
+        return linked
+
+    return folder
 
 
 @pytest.fixture

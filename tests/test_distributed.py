@@ -60,8 +60,8 @@ import torch.distributed as dist
 # pipe), so the two ranks' lines never interleave
 atexit.register(lambda: os.write(1, ("group at exit: " + ("alive" if dist.is_initialized() else
                                                             "destroyed") + "\\n").encode()))
-settings = json.loads(sys.argv[2])
-neuralzoo.train(sys.argv[1], out=sys.argv[3], **settings)
+for name, settings, out in json.loads(sys.argv[1]):
+    neuralzoo.train(name, out=out, **settings)
 """
 
 
@@ -76,21 +76,33 @@ def settings_for(name: str) -> dict:
     return settings
 
 
+@pytest.fixture(scope="module")
+def every_model_trained(tmp_path_factory):
+    """Every model trained in one process and again in one torchrun of two: the runs one after
+    another in each, so that the launcher and the four interpreters start once, not once per model
+    (each run still starts from its own seed; under torchrun they share the process group)."""
+    folder = tmp_path_factory.mktemp("distributed")
+    script = folder / "train.py"
+    script.write_text(TRAIN)
+
+    def jobs(kind: str) -> str:
+        return json.dumps([[name, settings_for(name), str(folder / kind / name)] for name in model_names()])
+
+    subprocess.run([sys.executable, str(script), jobs("single")], check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             "--nproc-per-node", "2", str(script), jobs("ddp")],
+                            capture_output=True, text=True)
+    return folder, result
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", model_names())
-def test_every_model_trains_the_same_on_two_processes_as_on_one(tmp_path, name):
+def test_every_model_trains_the_same_on_two_processes_as_on_one(every_model_trained, name):
     """Two CPU processes (gloo) end with the weights one process gets from the same global batches:
     gradients averaged (DDP, or per optimizer for the GANs), batch norm over the global batch, the
     models' own noise drawn for the global batch, EMA and spectral-norm state identical on the ranks."""
-    script = tmp_path / "train.py"
-    script.write_text(TRAIN)
-    settings = json.dumps(settings_for(name))
-    single, ddp = tmp_path / "single", tmp_path / "ddp"
-    subprocess.run([sys.executable, str(script), name, settings, str(single)], check=True,
-                   capture_output=True)
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                             "--nproc-per-node", "2", str(script), name, settings, str(ddp)],
-                            capture_output=True, text=True)
+    folder, result = every_model_trained
+    single, ddp = folder / "single" / name, folder / "ddp" / name
     assert result.returncode == 0, result.stderr[-3000:]
     # a process group left to interpreter finalisation can abort a finished run (gloo's threads)
     assert result.stdout.count("group at exit: destroyed") == 2, result.stdout[-500:]

@@ -21,16 +21,12 @@ from neuralzoo.plots import attribution_title  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("explain")
-    neuralzoo.train("cnn", out=folder / "cnn", data="digits", epochs=8, progress=False, verbose=False)
-    neuralzoo.train("mlp", out=folder / "mlp", data="digits", epochs=8, progress=False, verbose=False)
-    neuralzoo.train("vae", out=folder / "vae", data="digits", latent_dim=4, epochs=10, progress=False,
-                    verbose=False)
-    neuralzoo.train("gan", out=folder / "gan", data="digits", max_steps=5, progress=False, verbose=False)
-    neuralzoo.train("lstm", out=folder / "lstm", data="digits-rows", epochs=3, progress=False,
-                    verbose=False)
-    return folder
+def runs(shared_runs):
+    return shared_runs({"cnn": ("cnn", {"data": "digits", "epochs": 8}),
+                        "mlp": ("mlp", {"data": "digits", "epochs": 8}),
+                        "vae": ("vae", {"data": "digits", "latent_dim": 4, "epochs": 10}),
+                        "gan": ("gan", {"data": "digits", "max_steps": 5}),
+                        "lstm": ("lstm", {"data": "digits-rows", "epochs": 3})})
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -24,20 +24,17 @@ import neuralzoo  # noqa: E402
 from neuralzoo.cli.serve_command import is_loopback, unique_names  # noqa: E402
 from neuralzoo.serve import ServedRun, create_app  # noqa: E402
 
-QUIET = {"progress": False, "verbose": False}
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve")
-    neuralzoo.train("cnn", out=folder / "cnn", data="digits", epochs=8, **QUIET)
-    neuralzoo.train("rnn", out=folder / "rnn", data="digits-rows", epochs=3, **QUIET)
-    neuralzoo.train("vae", out=folder / "vae", data="digits", latent_dim=2, epochs=10, **QUIET)
-    neuralzoo.train("autoencoder", out=folder / "autoencoder", data="digits", epochs=10, **QUIET)
-    neuralzoo.train("gan", out=folder / "gan", data="digits", conditional=True, max_steps=5, **QUIET)
-    neuralzoo.train("gru", out=folder / "gru", data="sunspots", max_steps=20, **QUIET)
-    neuralzoo.train("lstm", out=folder / "lstm", data="fable", max_steps=5, **QUIET)
-    return folder
+def runs(shared_runs):
+    return shared_runs({"cnn": ("cnn", {"data": "digits", "epochs": 8}),
+                        "rnn": ("rnn", {"data": "digits-rows", "epochs": 3}),
+                        "vae": ("vae", {"data": "digits", "latent_dim": 2, "epochs": 10}),
+                        "autoencoder": ("autoencoder", {"data": "digits", "epochs": 10}),
+                        "gan": ("gan", {"data": "digits", "conditional": True, "max_steps": 5}),
+                        "gru": ("gru", {"data": "sunspots", "max_steps": 20}),
+                        "lstm": ("lstm", {"data": "fable", "max_steps": 5})})
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,8 @@ pytest.importorskip("captum")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
                                "(pip install -e '.[test]')")
 
-import neuralzoo  # noqa: E402
 
 CHROMIUM = os.environ.get("NEURALZOO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-QUIET = {"progress": False, "verbose": False}
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +38,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(shared_runs):
     """The base URL of `neuralzoo serve` over five runs, on a port the system chose."""
-    folder = tmp_path_factory.mktemp("served")
-    neuralzoo.train("cnn", out=folder / "cnn", data="digits", epochs=8, **QUIET)
-    neuralzoo.train("vae", out=folder / "vae", data="digits", latent_dim=2, epochs=10, **QUIET)
-    neuralzoo.train("gan", out=folder / "gan", data="digits", conditional=True, max_steps=5, **QUIET)
-    neuralzoo.train("gru", out=folder / "gru", data="sunspots", max_steps=20, **QUIET)
-    neuralzoo.train("lstm", out=folder / "lstm", data="fable", max_steps=5, **QUIET)
+    folder = shared_runs({"cnn": ("cnn", {"data": "digits", "epochs": 8}),
+                          "vae": ("vae", {"data": "digits", "latent_dim": 2, "epochs": 10}),
+                          "gan": ("gan", {"data": "digits", "conditional": True, "max_steps": 5}),
+                          "gru": ("gru", {"data": "sunspots", "max_steps": 20}),
+                          "lstm": ("lstm", {"data": "fable", "max_steps": 5})})
     process = subprocess.Popen([sys.executable, "-m", "neuralzoo", "serve", "--port", "0",
                                 *(str(folder / name) for name in ("cnn", "vae", "gan", "gru", "lstm"))],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

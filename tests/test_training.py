@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -57,24 +58,35 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, monkeypatch):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+SIGKILL_ARGS = ["--data", "digits", "--epochs", "3", "--batch-size", "64", "--dropout", "0.3", "--schedule",
+                "one-cycle", "--lr", "3e-3", "--checkpoint-every", "5", "--log-every", "1", "--no-progress",
+                "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(tmp_path_factory) -> Path:
+    """The run every kill is compared with: the same command, never stopped (one for all kill steps)."""
+    ref = tmp_path_factory.mktemp("sigkill") / "ref"
+    subprocess.run([sys.executable, "-m", "neuralzoo", "train", "mlp", *SIGKILL_ARGS, "--out", str(ref)],
+                   check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, capture_output=True)
+    return ref
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at_step", [1, 12, 40])
-def test_sigkill_then_resume_matches(tmp_path, kill_at_step):
-    args = ["--data", "digits", "--epochs", "3", "--batch-size", "64", "--dropout", "0.3",
-            "--schedule", "one-cycle", "--lr", "3e-3", "--checkpoint-every", "5", "--log-every", "1",
-            "--no-progress", "--threads", "1"]
+def test_sigkill_then_resume_matches(tmp_path, kill_at_step, uninterrupted_run):
+    args = SIGKILL_ARGS
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    ref = tmp_path / "ref"
-    subprocess.run([sys.executable, "-m", "neuralzoo", "train", "mlp", *args, "--out", str(ref)],
-                   check=True, env=env, capture_output=True)
+    ref = uninterrupted_run
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "neuralzoo", "train", "mlp", *args, "--out", str(run)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         metrics = run / "metrics.jsonl"
-        if metrics.exists() and any(json.loads(l)["step"] >= kill_at_step
-                                    for l in metrics.read_text().splitlines() if l.strip()):
+        # whole lines only: the last piece may be a line the run is still writing
+        lines = metrics.read_text().split("\n")[:-1] if metrics.exists() else []
+        if any(json.loads(line)["step"] >= kill_at_step for line in lines if line.strip()):
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
