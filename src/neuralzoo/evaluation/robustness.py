@@ -205,7 +205,7 @@ def save_pictures(model: Model, result: dict[str, Any], out_stem: Path) -> list[
         low, high = (float(v) for v in model.info.value_range)
         grid = (torch.cat([originals, adversarial]) - low) / (high - low)
         written.append(save_image_grid(grid, out_stem.with_name(out_stem.name + "_examples.png"),
-                                       nrow=len(originals)))
+                                       nrow=len(originals), min_size=56))   # 8x8 digits: 7x
     return written
 
 
