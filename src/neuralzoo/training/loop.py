@@ -17,25 +17,25 @@ from typing import Any, Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from ..config import to_dict
 from ..data.base import ArrayData, DataSplits
 from ..errors import NeuralzooError
 from ..models.base import Model
 from ..run_config import RunConfig
 from .adversarial import AdversarialTraining
 from .batches import step_batch
-from .budget import plan_budget, stop_reason
-from .checkpoint import restore, save_checkpoint
+from .budget import plan_budget
+from .checkpoint import restore
 from .context import (Distributed, LossModule, StepContext, bf16_enabled, configure_process,
                       resolve_device)
-from .faults import GracefulStop, NonFiniteStep, StopTraining
+from .faults import GracefulStop, NonFiniteStep
 from .interruptions import Interruptions
+from .reporting import Reporting
 from .validation import Validation, monitor_of
 from .parallel import average_gradients, global_batch_norm, training_step
 from .logger import RunLogger
 from .metrics import MetricSums
 from .optim import lr_factor, set_lr
-from .privacy import Privacy, privacy_state
+from .privacy import Privacy
 from .privacy_layers import private_layers
 
 
@@ -50,7 +50,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 EpochCallback = Callable[[Model, Path, int, dict[str, float]], dict[str, Any]]
 
 
-class Trainer(Interruptions, Validation):
+class Trainer(Interruptions, Validation, Reporting):
     """One run of the loop. ``fit`` reads as its steps: set up, (restore), check the monitored
     metric exists, then epochs of training steps, validation, callbacks and checkpoints, then the
     end-of-run summary. Everything a step needs lives on ``self``; models see only ``train_step``."""
@@ -235,66 +235,6 @@ class Trainer(Interruptions, Validation):
             self.state["skipped"] += 1
             return out, 0
         return out, len(local)
-
-    def log_train(self, sums: MetricSums, seconds: float, epoch: int) -> float:
-        """Log the means since the last log line; stop on a non-finite loss. Returns the loss."""
-        state = self.state
-        means = sums.means()
-        state["train_seconds"] += seconds
-        if state["skipped"]:
-            means["skipped_steps"] = state["skipped"]
-        self.logger.log("train", state["step"], epoch=epoch + state["batch"] / self.steps_per_epoch,
-                        lr=self.lr, samples_per_s=sums.count * self.world.world_size / max(seconds, 1e-9),
-                        train_seconds=state["train_seconds"], **means)
-        return means.get("loss", math.nan)
-
-    def end_epoch(self, improved: bool) -> None:
-        """Callbacks (e.g. per-epoch sample grids), the validation log line, the checkpoints."""
-        state = self.state
-        report: dict[str, Any] = {}
-        if self.world.is_main:
-            for callback in self.callbacks:   # every callback runs, also after one asked to stop
-                try:
-                    report.update(callback(self.model, self.run_dir, state["epoch"], self.last_val))
-                except StopTraining as stop:
-                    self.stopped_by_callback = stop.reason
-        if self.privacy:   # the accountant's epsilon spent so far
-            report["dp_epsilon"] = self.privacy.epsilon()
-        self.logger.log("val", state["step"], epoch=state["epoch"] + state["batch"] / self.steps_per_epoch,
-                        best=bool(improved), train_seconds=state["train_seconds"],
-                        **{f"val_{k}": v for k, v in self.last_val.items()}, **report)
-        if self.world.is_main and self.cfg.verbose:
-            shown = "  ".join(f"val_{k} {v:.4f}" for k, v in self.last_val.items())
-            shown += f"  epsilon {report['dp_epsilon']:.3f}" if "dp_epsilon" in report else ""
-            print(f"epoch {state['epoch'] + (state['batch'] > 0)}/{self.budget.epochs}  step {state['step']}  "
-                  f"{shown}  ({state['train_seconds']:.1f}s training)", flush=True)
-        # best before last: a crash between the two leaves a "last" that redoes this epoch
-        if improved or self.val is None:
-            self.save("best")
-        self.save("last")
-
-    def save(self, name: str) -> None:
-        if self.world.is_main:
-            save_checkpoint(self.run_dir / "checkpoints" / f"{name}.safetensors", self.model, self.optimizers,
-                            self.saved_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
-                                                "last_val": self.last_val, **privacy_state(self.privacy)})
-
-    def finish(self, reason: str) -> dict[str, Any]:
-        state, cfg = self.state, self.cfg
-        if state["step"] >= self.total and cfg.max_steps and self.total < self.budget.epochs * self.steps_per_epoch:
-            reason = "max_steps"
-        elif self.timed_out:
-            reason = "max_minutes"
-        notes = self.convergence_notes(reason)
-        self.logger.log("end", state["step"], reason=reason, best=state["best"], monitor=self.monitor,
-                        train_seconds=state["train_seconds"], warnings=notes,
-                        **{f"val_{k}": v for k, v in self.last_val.items()})
-        self.logger.close()
-        return {"reason": reason, "stopped": stop_reason(reason, self.budget), "steps": state["step"],
-                "epochs": state["epoch"], "monitor": self.monitor, "best": state["best"],
-                "final": self.last_val, "train_seconds": state["train_seconds"],
-                "planned_epochs": self.budget.epochs, "automatic_budget": self.budget.automatic,
-                "warnings": notes, "config": to_dict(cfg), **privacy_state(self.privacy)}
 
 
 def fit(model: Model, data: DataSplits, run_config: RunConfig, run_dir: Path, resume: bool = False,
