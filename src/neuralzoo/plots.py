@@ -16,6 +16,15 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: Path, dpi: int) -> Path:
+    """Write ``fig`` to ``path`` (its folder made) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    _pyplot().close(fig)
+    return path
+
+
 def save_curves(events: list[dict], path: Path, title: str = "") -> Path:
     """Training loss per log step and every validation metric per epoch."""
     plt = _pyplot()
@@ -49,9 +58,7 @@ def save_curves(events: list[dict], path: Path, title: str = "") -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def save_forecast(times: np.ndarray, history: np.ndarray, future_times: np.ndarray, forecast: np.ndarray,
@@ -71,9 +78,7 @@ def save_forecast(times: np.ndarray, history: np.ndarray, future_times: np.ndarr
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def save_latent_map(codes: np.ndarray, labels: np.ndarray | None, class_names: list[str] | None,
@@ -103,8 +108,7 @@ def save_latent_map(codes: np.ndarray, labels: np.ndarray | None, class_names: l
         ax.legend(handles=handles, fontsize=7, markerscale=1.2, loc="best")
     ax.set_title(f"{title}\n{how}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path, dpi=120)
     return how
 
 
@@ -118,9 +122,7 @@ def save_roc(fpr: np.ndarray, tpr: np.ndarray, auroc: float, path: Path, title: 
     ax.set_title(title, fontsize=9)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 def attribution_title(name: str, value: np.ndarray) -> str:
@@ -176,9 +178,7 @@ def save_attribution(sample: np.ndarray, maps: dict[str, np.ndarray], probabilit
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def save_probe_curve(rows: list[dict], path: Path, title: str = "") -> Path:
@@ -198,18 +198,14 @@ def save_probe_curve(rows: list[dict], path: Path, title: str = "") -> Path:
     ax.legend()
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 def save_robustness_curve(result: dict, path: Path, title: str = "") -> Path:
     """Robust accuracy (%) against the attack's L-infinity radius, clean accuracy at eps 0."""
     plt = _pyplot()
-    radii = [0.0] + [float(e) for e in result["robust_accuracy"]]
-    accuracy = [result["clean_accuracy"]] + list(result["robust_accuracy"].values())
+    points = {0.0: result["clean_accuracy"], **{float(e): v for e, v in result["robust_accuracy"].items()}}
+    radii, accuracy = list(points), list(points.values())   # an eps of 0 asked for: one point there
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     ax.plot(radii, accuracy, "o-", label=result["method"])
     ax.set_xlabel("eps (L-infinity, model input units)")
@@ -219,8 +215,4 @@ def save_robustness_curve(result: dict, path: Path, title: str = "") -> Path:
     ax.legend()
     ax.set_title(title or f"robust accuracy, {result['samples']} samples", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)

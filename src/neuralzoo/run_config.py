@@ -27,6 +27,11 @@ SECTIONS = ("model_config", "train", "data")   # the dataclasses a setting may b
 SECTION_NAMES = {"model_config": "model config", "train": "training config", "data": "data config"}
 
 
+def section_classes(model_cls: type) -> dict[str, type]:
+    """The dataclass of each section (``SECTIONS``) for a model."""
+    return {"model_config": model_cls.Config, "train": TrainConfig, "data": DataConfig}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything a run is trained with: the registered model's name and its ``Config`` dataclass,
@@ -72,7 +77,7 @@ class RunConfig:
             for name in SECTIONS:
                 if not isinstance(values[name], dict):
                     raise TypeError(f"{name!r} is not an object")
-            owners = {"model_config": model_cls.Config, "train": TrainConfig, "data": DataConfig}
+            owners = section_classes(model_cls)
             info = values.get("data_info")
             return cls(model=values["model"], preset=values.get("preset"),
                        **{name: build(owners[name], values[name], SECTION_NAMES[name])
@@ -88,7 +93,7 @@ class RunConfig:
 def split_values(model_cls: type, values: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
     """Route flat ``{field: value}`` pairs to the section (model, train or data dataclass) that owns
     them; an unknown name is an error naming ``where`` and the closest valid name."""
-    owners = {"model_config": model_cls.Config, "train": TrainConfig, "data": DataConfig}
+    owners = section_classes(model_cls)
     out: dict[str, dict[str, Any]] = {name: {} for name in owners}
     for key, value in values.items():
         key = key.replace("-", "_")

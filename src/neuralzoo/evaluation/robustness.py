@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -110,21 +110,21 @@ def attack_batch(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, set
     if settings.method == "autoattack":
         return _autoattack(model, x, y, eps, settings, value_range)
 
-    def loss_of(inputs: torch.Tensor) -> torch.Tensor:   # the sum: each sample's own gradient
-        return F.cross_entropy(_logits(model, inputs), y, reduction="sum")
+    def loss_for(labels: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        # the sum: each sample's own gradient
+        return lambda inputs: F.cross_entropy(_logits(model, inputs), labels, reduction="sum")
 
     if settings.method == "fgsm":
-        return linf_pgd(loss_of, x, eps, 1, eps, low, high, random_start=False)
+        return linf_pgd(loss_for(y), x, eps, 1, eps, low, high, random_start=False)
     best = x.clone()
     fooled = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    for _ in range(settings.restarts):
-        candidate = linf_pgd(loss_of, x, eps, settings.steps, settings.step_size, low, high,
-                             random_start=True, generator=generator)
+    for _ in range(settings.restarts):   # each restart attacks only the samples no draw has fooled yet
+        left = torch.nonzero(~fooled).flatten()
+        candidate = linf_pgd(loss_for(y[left]), x[left], eps, settings.steps, settings.step_size, low,
+                             high, random_start=True, generator=generator)
+        best[left] = candidate   # the first success stays, else the latest draw
         with torch.no_grad():
-            wrong = _logits(model, candidate).argmax(1) != y
-        take = ~fooled   # keep the first success, else the latest draw
-        best[take] = candidate[take]
-        fooled |= wrong
+            fooled[left] = _logits(model, candidate).argmax(1) != y[left]
         if bool(fooled.all()):
             break
     return best
