@@ -61,6 +61,27 @@ class TextInfo:
 
 
 @dataclass
+class LabelDraw:
+    """Which training samples kept their labels (``--labels``, data/labels.py); saved in checkpoints."""
+
+    seed: int
+    count: int
+    per_class: list[int]                  # labels kept per class index
+    sha256: str                           # of the drawn indices, int64 little-endian, ascending
+    indices: list[int] | None = None      # the drawn positions in the training part (up to 1,000)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LabelDraw":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def describe(self, total: int) -> str:
+        return (f"labels: {self.count} of the {total} training samples kept, class-balanced "
+                f"({'/'.join(str(c) for c in self.per_class)} per class; label_seed {self.seed}; indices "
+                f"sha256 {self.sha256[:16]}), the other {total - self.count} unlabelled (label -1)")
+
+
+@dataclass
 class DataInfo:
     """Everything a model needs to know about its data; saved in every checkpoint."""
 
@@ -78,6 +99,7 @@ class DataInfo:
     contrast: dict[str, Any] | None = None   # gcn constants fitted on the training part (contrast.py)
     # per-feature mean / std of the training part (standardise.py); inputs are scaled with them
     standardise: Standardisation | None = None
+    label_draw: LabelDraw | None = None    # --labels: which training samples kept a label (labels.py)
 
     @property
     def is_image(self) -> bool:
@@ -102,6 +124,8 @@ class DataInfo:
             d["text"] = TextInfo.from_dict(d["text"])
         if d.get("standardise") is not None:
             d["standardise"] = Standardisation.from_dict(d["standardise"])
+        if d.get("label_draw") is not None:
+            d["label_draw"] = LabelDraw.from_dict(d["label_draw"])
         return cls(**d)
 
 

@@ -61,6 +61,15 @@ class DataConfig:
         "help": "keep only these classes (names, e.g. 3 or 3,5) in the training and validation parts; "
                 "the test part keeps every class (one-class / novelty protocols) (default: all)"})
 
+    # -- semi-supervised training (data/labels.py): N labelled samples, the rest of the training part -1
+    labels: int | None = field(default=None, metadata={
+        "help": "keep the labels of only N training samples, drawn class-balanced (N/K per class, the "
+                "remainder to classes picked by label_seed) after the train/validation split; the others "
+                "get label -1 (unlabelled). Models that use unlabelled data train on both, every other "
+                "model on the N labelled samples alone (default: every label kept)"})
+    label_seed: int = field(default=0, metadata={"help": "seed of the --labels draw (apart from split_seed, "
+                            "so label draws vary over one fixed train/validation split)"})
+
     contrast: Literal["none", "gcn"] = field(default="none", metadata={
         "help": "gcn: per-sample global contrast normalisation (subtract the sample's mean, divide by its "
                 "mean absolute deviation) and min-max scaling to [0, 1] by the training part's extremes, "
@@ -96,5 +105,7 @@ class DataConfig:
             raise NeuralzooError(f"contrast must be one of: none, gcn; got {self.contrast!r}")
         if self.standardise not in ("auto", "on", "off"):
             raise NeuralzooError(f"standardise must be one of: auto, on, off; got {self.standardise!r}")
+        if self.labels is not None and self.labels < 1:
+            raise NeuralzooError(f"labels must be a positive integer, got {self.labels}")
         if self.train_classes is not None and not self.train_classes:
             raise NeuralzooError("train_classes must name at least one class")

@@ -38,12 +38,12 @@ class Classifier(Model):
             self.refuse_padding(train.source)
         self.label_smoothing = cfg.label_smoothing
         if cfg.class_weights == "balanced":
-            counts = torch.bincount(train.y, minlength=self.num_classes).float()
+            counts = torch.bincount(train.y[train.y >= 0], minlength=self.num_classes).float()
             weights = counts.sum() / (self.num_classes * counts.clamp(min=1))
             self.class_weights.copy_(weights)
 
     def check_data(self, train: "ArrayData") -> None:
-        present = torch.unique(train.y)
+        present = torch.unique(train.y[train.y >= 0])   # -1: unlabelled (--labels)
         if len(present) < 2:   # it would learn a constant and report 100% accuracy
             names = self.info.class_names or [str(i) for i in range(self.num_classes)]
             only = f" ({names[int(present[0])]!r})" if len(present) else ""
