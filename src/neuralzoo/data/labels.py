@@ -3,7 +3,8 @@ evaluation of deep semi-supervised learning algorithms"; Kingma et al. 2014 and 
 draw their 100 MNIST labels the same way: class-balanced).
 
 After the train/validation split (and ``limit`` / ``train_classes``), N training samples keep their
-labels, N // K per class and one more for ``N % K`` classes picked by the seeded draw; every other
+labels, N // K per class and one more for ``N % K`` classes picked by the seeded draw, each class's
+being the first of its samples met on one seeded walk (a random permutation) through the part; every other
 training sample gets the label -1 before anything else (a model, a baseline, the class weights)
 sees the part. Validation and test keep every label: they score the classifier. The draw is a pure
 function of (the training part, N, ``label_seed``), and ``LabelDraw`` records it in ``DataInfo``
@@ -30,6 +31,17 @@ def indices_sha256(indices: torch.Tensor) -> str:
     return hashlib.sha256(np.ascontiguousarray(indices.numpy().astype("<i8")).tobytes()).hexdigest()
 
 
+def draw_walk(size: int, classes: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The draw's randomness: which of the ``classes`` present get one of the ``count % classes``
+    remaining labels, and the order of the walk through the ``size`` training samples in which each
+    class keeps the first samples of it met. Which samples are drawn then depends on no label met
+    after the last drawn one, so labels the walk never reached can change without changing the draw
+    (tests/test_semi_supervised.py shuffles them)."""
+    generator = torch.Generator().manual_seed(seed)
+    extra = torch.randperm(classes, generator=generator)[:count % classes]
+    return extra, torch.randperm(size, generator=generator)
+
+
 def draw_labels(train: ArrayData, count: int, seed: int, num_classes: int) -> tuple[ArrayData, LabelDraw]:
     """``train`` with all but ``count`` class-balanced labels set to -1, and the record of the draw."""
     if train.y is None:
@@ -41,18 +53,21 @@ def draw_labels(train: ArrayData, count: int, seed: int, num_classes: int) -> tu
     if count < len(classes):
         raise NeuralzooError(f"labels: {count} is fewer than the {len(classes)} classes of the training "
                              "split; a class-balanced draw needs at least one label per class")
-    generator = torch.Generator().manual_seed(seed)
-    quota = torch.full((len(classes),), count // len(classes), dtype=torch.int64)
-    quota[torch.randperm(len(classes), generator=generator)[:count % len(classes)]] += 1
-    kept, per_class = [], [0] * num_classes
-    for c, q in zip(classes.tolist(), quota.tolist()):
-        members = (y == c).nonzero().flatten()
-        if q > len(members):
-            raise NeuralzooError(f"labels: class index {c} has {len(members)} training samples, fewer "
-                                 f"than its share of {q} of the {count} labels")
-        kept.append(members[torch.randperm(len(members), generator=generator)[:q]])
-        per_class[c] = q
-    index = torch.sort(torch.cat(kept)).values
+    extra, order = draw_walk(len(train), len(classes), count, seed)
+    quota = torch.zeros(num_classes, dtype=torch.int64)
+    quota[classes] = count // len(classes)
+    quota[classes[extra]] += 1
+    walked = y[order]
+    rank = torch.zeros(len(order), dtype=torch.int64)   # how many of its class the walk met before
+    for c in classes.tolist():
+        met = walked == c
+        if int(met.sum()) < quota[c]:
+            raise NeuralzooError(f"labels: class index {c} has {int(met.sum())} training samples, fewer "
+                                 f"than its share of {int(quota[c])} of the {count} labels")
+        rank[met] = torch.arange(int(met.sum()))
+    kept = (walked >= 0) & (rank < quota[walked.clamp(min=0)])
+    per_class = quota.tolist()
+    index = torch.sort(order[kept]).values
     masked = torch.full_like(y, UNLABELLED)
     masked[index] = y[index]
     draw = LabelDraw(seed=seed, count=count, per_class=per_class, sha256=indices_sha256(index),
