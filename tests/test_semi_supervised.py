@@ -11,6 +11,7 @@ from neuralzoo.api import resolve, train_loaded
 from neuralzoo.data import DataConfig, DataInfo, arrays_dataset, load_dataset
 from neuralzoo.data.labels import draw_walk, indices_sha256
 from neuralzoo.errors import NeuralzooError
+from neuralzoo.evaluation import evaluate_run
 from neuralzoo.models.cnn import CNN
 from neuralzoo.models.fixmatch import FixMatch
 from neuralzoo.training.semi import LabelledStream
@@ -154,6 +155,8 @@ def test_a_semi_supervised_run_resumes_bit_identical(tmp_path, monkeypatch):
     a, b = neuralzoo.load(tmp_path / "ref", "last"), neuralzoo.load(tmp_path / "run", "last")
     assert a.info.label_draw == b.info.label_draw and a.info.label_draw.count == 30
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    # evaluation replays the draw: the training split is scored on its 30 labelled samples
+    assert evaluate_run(tmp_path / "run", "train", baselines=False)["protocol"]["samples"] == 30
 
 
 def test_fixmatch_learns_from_unlabelled_digits_beyond_the_labels_alone(tmp_path):
