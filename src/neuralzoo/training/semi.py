@@ -43,7 +43,7 @@ def check_semi_supervised(cfg: TrainConfig, model: Model, train: ArrayData) -> N
             if value:
                 raise NeuralzooError(f"{setting} cannot be combined with {model.name!r}, which trains on "
                                      "unlabelled samples too")
-    elif has_unlabelled(train) and cfg.dp_epsilon is not None:   # the accounting would count the unlabelled samples
+    elif has_unlabelled(train) and cfg.dp_epsilon is not None:   # its accounting counts every sample
         raise NeuralzooError("dp_epsilon cannot be combined with --labels (train on the labelled samples "
                              "as their own data set instead)")
 
