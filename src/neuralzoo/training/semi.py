@@ -10,7 +10,9 @@ without their labels (``without_labels``), so no label reaches the unlabelled pa
 (B_l = ``labelled_batch_size``) cycles through the labelled samples in its own shuffled order, a pure
 function of (seed, step): a resumed run replays it without saved state. ``--augment`` applies to both
 parts; under torchrun each rank keeps its rows of both global batches (``shard`` for the unlabelled
-rows, ``labelled_shard`` for the labelled ones, for ``models.base.batch_noise``).
+rows, ``labelled_shard`` for the labelled ones, for ``models.base.batch_noise``); the loss is scaled
+by the unlabelled shard's share of its global batch, exact while ``labelled_batch_size`` divides
+evenly over the processes.
 
 Every other model trained with ``--labels`` sees only the labelled samples: the supervised baseline.
 """
