@@ -159,6 +159,7 @@ def test_a_semi_supervised_run_resumes_bit_identical(tmp_path, monkeypatch):
     assert evaluate_run(tmp_path / "run", "train", baselines=False)["protocol"]["samples"] == 30
 
 
+@pytest.mark.slow   # two trainings of 132 steps: ~12 s on 2 shared cores
 def test_fixmatch_learns_from_unlabelled_digits_beyond_the_labels_alone(tmp_path):
     common = dict(data="digits", labels=30, baselines=False, progress=False, verbose=False,
                   schedule="one-cycle")
