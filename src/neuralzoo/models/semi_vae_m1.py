@@ -33,15 +33,14 @@ def checkpoint_of(run: str | Path) -> Path:
 def load_encoder_run(run: str | Path, info) -> Model:
     """The trained ``vae`` of ``run``, frozen, in eval mode; refused unless it was trained on samples
     of ``info``'s shape and value range."""
-    from safetensors import SafetensorsError, safe_open
+    from safetensors import safe_open
 
     path = checkpoint_of(run)
     try:
         with safe_open(str(path), "pt") as f:
-            metadata = f.metadata() or {}
-            values = json.loads(metadata["config"])
+            values = json.loads((f.metadata() or {})["config"])
             tensors = {k[len("model."):]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
-    except (SafetensorsError, OSError, KeyError, ValueError) as e:
+    except Exception as e:   # safetensors' and json's errors on a foreign or truncated file
         raise NeuralzooError(f"encoder_run {path}: not a neuralzoo checkpoint ({type(e).__name__})") from None
     config = RunConfig.from_dict(values, path)
     if config.model != "vae":
