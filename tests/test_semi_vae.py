@@ -170,3 +170,30 @@ def test_m1_plus_m2_refuses_what_is_not_a_vae_run(tmp_path, run_dir, digits):
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
     with pytest.raises(NeuralzooError, match="not a neuralzoo checkpoint"):
         SemiVAE(SemiVAEConfig(encoder_run=str(tmp_path / "junk.safetensors")), digits.info)
+
+
+@pytest.mark.slow   # two trainings through the loop
+def test_a_crashed_run_resumes_to_the_reference_weights(tmp_path, monkeypatch):
+    """Fully labelled training through the loop (a supervised M2); its draws are functions of (seed,
+    step), so a crash and --resume end on the weights of the uninterrupted run, bit for bit."""
+    from neuralzoo.training.checkpoint import read_checkpoint
+
+    run = dict(data="digits", epochs=2, batch_size=64, progress=False, verbose=False, checkpoint_every=5,
+               bf16="off", baselines=False, hidden_sizes=(32,), latent_dim=4, kl_warmup_steps=30)
+    neuralzoo.train("semi_vae", out=tmp_path / "ref", **run)
+    original, calls = SemiVAE.train_step, {"n": 0}
+
+    def crashing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 28:   # three steps after the checkpoint at step 25
+            raise RuntimeError("simulated crash")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SemiVAE, "train_step", crashing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        neuralzoo.train("semi_vae", out=tmp_path / "run", **run)
+    monkeypatch.undo()
+    neuralzoo.train(resume=tmp_path / "run", verbose=False)
+    reference, resumed = (read_checkpoint(tmp_path / r / "checkpoints" / "last.safetensors")[0]
+                          for r in ("ref", "run"))
+    assert [k for k in reference if not torch.equal(reference[k], resumed[k])] == []
