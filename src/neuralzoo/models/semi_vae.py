@@ -84,7 +84,8 @@ class SemiVAE(Classifier):
             code = info
         else:
             self.likelihood = "gaussian"
-            code = replace(info, input_shape=(self.m1.config.latent_dim,), value_range=(-math.inf, math.inf))
+            code = replace(info, input_shape=(self.m1.config.latent_dim,),
+                           value_range=(-math.inf, math.inf))
         if self.likelihood == "gaussian":
             self.output_logvar = nn.Parameter(torch.zeros(code.input_shape))
         shape = tuple(code.input_shape)
@@ -101,38 +102,33 @@ class SemiVAE(Classifier):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))   # (B, K) logits of q(y|x)
 
-    def joined(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-        """(x, y) as q(z|x,y)'s input: y appended to the flat features, or as K constant planes."""
-        if self.config.architecture == "conv":
-            return torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)], 1)
-        return torch.cat([x.flatten(1), onehot.to(x.dtype)], 1)
-
     def bound(self, x: torch.Tensor, y: torch.Tensor, eps: torch.Tensor,
               kl_weight: torch.Tensor | float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """(L(x,y) with the KL weighted, its exact value) per example (B,) for features ``x`` and labels
         ``y``, z = mu + sigma eps (the reparameterisation, one draw)."""
-        onehot = F.one_hot(y, self.num_classes).float()   # (B, K)
-        mu, logvar = self.encoder(self.joined(x, onehot)).float().chunk(2, dim=1)   # (B, L) each
+        onehot = F.one_hot(y, self.num_classes).to(x.dtype)   # (B, K)
+        # q(z|x,y)'s input: y appended to the flat features, or as K constant planes of an image
+        joined = (torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+                  if self.config.architecture == "conv" else torch.cat([x.flatten(1), onehot], 1))
+        mu, logvar = self.encoder(joined).float().chunk(2, dim=1)   # (B, L) each
         z = mu + (0.5 * logvar).exp() * eps
         rec = self.reconstruction_nll(self.decoder(torch.cat([z, onehot], 1)).float(), x)
         kl = gaussian_kl(mu, logvar).sum(1)
         log_k = math.log(self.num_classes)   # -log p(y) under the uniform prior
         return rec + kl_weight * kl + log_k, rec + kl + log_k
 
-    def gaussian_noise(self, batch: dict[str, torch.Tensor], rows: int, draws: int, stream: int) -> torch.Tensor:
+    def gaussian_noise(self, batch: dict[str, torch.Tensor], rows: int, draws: int,
+                       stream: int) -> torch.Tensor:
         """Seeded eps for ``rows`` examples, ``draws`` each (models.base.batch_noise): (rows, draws, L)."""
         def draw(n: int, generator: torch.Generator | None) -> torch.Tensor:
             return torch.randn(n, draws, self.config.latent_dim, generator=generator,
                                device="cpu" if generator is not None else self.device)
         return batch_noise(batch, rows, draw, stream).to(self.device)
 
-    def kl_weight(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | float:
-        if "step" not in batch or self.config.kl_warmup_steps == 0:
-            return 1.0
-        return (batch["step"].float() / self.config.kl_warmup_steps).clamp(max=1)
-
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x, y, weight = self.features(batch["x"]), batch["y"], self.kl_weight(batch)
+        x, y, warmup = self.features(batch["x"]), batch["y"], self.config.kl_warmup_steps
+        # the KL weight ramps from 0 to 1 with the global step, as the VAE's (evaluation: no step, 1)
+        weight = (batch["step"].float() / warmup).clamp(max=1) if warmup and "step" in batch else 1.0
         logits = self.classifier(x).float()   # (B_l, K)
         labelled, exact = self.bound(x, y, self.gaussian_noise(batch, len(x), 1, 0)[:, 0], weight)
         total, rows, out = labelled.sum(), len(x), {"labelled_nelbo": exact.mean()}
