@@ -163,7 +163,9 @@ def test_m1_plus_m2_reads_a_frozen_vae_run_and_round_trips(vae_run, digits, tmp_
     assert torch.allclose(loaded(x), model(x), atol=1e-6)
 
 
-def test_m1_plus_m2_refuses_what_is_not_a_vae_run(tmp_path, run_dir, digits):
+def test_m1_plus_m2_refuses_what_is_not_a_vae_run(tmp_path, run_dir, vae_run, digits):
+    with pytest.raises(NeuralzooError, match=r"trained on samples of shape \(1, 8, 8\)"):
+        SemiVAE(SemiVAEConfig(encoder_run=str(vae_run)), TOY)
     with pytest.raises(NeuralzooError, match="no such run directory"):
         SemiVAE(SemiVAEConfig(encoder_run=str(tmp_path / "none")), digits.info)
     with pytest.raises(NeuralzooError, match="needs a 'vae' run"):
