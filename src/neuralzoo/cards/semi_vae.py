@@ -5,8 +5,8 @@ from .base import ModelCard
 CARD = ModelCard(
     name="semi_vae",
     summary="semi-supervised VAE classifier: the label as a latent variable (M2; M1+M2 on a vae's codes)",
-    # Kingma et al. trained with an Adam-like RMSProp at 3e-4 for many epochs; 3e-3 one-cycle gets the
-    # fixed-batch registry test's loss down in 30 steps and the digits pilot to its accuracy in ~10 epochs
+    # high enough for the fixed-batch registry test; fully labelled digits (the default split, seed 0,
+    # batch 64, default architecture): test accuracy 95.3% after 15 epochs, 96.7% after 40
     train_defaults={"lr": 3e-3, "schedule": "one-cycle"},
     demo={"epochs": 40, "lr": 3e-3, "schedule": "one-cycle", "batch_size": 64, "latent_dim": 16,
           "hidden_sizes": (256,)},
