@@ -168,3 +168,25 @@ def test_fixmatch_learns_from_unlabelled_digits_beyond_the_labels_alone(tmp_path
     alone = neuralzoo.train("cnn", out=tmp_path / "alone", **common, **CNN_RECIPE,
                             max_steps=semi["steps"])
     assert semi["best"] > alone["best"] + 0.05, (semi["best"], alone["best"])
+
+
+def test_distribution_alignment_moves_pseudo_labels_off_the_favoured_class():
+    """ReMixMatch's alignment: with a uniform running mean nothing changes; once the model has been
+    predicting class 0 for half of the batch, a prediction torn between 0 and 1 tips to 1."""
+    import torch
+
+    from neuralzoo.data.base import DataInfo
+    from neuralzoo.models.fixmatch import FixMatch, FixMatchConfig
+
+    info = DataInfo(name="toy", input_shape=(1, 8, 8), num_classes=4)
+    model = FixMatch(FixMatchConfig(channels=(4,), pool_after=(1,), dense_sizes=(8,)), info)
+    probs = torch.tensor([[0.5, 0.4, 0.05, 0.05]])
+    before = model.prediction_mean.clone()
+    torch.testing.assert_close(model.aligned(torch.full((3, 4), 0.25)), torch.full((3, 4), 0.25))
+    torch.testing.assert_close(model.prediction_mean, before)
+    model.prediction_mean.copy_(torch.tensor([0.5, 0.2, 0.15, 0.15]))
+    aligned = model.aligned(probs)
+    assert aligned.argmax(1).item() == 1 and torch.allclose(aligned.sum(1), torch.ones(1))
+    model.config = FixMatchConfig(channels=(4,), pool_after=(1,), dense_sizes=(8,),
+                                  distribution_alignment=False)
+    torch.testing.assert_close(model.aligned(probs), probs)
