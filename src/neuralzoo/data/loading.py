@@ -6,10 +6,11 @@ through the same protocol so runs are comparable: labels become indices 0..K-1 (
 ``class_names``); a single ``.csv`` / ``.npz`` without a test part has ``test_fraction`` of its
 samples held out for testing (stratified, ``split_seed``; ``splits.py``); ``limit`` caps the
 training part, then ``val_fraction`` of it is held out for validation (stratified, ``split_seed``)
-unless the source provides a validation split; optional preprocessing (``train_classes``,
-``contrast``, ``standardise``, ``binarize``) follows in that order, its constants fitted on the
-training part. The protocol actually applied is written to ``DataInfo.description``, which
-checkpoints keep.
+unless the source provides a validation split; ``imbalance`` then cuts the training part to a long
+tail (``splits.long_tail``); optional preprocessing (``train_classes``, ``contrast``, ``standardise``,
+``binarize``) follows in that order, its constants fitted on the training part, whose class counts
+``DataInfo.class_counts`` keeps. The protocol actually applied is written to
+``DataInfo.description``, which checkpoints keep.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from .idx import is_mnist_folder, load_mnist
 from .npz import load_npz
 from .sequences import ROW_DATASETS
 from .series import SERIES_DATASETS, load_series
-from .splits import check_validation_size, hold_out_test, keep_classes, split_indices
+from .splits import (check_validation_size, class_counts, hold_out_test, keep_classes, long_tail,
+                     split_indices)
 from .standardise import Standardisation, apply_standardise, describe, fit_standardise, wanted
 from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
 
@@ -190,6 +192,9 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
         train, val = train.subset(keep), train.subset(held)
     else:
         notes.append("no validation split (val_fraction 0)")
+    if cfg.imbalance is not None and not test_only:   # after the split: validation stays balanced
+        train, note = long_tail(train, cfg.imbalance, seed, class_names)
+        notes.append(note)
     if cfg.train_classes is not None:
         train, val = keep_classes(train, class_names, cfg.train_classes), (
             None if val is None else keep_classes(val, class_names, cfg.train_classes))
@@ -230,7 +235,9 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
     info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
                     num_classes=None if class_names is None else len(class_names),
                     class_names=class_names, value_range=value_range, description=description,
-                    contrast=contrast, standardise=standardisation)
+                    contrast=contrast, standardise=standardisation,
+                    class_counts=None if test_only else class_counts(
+                        train, None if class_names is None else len(class_names)))
     return DataSplits(train=train, val=val, test=test, info=info)
 
 

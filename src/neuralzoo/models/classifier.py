@@ -1,8 +1,12 @@
 """Shared behaviour of the classifiers (MLP, CNN, later sequence classifiers).
 
 The loss is the mean cross-entropy of the logits (computed in float32 even under bf16 autocast, since
-log-softmax of bf16 logits loses about 2-3 significant digits), optionally with class weights
-(``balanced``: n_samples / (n_classes * count), scikit-learn's rule) and label smoothing.
+log-softmax of bf16 logits loses about 2-3 significant digits), optionally with label smoothing and one
+remedy for skewed classes (``--class-balance``): class weights (n_samples / (n_classes * count),
+scikit-learn's ``balanced`` rule), or logit adjustment (Menon et al. 2021, "Long-tail learning via
+logit adjustment": training minimises the cross-entropy of ``logits + tau * log prior``, the prior the
+training class frequencies, so the plain logits, which predictions use, estimate the balanced
+posterior). The third remedy, resampling, is the loop's epoch order (``training/loop.py``).
 """
 
 from __future__ import annotations
@@ -31,16 +35,25 @@ class Classifier(Model):
                                  f"{info.name!r} has no labels")
         self.num_classes = info.num_classes
         self.register_buffer("class_weights", torch.ones(info.num_classes))
+        # tau * log prior added to the logits of the training loss (zeros: off); not saved, since
+        # prediction never uses it (prepare sets it again on resume)
+        self.register_buffer("logit_adjustment", torch.zeros(info.num_classes), persistent=False)
         self.label_smoothing = 0.0
 
     def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
         if train.lengths is not None:
             self.refuse_padding(train.source)
         self.label_smoothing = cfg.label_smoothing
-        if cfg.class_weights == "balanced":
-            counts = torch.bincount(train.y, minlength=self.num_classes).float()
-            weights = counts.sum() / (self.num_classes * counts.clamp(min=1))
-            self.class_weights.copy_(weights)
+        counts = torch.bincount(train.y[train.y >= 0], minlength=self.num_classes).float()
+        if cfg.class_balance == "weights":
+            self.class_weights.copy_(counts.sum() / (self.num_classes * counts.clamp(min=1)))
+        elif cfg.class_balance == "logit-adjust":
+            if (counts == 0).any():   # log 0: the class could never win its adjusted cross-entropy
+                missing = int(torch.nonzero(counts == 0)[0, 0])
+                names = self.info.class_names or [str(i) for i in range(self.num_classes)]
+                raise NeuralzooError(f"{train.source}: class_balance logit-adjust needs a training "
+                                     f"sample of every class; class {names[missing]!r} has none")
+            self.logit_adjustment.copy_(cfg.logit_adjust_tau * torch.log(counts / counts.sum()))
 
     def check_data(self, train: "ArrayData") -> None:
         present = torch.unique(train.y)
@@ -67,7 +80,9 @@ class Classifier(Model):
     def metrics_from_logits(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """``loss``'s metrics from logits (N, K) already computed: the evaluation's single pass
         gives the probabilities and these from the same forward."""
-        loss = F.cross_entropy(logits, y, weight=self.class_weights, label_smoothing=self.label_smoothing)
+        # logit adjustment is a training objective only: validation and evaluation score plain logits
+        adjusted = logits + self.logit_adjustment if self.training else logits
+        loss = F.cross_entropy(adjusted, y, weight=self.class_weights, label_smoothing=self.label_smoothing)
         return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}
 
     @torch.no_grad()
