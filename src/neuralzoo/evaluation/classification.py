@@ -28,6 +28,12 @@ def skew(class_counts: list[int] | None) -> float | None:
     return max(present) / min(present) if len(present) > 1 else None
 
 
+def skewed(class_counts: list[int] | None) -> bool:
+    """Whether the headline (and the comparison with the baselines) is balanced accuracy."""
+    ratio = skew(class_counts)
+    return ratio is not None and ratio >= SKEW_RATIO
+
+
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
     """(K, K) counts: row = true class, column = predicted class (scikit-learn's convention)."""
     return np.bincount(true * classes + predicted, minlength=classes * classes).reshape(classes, classes)
@@ -89,8 +95,8 @@ class ClassificationReporter(Reporter):
             scores = torch.softmax(logits, 1)[:, 1].numpy()
             block["pr_auc"] = float(average_precision_score(true == 1, scores))
             block["pr_auc_positive_class"] = names[1]
-        ratio = skew(model.info.class_counts)
-        if ratio is not None and ratio >= SKEW_RATIO:
+        if skewed(model.info.class_counts):
+            ratio = skew(model.info.class_counts)
             block["headline_note"] = (f"headline: balanced accuracy, as the training classes are skewed "
                                       f"(largest / smallest class {ratio:.3g} >= {SKEW_RATIO})")
         return block
