@@ -98,6 +98,26 @@ def test_resampling_draws_classes_evenly_and_replays_by_seed_and_epoch():
     assert (unlabelled[epoch_order(1050, 0, 0, unlabelled)] >= 0).all()
 
 
+def test_a_resampled_run_resumes_exactly(tmp_path, monkeypatch):
+    run = dict(data="digits", imbalance=5, class_balance="resample", epochs=3, batch_size=64, dropout=0.3,
+               lr=3e-3, checkpoint_every=5, progress=False, verbose=False, baselines=False)
+    reference = neuralzoo.train("mlp", out=tmp_path / "reference", **run)
+    original, calls = MLP.train_step, {"n": 0}
+
+    def crashing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 18:   # mid-epoch 2, three steps after the checkpoint at step 15
+            raise RuntimeError("simulated crash")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MLP, "train_step", crashing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        neuralzoo.train("mlp", out=tmp_path / "run", **run)
+    monkeypatch.setattr(MLP, "train_step", original)
+    resumed = neuralzoo.train(resume=tmp_path / "run")
+    assert resumed["final"] == reference["final"] and resumed["steps"] == reference["steps"]
+
+
 def test_logit_adjusted_loss_in_closed_form(digits):
     """Zero logits: the adjusted cross-entropy of class y is -log(prior_y^tau / sum_k prior_k^tau);
     in eval mode (validation, evaluation, prediction) it is the plain log K."""

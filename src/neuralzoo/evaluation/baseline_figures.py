@@ -130,11 +130,12 @@ def model_figures(model: Model, part: ArrayData, task: str, seed: int) -> dict[s
     return {}
 
 
-def reported_figures(result: dict[str, Any], task: str) -> dict[str, float]:
-    """The model's figures on the evaluated split, read from the reporters' blocks."""
-    if task == "classify":   # balanced accuracy: where the reporter made it the headline
+def reported_figures(result: dict[str, Any], task: str, skewed: bool = False) -> dict[str, float]:
+    """The model's figures on the evaluated split, read from the reporters' blocks (``skewed``
+    training classes: balanced accuracy too)."""
+    if task == "classify":
         return {k: result[k] for k in ("accuracy", "balanced_accuracy")
-                if k in result and (k == "accuracy" or "headline_note" in result)}
+                if k in result and (k == "accuracy" or skewed)}
     if task == "text":
         return {"bits_per_char": result["text"]["bits_per_char"]} if "text" in result else {}
     if task == "reconstruct" and "squared_error" in result:
@@ -164,7 +165,7 @@ def baseline_report(ctx: EvaluationContext, result: dict[str, Any] | None = None
     fitted = FittedBaselines(ctx.model, ctx.data, task, ctx.seed)
     splits: dict[str, Any] = {}
     if result is not None:
-        splits[ctx.split] = _merge(reported_figures(result, task), fitted.score(ctx.part))
+        splits[ctx.split] = _merge(reported_figures(result, task, fitted.skewed), fitted.score(ctx.part))
     val = ctx.data.val
     compared = "val" if val is not None and len(val) else ctx.split
     if compared not in splits:

@@ -41,8 +41,9 @@ ADVICE = {"classify": "try a longer budget (--epochs N), standardised inputs, or
                       "(--lr)",
           "forecast": "try a longer budget (--epochs N), --transform log1p, or --instance-norm standardise",
           "other": "try a longer budget (--epochs N) or a smaller learning rate (--lr)"}
-METRIC_NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "squared_error": "squared error / example", "mase": "MASE",
-                "bits_per_char": "bits/char", "nll": "NLL (nats)", "nelbo": "-ELBO (nats)"}
+METRIC_NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+                "squared_error": "squared error / example", "mase": "MASE", "bits_per_char": "bits/char",
+                "nll": "NLL (nats)", "nelbo": "-ELBO (nats)"}
 
 
 # -- the baselines themselves: plain functions of arrays ------------------------------------------
