@@ -63,6 +63,8 @@ def test_bad_imbalance_is_one_line(capsys):
     one_line_error(["train", "mlp", "--imbalance", "0.9", "--epochs", "1"], capsys, "imbalance", "0.9")
     one_line_error(["train", "mlp", "--imbalance", "1000", "--epochs", "1"], capsys,
                    "no training example")
+    with pytest.raises(NeuralzooError, match="imbalance: 10 cuts classes of labelled data, not a time series"):
+        load_dataset(DataConfig(data="sunspots", imbalance=10))
 
 
 def test_class_counts_round_trip_and_older_infos_have_none(digits):
@@ -75,13 +77,15 @@ def test_class_counts_round_trip_and_older_infos_have_none(digits):
 
 # ------------------------------------------------------------------------ --class-balance
 
-def test_class_weights_balanced_is_the_older_spelling_of_weights():
+def test_class_weights_balanced_is_the_older_spelling_of_weights(capsys):
     assert TrainConfig(class_weights="balanced").class_balance == "weights"
     saved = build(TrainConfig, {"class_weights": "balanced"})   # a config.json from before
     assert saved.class_balance == "weights" and saved.class_weights == "none"
     with pytest.raises(NeuralzooError, match="class_weights 'balanced' and class_balance 'resample' "
                                              "contradict each other"):
         TrainConfig(class_weights="balanced", class_balance="resample")
+    one_line_error(["train", "mlp", "--class-weights", "balanced", "--class-balance", "logit-adjust",
+                    "--epochs", "1"], capsys, "contradict each other")
     with pytest.raises(NeuralzooError, match="logit_adjust_tau applies to --class-balance logit-adjust"):
         TrainConfig(logit_adjust_tau=2.0)
 

@@ -62,6 +62,9 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
         raise NeuralzooError(f"standardise: 'on' applies to feature vectors, not to "
                              f"{'time series (scaled by their own statistics)' if sequences else 'text'}"
                              f" ({cfg.data!r})")
+    if (sequences or text) and cfg.imbalance is not None:
+        raise NeuralzooError(f"imbalance: {cfg.imbalance:g} cuts classes of labelled data, not "
+                             f"{'a time series' if sequences else 'text'} ({cfg.data!r})")
     if sequences:
         return load_series(cfg)
     if text:
