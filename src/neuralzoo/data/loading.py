@@ -195,7 +195,9 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
         train, val = train.subset(keep), train.subset(held)
     else:
         notes.append("no validation split (val_fraction 0)")
-    if cfg.imbalance is not None and not test_only:   # after the split: validation stays balanced
+    if cfg.imbalance is not None and test_only:
+        notes.append(f"long-tailed cut of the training part (imbalance {cfg.imbalance:g}) not drawn here")
+    elif cfg.imbalance is not None:   # after the split: validation stays balanced
         train, note = long_tail(train, cfg.imbalance, seed, class_names)
         notes.append(note)
     if cfg.train_classes is not None:
