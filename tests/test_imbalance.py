@@ -138,6 +138,30 @@ def test_logit_adjusted_loss_in_closed_form(digits):
     assert model.eval().loss(batch)["loss"].item() == pytest.approx(math.log(10), rel=1e-5)
 
 
+def test_post_hoc_adjustment_moves_predictions_and_survives_the_checkpoint(digits, skewed_runs):
+    """Zero logits in training mode; in eval mode -tau * log prior, so the rarest class wins; the
+    adjustment is a buffer the checkpoint keeps (a model trained without it has none)."""
+    keep = torch.cat([torch.nonzero(digits.train.y == c)[: 3 + 5 * c, 0] for c in range(10)])
+    model = MLP(MLPConfig(hidden_sizes=(8,)), digits.info)
+    torch.nn.init.zeros_(model.net[-1].weight)
+    torch.nn.init.zeros_(model.net[-1].bias)
+    model.prepare(TrainConfig(class_balance="logit-adjust", logit_adjust_at="prediction"),
+                  digits.train.subset(keep))
+    x = digits.test.x[:5]
+    assert torch.equal(model.train()(x), torch.zeros(5, 10))
+    prior = (3 + 5 * torch.arange(10.0)) / (30 + 5 * 45)
+    assert torch.allclose(model.eval()(x), -torch.log(prior).expand(5, 10), atol=1e-6)
+    assert (model.predict(x) == 0).all()
+    loaded = neuralzoo.load(Path(skewed_runs["post-hoc"]["checkpoint"]))
+    plain = neuralzoo.load(Path(skewed_runs["none"]["checkpoint"]))
+    assert loaded.prediction_adjustment.abs().sum() > 0 and not plain.prediction_adjustment.any()
+    test = load_eval_data(loaded, eval_data_config(loaded, {}), need_validation=False).test
+    raw = loaded.train()(test.x).detach()
+    assert torch.allclose(loaded.predict_logits(test.x), raw - loaded.prediction_adjustment, atol=1e-5)
+    with pytest.raises(NeuralzooError, match="logit_adjust_at applies to --class-balance logit-adjust"):
+        TrainConfig(logit_adjust_at="prediction")
+
+
 def test_remedies_apply_to_classifiers_only_and_dp_refuses_resampling(tmp_path):
     with pytest.raises(NeuralzooError, match="class_balance applies to classifiers only"):
         neuralzoo.train("autoencoder", out=tmp_path / "ae", epochs=1, class_balance="resample", **QUIET)
@@ -173,10 +197,11 @@ def skewed(tmp_path_factory) -> Path:
 def skewed_runs(skewed, tmp_path_factory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("skewed-runs")
     results = {}
-    for method in ("none", "weights", "resample", "logit-adjust"):
+    for method in ("none", "weights", "resample", "logit-adjust", "post-hoc"):
+        balance = dict(class_balance="logit-adjust", logit_adjust_at="prediction") if method == "post-hoc" \
+            else dict(class_balance=method)
         neuralzoo.train("mlp", out=out / method, data=str(skewed), imbalance=20, val_fraction=0,
-                        hidden_sizes=(16,), epochs=25, batch_size=32, lr=1e-2, seed=0,
-                        class_balance=method, **QUIET)
+                        hidden_sizes=(16,), epochs=25, batch_size=32, lr=1e-2, seed=0, **balance, **QUIET)
         results[method] = evaluate_run(out / method, baselines=False)
     return results
 
@@ -184,7 +209,7 @@ def skewed_runs(skewed, tmp_path_factory) -> dict[str, dict]:
 def test_each_remedy_raises_balanced_accuracy_over_plain_cross_entropy(skewed_runs):
     plain = skewed_runs["none"]
     assert plain["per_class"]["1"]["recall"] < 0.6   # the rare class lost to the prior
-    for method in ("weights", "resample", "logit-adjust"):
+    for method in ("weights", "resample", "logit-adjust", "post-hoc"):
         result = skewed_runs[method]
         assert result["balanced_accuracy"] > plain["balanced_accuracy"] + 0.05, (method, result)
         assert result["balanced_accuracy"] > 0.78 and result["per_class"]["1"]["recall"] > 0.7

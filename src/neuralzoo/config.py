@@ -80,6 +80,10 @@ class TrainConfig:
                 "predictions use the plain logits)")
     logit_adjust_tau: float = param(1.0, "--class-balance logit-adjust: tau, the scale of the log prior "
                                          "(Menon et al. 2021: 1)")
+    logit_adjust_at: Literal["training", "prediction"] = param(
+        "training", "--class-balance logit-adjust: in the training loss, or at prediction (post-hoc: "
+                    "plain cross-entropy, then tau * log prior subtracted from the logits of every "
+                    "prediction, validation included; the checkpoint keeps the offset)")
     class_weights: Literal["none", "balanced"] = param("none", "older spelling of --class-balance: "
                                                        "balanced is --class-balance weights")
     patience: int | None = param(None, "early stopping: validations without improvement of the "
@@ -171,9 +175,10 @@ class TrainConfig:
             object.__setattr__(self, "class_weights", "none")
         if not 0 < self.logit_adjust_tau < float("inf"):
             raise NeuralzooError(f"logit_adjust_tau must be a positive number, got {self.logit_adjust_tau}")
-        if self.logit_adjust_tau != 1.0 and self.class_balance != "logit-adjust":
-            raise NeuralzooError("logit_adjust_tau applies to --class-balance logit-adjust, not to "
-                                 f"class_balance {self.class_balance!r}")
+        for name, default in (("logit_adjust_tau", 1.0), ("logit_adjust_at", "training")):
+            if getattr(self, name) != default and self.class_balance != "logit-adjust":
+                raise NeuralzooError(f"{name} applies to --class-balance logit-adjust, not to "
+                                     f"class_balance {self.class_balance!r}")
 
 
 # ---------------------------------------------------------------- dataclass <-> dict / flags

@@ -6,7 +6,10 @@ remedy for skewed classes (``--class-balance``): class weights (n_samples / (n_c
 scikit-learn's ``balanced`` rule), or logit adjustment (Menon et al. 2021, "Long-tail learning via
 logit adjustment": training minimises the cross-entropy of ``logits + tau * log prior``, the prior the
 training class frequencies, so the plain logits, which predictions use, estimate the balanced
-posterior). The third remedy, resampling, is the loop's epoch order (``training/loop.py``).
+posterior; or post-hoc, ``--logit-adjust-at prediction``: plain cross-entropy, and ``tau * log prior``
+subtracted from the logits in eval mode, a buffer the checkpoint keeps, so every prediction, export
+and validation sees the adjusted logits). The third remedy, resampling, is the loop's epoch order
+(``training/loop.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Classifier(Model):
         # tau * log prior added to the logits of the training loss (zeros: off); not saved, since
         # prediction never uses it (prepare sets it again on resume)
         self.register_buffer("logit_adjustment", torch.zeros(info.num_classes), persistent=False)
+        # post-hoc logit adjustment: subtracted from the logits in eval mode once adjust_predictions ran
+        self.register_buffer("prediction_adjustment", torch.zeros(info.num_classes))
         self.label_smoothing = 0.0
 
     def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
@@ -53,7 +58,28 @@ class Classifier(Model):
                 names = self.info.class_names or [str(i) for i in range(self.num_classes)]
                 raise NeuralzooError(f"{train.source}: class_balance logit-adjust needs a training "
                                      f"sample of every class; class {names[missing]!r} has none")
-            self.logit_adjustment.copy_(cfg.logit_adjust_tau * torch.log(counts / counts.sum()))
+            log_prior = cfg.logit_adjust_tau * torch.log(counts / counts.sum())
+            if cfg.logit_adjust_at == "training":
+                self.logit_adjustment.copy_(log_prior)
+            else:
+                self.prediction_adjustment.copy_(log_prior)
+                self.adjust_predictions()
+
+    def adjust_predictions(self) -> None:
+        """Subtract ``prediction_adjustment`` from the output of ``forward`` in eval mode (Menon et al.
+        2021's post-hoc correction); a hook, so every path to the logits (predict, evaluation,
+        validation, ONNX export) sees it, and models trained without it are left untouched."""
+        if not getattr(self, "_adjusting", False):
+            self.register_forward_hook(_adjusted_logits)
+            self._adjusting = True
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        key = prefix + "prediction_adjustment"   # checkpoints from before post-hoc adjustment: none
+        if key not in state_dict:
+            state_dict[key] = torch.zeros_like(self.prediction_adjustment)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if state_dict[key].any():
+            self.adjust_predictions()
 
     def check_data(self, train: "ArrayData") -> None:
         present = torch.unique(train.y)
@@ -107,3 +133,8 @@ class Classifier(Model):
     def predict(self, x: Any, batch_size: int = 256, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The most probable class of each sample (N,), as ``predict_proba`` takes ``x``."""
         return self.predict_logits(x, batch_size, lengths).argmax(1)
+
+
+def _adjusted_logits(module: Classifier, inputs: Any, logits: torch.Tensor) -> torch.Tensor:
+    """The forward hook of post-hoc logit adjustment (a function, so the model still pickles)."""
+    return logits if module.training else logits - module.prediction_adjustment.to(logits.dtype)
