@@ -62,6 +62,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--train-limit", type=int, default=None, help="training samples (default: all)")
     parser.add_argument("--attack-limit", type=int, default=1000, help="test images attacked")
     parser.add_argument("--baseline-epochs", type=int, default=2, help="the undefended CNN's epochs")
+    parser.add_argument("--no-undefended", action="store_true", help="skip the undefended CNN (its "
+                        "figures do not depend on the adversarial run)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pilot", action="store_true", help="a few minutes: 6,000 training samples, "
@@ -112,6 +114,8 @@ def main() -> None:
                 "adversarial": dict(epochs=args.epochs, max_minutes=args.max_minutes,
                                     adversarial=args.method, adversarial_eps=args.eps,
                                     adversarial_steps=args.steps, adversarial_step_size=args.step_size)}
+        if args.no_undefended:
+            del runs["undefended"]
         for name, settings in runs.items():
             summary = neuralzoo.train("cnn", out=Path(tmp) / name, **common, **settings)
             result[name] = {"train_seconds": round(summary["train_seconds"], 1), "steps": summary["steps"],

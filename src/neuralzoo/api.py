@@ -29,6 +29,7 @@ from .training.checkpoint import atomic_write
 from .training.faults import RunLock
 from .training.loop import EpochCallback, fit
 from .training.privacy import check_privacy
+from .training.semi import check_semi_supervised
 
 
 def build_model(run_config: RunConfig, info: DataInfo, seed: int = 0) -> Model:
@@ -98,6 +99,7 @@ def train_loaded(data: DataSplits, run_config: RunConfig | Mapping[str, Any], ru
     net = build_model(run_config, data.info, train_cfg.seed)
     net.check_data(data.train)
     check_privacy(train_cfg, net, data.train, int(os.environ.get("WORLD_SIZE", "1")))
+    check_semi_supervised(train_cfg, net, data.train)
     main_process = int(os.environ.get("RANK", "0")) == 0
     # one writer per run directory: a second train / --resume into a live run is refused
     with RunLock(run_dir, "training") if main_process else contextlib.nullcontext():

@@ -38,7 +38,10 @@ class TrainConfig:
     auto_min_steps: int | None = param(None, "automatic budget (no --epochs): plan at least this "
                                        "many optimizer steps, so small data sets get enough updates "
                                        "(default: 4000; forecasters: none beyond the 10 epochs)")
-    batch_size: int = param(128, "global batch size (split across processes under torchrun)")
+    batch_size: int = param(128, "global batch size (split across processes under torchrun); models "
+                                 "that use unlabelled data: the unlabelled samples per step")
+    labelled_batch_size: int = param(64, "models that use unlabelled data (fixmatch, ...): the labelled "
+                                         "samples per step, cycled through the labelled part")
     lr: float = param(1e-3, "peak learning rate")
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = param("adam", "optimizer")
     momentum: float = param(0.9, "SGD/RMSprop momentum")
@@ -115,7 +118,7 @@ class TrainConfig:
                                                  "variables, Gopi et al. 2021) or rdp (Renyi DP, Mironov 2017)")
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "log_every", "eval_batch_size")
+        positive = ("batch_size", "labelled_batch_size", "log_every", "eval_batch_size")
         for name in positive:
             if getattr(self, name) < 1:
                 raise NeuralzooError(f"{name} must be a positive integer, got {getattr(self, name)}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import autoencoder, cnn, contrastive, dcgan, gan, inpaint, mlp, rotation, sequence, vae  # noqa: F401
+from . import (autoencoder, cnn, contrastive, dcgan, fixmatch, gan, inpaint, mlp, rotation,  # noqa: F401
+               semi_vae, sequence, vae)
 from .base import ModelCard
 
 

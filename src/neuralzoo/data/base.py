@@ -61,6 +61,27 @@ class TextInfo:
 
 
 @dataclass
+class LabelDraw:
+    """Which training samples kept their labels (``--labels``, data/labels.py); saved in checkpoints."""
+
+    seed: int
+    count: int
+    per_class: list[int]                  # labels kept per class index
+    sha256: str                           # of the drawn indices, int64 little-endian, ascending
+    indices: list[int] | None = None      # the drawn positions in the training part (up to 1,000)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LabelDraw":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def describe(self, total: int) -> str:
+        return (f"labels: {self.count} of the {total} training samples kept, class-balanced "
+                f"({'/'.join(str(c) for c in self.per_class)} per class; label_seed {self.seed}; indices "
+                f"sha256 {self.sha256[:16]}), the other {total - self.count} unlabelled (label -1)")
+
+
+@dataclass
 class DataInfo:
     """Everything a model needs to know about its data; saved in every checkpoint."""
 
@@ -81,6 +102,7 @@ class DataInfo:
     # training samples per class (after --imbalance / --train-classes): the prior of logit adjustment,
     # and what tells evaluation that the classes were skewed (None: older checkpoints, unlabelled data)
     class_counts: list[int] | None = None
+    label_draw: LabelDraw | None = None    # --labels: which training samples kept a label (labels.py)
 
     @property
     def is_image(self) -> bool:
@@ -105,6 +127,8 @@ class DataInfo:
             d["text"] = TextInfo.from_dict(d["text"])
         if d.get("standardise") is not None:
             d["standardise"] = Standardisation.from_dict(d["standardise"])
+        if d.get("label_draw") is not None:
+            d["label_draw"] = LabelDraw.from_dict(d["label_draw"])
         return cls(**d)
 
 

@@ -61,6 +61,15 @@ class DataConfig:
         "help": "keep only these classes (names, e.g. 3 or 3,5) in the training and validation parts; "
                 "the test part keeps every class (one-class / novelty protocols) (default: all)"})
 
+    # -- semi-supervised training (data/labels.py): N labelled samples, the rest of the training part -1
+    labels: int | None = field(default=None, metadata={
+        "help": "keep the labels of only N training samples, drawn class-balanced (N/K per class, the "
+                "remainder to classes picked by label_seed) after the train/validation split; the others "
+                "get label -1 (unlabelled). Models that use unlabelled data train on both, every other "
+                "model on the N labelled samples alone (default: every label kept)"})
+    label_seed: int = field(default=0, metadata={"help": "seed of the --labels draw (apart from split_seed, "
+                            "so label draws vary over one fixed train/validation split)"})
+
     imbalance: float | None = field(default=None, metadata={
         "help": "cut the training part (after the validation split) to a long-tailed profile: class c "
                 "of K keeps n_max * RATIO^(-c/(K-1)) samples (n_max: the largest class), the "
@@ -105,5 +114,7 @@ class DataConfig:
         if self.imbalance is not None and not 1.0 <= self.imbalance < float("inf"):
             raise NeuralzooError(f"imbalance must be a ratio >= 1 (largest to smallest class), got "
                                  f"{self.imbalance}")
+        if self.labels is not None and self.labels < 1:
+            raise NeuralzooError(f"labels must be a positive integer, got {self.labels}")
         if self.train_classes is not None and not self.train_classes:
             raise NeuralzooError("train_classes must name at least one class")

@@ -7,10 +7,10 @@ through the same protocol so runs are comparable: labels become indices 0..K-1 (
 samples held out for testing (stratified, ``split_seed``; ``splits.py``); ``limit`` caps the
 training part, then ``val_fraction`` of it is held out for validation (stratified, ``split_seed``)
 unless the source provides a validation split; ``imbalance`` then cuts the training part to a long
-tail (``splits.long_tail``); optional preprocessing (``train_classes``, ``contrast``, ``standardise``,
-``binarize``) follows in that order, its constants fitted on the training part, whose class counts
-``DataInfo.class_counts`` keeps. The protocol actually applied is written to
-``DataInfo.description``, which checkpoints keep.
+tail (``splits.long_tail``) and ``labels`` keeps N class-balanced training labels (``labels.py``);
+optional preprocessing (``train_classes``, ``contrast``, ``standardise``, ``binarize``) follows in that
+order, its constants fitted on the training part, whose class counts ``DataInfo.class_counts`` keeps.
+The protocol actually applied is written to ``DataInfo.description``, which checkpoints keep.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .base import ArrayData, DataConfig, DataInfo, DataSplits
 from .contrast import apply_contrast, fit_contrast
 from .files import SourceArrays, image_rows, load_csv, load_image_folder
 from .idx import is_mnist_folder, load_mnist
+from .labels import draw_labels
 from .npz import load_npz
 from .sequences import ROW_DATASETS
 from .series import SERIES_DATASETS, load_series
@@ -65,6 +66,9 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
     if (sequences or text) and cfg.imbalance is not None:
         raise NeuralzooError(f"imbalance: {cfg.imbalance:g} cuts classes of labelled data, not "
                              f"{'a time series' if sequences else 'text'} ({cfg.data!r})")
+    if (sequences or text) and cfg.labels is not None:
+        raise NeuralzooError(f"labels: {cfg.data!r} holds {'a time series' if sequences else 'text'}; "
+                             "--labels keeps the labels of some samples of a classification data set")
     if sequences:
         return load_series(cfg)
     if text:
@@ -205,6 +209,10 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
             None if val is None else keep_classes(val, class_names, cfg.train_classes))
         notes.append(f"train/val keep only classes {', '.join(cfg.train_classes)} "
                      f"({len(train)} training samples); test keeps every class")
+    draw = None
+    if cfg.labels is not None and not test_only:   # before any statistic or model sees the labels
+        train, draw = draw_labels(train, cfg.labels, cfg.label_seed, len(class_names or ()))
+        notes.append(draw.describe(len(train)))
     test_note = f"test {len(test)} ({test_rule})" if test is not None else "no test split"
     if cfg.contrast == "gcn":
         contrast = contrast or fit_contrast(train.x, train.source)
@@ -240,7 +248,7 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
     info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
                     num_classes=None if class_names is None else len(class_names),
                     class_names=class_names, value_range=value_range, description=description,
-                    contrast=contrast, standardise=standardisation,
+                    contrast=contrast, standardise=standardisation, label_draw=draw,
                     class_counts=None if test_only else class_counts(
                         train, None if class_names is None else len(class_names)))
     return DataSplits(train=train, val=val, test=test, info=info)

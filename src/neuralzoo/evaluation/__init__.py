@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.labels import labelled_part
 from ..errors import BaselineWarning, NeuralzooError
 from ..models.base import check_temperature
 from ..runs import load, run_dir_of
@@ -72,6 +73,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best",
     model = load(run_dir, which, dev, precision)
     data_config = eval_data_config(model, data_overrides or {})
     data = load_eval_data(model, data_config, need_validation=split != "test")
+    if data.train is not None:   # --labels: the training split is its N labelled samples here
+        data.train = labelled_part(data.train)
     part = data.split(split)
     if part.y is None and hasattr(model, "predict_proba"):
         raise NeuralzooError(f"{part.source or data.info.name}: the {split!r} split has no labels; "

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..data.base import ArrayData, DataSplits
+from ..data.labels import labelled_part
 from ..errors import NeuralzooError
 from ..models.base import Model
 from .base import EvaluationContext
@@ -43,7 +44,8 @@ class FittedBaselines:
 
     def __init__(self, model: Model, data: DataSplits, task: str, seed: int) -> None:
         self.model, self.data, self.task = model, data, task
-        train, n = data.train, len(data.train)
+        train = labelled_part(data.train) if task == "classify" else data.train   # --labels: N of them
+        n = len(train)
         cap = sample_cap(int(np.prod(train.x.shape[1:])))
         used = (f"all {n:,} training samples" if n <= cap else
                 f"{cap:,} of the {n:,} training samples ({{}} draw, seed {seed})")

@@ -122,6 +122,8 @@ class Model(nn.Module):
     card: ClassVar[ModelCard]
     Config: ClassVar[type]                  # the hyperparameter dataclass
     monitor: ClassVar[tuple[str, str]] = ("loss", "min")   # validation metric and direction
+    # True: training batches hold labelled x, y and unlabelled_x (training/semi.py, --labels N)
+    uses_unlabelled: ClassVar[bool] = False
     # True where the untrained model is already its baseline (set in ``prepare``: the hybrid
     # forecaster); the loop then validates before the first step, and keeps that start if never beaten
     starts_as_baseline: bool = False

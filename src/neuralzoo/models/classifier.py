@@ -49,6 +49,9 @@ class Classifier(Model):
         if train.lengths is not None:
             self.refuse_padding(train.source)
         self.label_smoothing = cfg.label_smoothing
+        if cfg.class_balance == "resample" and self.uses_unlabelled:
+            raise NeuralzooError(f"class_balance 'resample' draws labelled samples by class; {self.name!r} "
+                                 "also reads every unlabelled sample, so use weights or logit-adjust")
         counts = torch.bincount(train.y[train.y >= 0], minlength=self.num_classes).float()
         if cfg.class_balance == "weights":
             self.class_weights.copy_(counts.sum() / (self.num_classes * counts.clamp(min=1)))
@@ -82,7 +85,7 @@ class Classifier(Model):
             self.adjust_predictions()
 
     def check_data(self, train: "ArrayData") -> None:
-        present = torch.unique(train.y)
+        present = torch.unique(train.y[train.y >= 0])   # -1: unlabelled (--labels)
         if len(present) < 2:   # it would learn a constant and report 100% accuracy
             names = self.info.class_names or [str(i) for i in range(self.num_classes)]
             only = f" ({names[int(present[0])]!r})" if len(present) else ""

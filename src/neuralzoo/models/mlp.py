@@ -16,7 +16,7 @@ from ..registry import register
 from .classifier import Classifier
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
-               "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
+               "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "softplus": nn.Softplus}
 
 
 @dataclass

@@ -30,6 +30,7 @@ from .context import (Distributed, LossModule, StepContext, bf16_enabled, config
 from .faults import GracefulStop, NonFiniteStep
 from .interruptions import Interruptions
 from .reporting import Reporting
+from .semi import training_parts
 from .validation import Validation, monitor_of
 from .parallel import average_gradients, global_batch_norm, training_step
 from .logger import RunLogger
@@ -76,7 +77,9 @@ class Trainer(Interruptions, Validation, Reporting):
         self.device = resolve_device(cfg.device, self.world.local_rank)
         torch.manual_seed(cfg.seed + self.world.rank)
         self.train, self.val = self.place_data(data)
-        self.protocol = data.info.description   # printed first: what the run was given, and chose
+        # --labels / uses_unlabelled models (semi.py): the part the epochs run over, the labelled stream
+        self.train, self.labelled, note = training_parts(model, self.train, cfg)
+        self.protocol = data.info.description + (f"; {note}" if note else "")   # printed first
         self.use_bf16 = bf16_enabled(cfg.bf16, self.device)
         self.channels_last = (cfg.channels_last and len(data.info.input_shape) == 3
                               and (self.use_bf16 or model.channels_last_float32))
@@ -122,7 +125,7 @@ class Trainer(Interruptions, Validation, Reporting):
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
-        model.prepare(cfg, self.train)
+        model.prepare(cfg, self.train if self.labelled is None else self.labelled.labelled)
         if self.world.enabled:   # statistics of the global batch, as one process computes them
             global_batch_norm(model, self.device)
         self.optimizers = model.optimizers(cfg)
@@ -238,6 +241,8 @@ class Trainer(Interruptions, Validation, Reporting):
         local = index[world.rank::world.world_size]
         ctx.grad_scale = len(local) * world.world_size / len(index)
         batch = step_batch(train, local, len(index), cfg, ctx, world, self.state["step"], self.adversary)
+        if self.labelled is not None:
+            batch = self.labelled.extend(batch, self.state["step"], cfg, ctx, world)
         skipped = ctx.skipped
         with training_step():
             out = self.model.train_step(batch, self.optimizers, ctx)
