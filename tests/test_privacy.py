@@ -145,7 +145,10 @@ def test_recurrent_models_train_through_opacus_layers(tmp_path):
     (dict(dp_epsilon=1, dp_delta=1e-3), r"dp_delta 0.001 is not below 1/N = 0.000773 for the N = 1293"),
     (dict(dp_delta=1e-6), "give --dp-epsilon too"),
     (dict(dp_epsilon=1, dp_max_grad_norm=0), "dp_max_grad_norm must be a positive number"),
-    (dict(dp_epsilon=1, class_weights="balanced"), "class_weights 'balanced' cannot be combined"),
+    (dict(dp_epsilon=1, class_weights="balanced"), "class_balance 'weights' cannot be combined"),
+    (dict(dp_epsilon=1, class_balance="logit-adjust"), "class_balance 'logit-adjust' cannot be combined"),
+    (dict(dp_epsilon=1, class_balance="resample"), "'resample' cannot be combined with dp_epsilon: "
+                                                   "DP-SGD's accounting assumes uniform Poisson"),
 ])
 def test_bad_privacy_settings_are_one_line_errors(tmp_path, settings, message):
     with pytest.raises(NeuralzooError, match=message) as error:

@@ -75,8 +75,20 @@ class TrainConfig:
                                                 "0.01 as Madry et al. 2018; fgsm-rs 1.25 eps as Wong "
                                                 "et al. 2020)")
     label_smoothing: float = param(0.0, "label smoothing for classifiers")
-    class_weights: Literal["none", "balanced"] = param("none", "weight the classification loss "
-                                                       "by inverse class frequency")
+    class_balance: Literal["none", "weights", "resample", "logit-adjust"] = param(
+        "none", "classifiers on skewed classes: weights (the loss weighted by inverse class frequency, "
+                "n / (K * count)), resample (each epoch drawn with replacement, a sample's chance "
+                "1 / its class count, so classes are equally frequent), or logit-adjust (Menon et al. "
+                "2021: the cross-entropy of logits + tau * log prior, the training class frequencies; "
+                "predictions use the plain logits)")
+    logit_adjust_tau: float = param(1.0, "--class-balance logit-adjust: tau, the scale of the log prior "
+                                         "(Menon et al. 2021: 1)")
+    logit_adjust_at: Literal["training", "prediction"] = param(
+        "training", "--class-balance logit-adjust: in the training loss, or at prediction (post-hoc: "
+                    "plain cross-entropy, then tau * log prior subtracted from the logits of every "
+                    "prediction, validation included; the checkpoint keeps the offset)")
+    class_weights: Literal["none", "balanced"] = param("none", "older spelling of --class-balance: "
+                                                       "balanced is --class-balance weights")
     patience: int | None = param(None, "early stopping: validations without improvement of the "
                                  "monitored metric (default: off with --epochs; with the automatic "
                                  "budget a quarter of its validations, at least 10, never before half of it)")
@@ -141,6 +153,7 @@ class TrainConfig:
         if not 0 < self.dp_max_grad_norm < float("inf"):
             raise NeuralzooError(f"dp_max_grad_norm must be a positive number, got {self.dp_max_grad_norm}")
         check_choices(self)
+        self.check_class_balance()
         if self.adversarial != "none" and (self.adversarial_eps is None or self.adversarial_eps < 0):
             raise NeuralzooError(f"adversarial_eps must be given and >= 0 with --adversarial, got "
                                  f"{self.adversarial_eps}")
@@ -151,6 +164,24 @@ class TrainConfig:
         if self.adversarial != "none" and self.dp_epsilon is not None:
             raise NeuralzooError("adversarial and dp_epsilon: one or the other; adversarial training's "
                                  "extra passes are not accounted for by DP-SGD's per-sample clipping")
+
+    def check_class_balance(self) -> None:
+        """``class_weights balanced`` (the older spelling, kept so saved configs load) becomes
+        ``class_balance weights``; ``class_weights`` is then left at none, so a later layer (a flag over
+        a saved config) may choose another method. Both naming different methods is refused."""
+        if self.class_weights == "balanced":
+            if self.class_balance not in ("none", "weights"):
+                raise NeuralzooError(f"class_weights 'balanced' and class_balance {self.class_balance!r} "
+                                     "contradict each other: give one (class_weights balanced is "
+                                     "class_balance weights)")
+            object.__setattr__(self, "class_balance", "weights")
+            object.__setattr__(self, "class_weights", "none")
+        if not 0 < self.logit_adjust_tau < float("inf"):
+            raise NeuralzooError(f"logit_adjust_tau must be a positive number, got {self.logit_adjust_tau}")
+        for name, default in (("logit_adjust_tau", 1.0), ("logit_adjust_at", "training")):
+            if getattr(self, name) != default and self.class_balance != "logit-adjust":
+                raise NeuralzooError(f"{name} applies to --class-balance logit-adjust, not to "
+                                     f"class_balance {self.class_balance!r}")
 
 
 # ---------------------------------------------------------------- dataclass <-> dict / flags

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 from ..config import add_flags
@@ -70,11 +71,14 @@ def evaluate_command(argv: list[str]) -> int:
                           args.get("out"), args["iw_samples"], args["quality_samples"],
                           args["inception"], args["temperature"], args["precision"], args["baselines"],
                           robustness)
-    shown = {k: result[k] for k in ("accuracy", "macro_f1", "errors", "headline", "quality",
-                                    "quality_inception", "robustness") if k in result}
+    shown = {k: result[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "pr_auc", "errors",
+                                    "headline", "quality", "quality_inception", "robustness")
+             if k in result}
     if result.get("baselines"):   # the model beside its baselines on the evaluated split
         shown["baselines"] = result["baselines"]["splits"][args["split"]]
     print(json.dumps({"protocol": result["protocol"], "metrics": result["metrics"], **shown}, indent=2))
+    if (result.get("headline") or {}).get("note"):   # e.g. balanced accuracy on skewed classes
+        print(result["headline"]["note"], file=sys.stderr)
     return 0
 
 

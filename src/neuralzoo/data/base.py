@@ -99,6 +99,9 @@ class DataInfo:
     contrast: dict[str, Any] | None = None   # gcn constants fitted on the training part (contrast.py)
     # per-feature mean / std of the training part (standardise.py); inputs are scaled with them
     standardise: Standardisation | None = None
+    # training samples per class (after --imbalance / --train-classes): the prior of logit adjustment,
+    # and what tells evaluation that the classes were skewed (None: older checkpoints, unlabelled data)
+    class_counts: list[int] | None = None
     label_draw: LabelDraw | None = None    # --labels: which training samples kept a label (labels.py)
 
     @property

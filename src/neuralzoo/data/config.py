@@ -70,6 +70,12 @@ class DataConfig:
     label_seed: int = field(default=0, metadata={"help": "seed of the --labels draw (apart from split_seed, "
                             "so label draws vary over one fixed train/validation split)"})
 
+    imbalance: float | None = field(default=None, metadata={
+        "help": "cut the training part (after the validation split) to a long-tailed profile: class c "
+                "of K keeps n_max * RATIO^(-c/(K-1)) samples (n_max: the largest class), the "
+                "exponential profile of Cao et al. 2019's CIFAR-10-LT, drawn with split_seed; "
+                "validation and test stay as they are (default: no cut)"})
+
     contrast: Literal["none", "gcn"] = field(default="none", metadata={
         "help": "gcn: per-sample global contrast normalisation (subtract the sample's mean, divide by its "
                 "mean absolute deviation) and min-max scaling to [0, 1] by the training part's extremes, "
@@ -105,6 +111,9 @@ class DataConfig:
             raise NeuralzooError(f"contrast must be one of: none, gcn; got {self.contrast!r}")
         if self.standardise not in ("auto", "on", "off"):
             raise NeuralzooError(f"standardise must be one of: auto, on, off; got {self.standardise!r}")
+        if self.imbalance is not None and not 1.0 <= self.imbalance < float("inf"):
+            raise NeuralzooError(f"imbalance must be a ratio >= 1 (largest to smallest class), got "
+                                 f"{self.imbalance}")
         if self.labels is not None and self.labels < 1:
             raise NeuralzooError(f"labels must be a positive integer, got {self.labels}")
         if self.train_classes is not None and not self.train_classes:

@@ -6,11 +6,11 @@ through the same protocol so runs are comparable: labels become indices 0..K-1 (
 ``class_names``); a single ``.csv`` / ``.npz`` without a test part has ``test_fraction`` of its
 samples held out for testing (stratified, ``split_seed``; ``splits.py``); ``limit`` caps the
 training part, then ``val_fraction`` of it is held out for validation (stratified, ``split_seed``)
-unless the source provides a validation split; ``labels`` keeps N class-balanced training labels
-(``labels.py``); optional preprocessing (``train_classes``,
-``contrast``, ``standardise``, ``binarize``) follows in that order, its constants fitted on the
-training part. The protocol actually applied is written to ``DataInfo.description``, which
-checkpoints keep.
+unless the source provides a validation split; ``imbalance`` then cuts the training part to a long
+tail (``splits.long_tail``) and ``labels`` keeps N class-balanced training labels (``labels.py``);
+optional preprocessing (``train_classes``, ``contrast``, ``standardise``, ``binarize``) follows in that
+order, its constants fitted on the training part, whose class counts ``DataInfo.class_counts`` keeps.
+The protocol actually applied is written to ``DataInfo.description``, which checkpoints keep.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from .labels import draw_labels
 from .npz import load_npz
 from .sequences import ROW_DATASETS
 from .series import SERIES_DATASETS, load_series
-from .splits import check_validation_size, hold_out_test, keep_classes, split_indices
+from .splits import (check_validation_size, class_counts, hold_out_test, keep_classes, long_tail,
+                     split_indices)
 from .standardise import Standardisation, apply_standardise, describe, fit_standardise, wanted
 from .text import TEXT_DATASETS, TEXT_SUFFIXES, load_text
 
@@ -62,6 +63,9 @@ def load_dataset(cfg: DataConfig, contrast: dict[str, Any] | None = None,
         raise NeuralzooError(f"standardise: 'on' applies to feature vectors, not to "
                              f"{'time series (scaled by their own statistics)' if sequences else 'text'}"
                              f" ({cfg.data!r})")
+    if (sequences or text) and cfg.imbalance is not None:
+        raise NeuralzooError(f"imbalance: {cfg.imbalance:g} cuts classes of labelled data, not "
+                             f"{'a time series' if sequences else 'text'} ({cfg.data!r})")
     if (sequences or text) and cfg.labels is not None:
         raise NeuralzooError(f"labels: {cfg.data!r} holds {'a time series' if sequences else 'text'}; "
                              "--labels keeps the labels of some samples of a classification data set")
@@ -195,6 +199,11 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
         train, val = train.subset(keep), train.subset(held)
     else:
         notes.append("no validation split (val_fraction 0)")
+    if cfg.imbalance is not None and test_only:
+        notes.append(f"long-tailed cut of the training part (imbalance {cfg.imbalance:g}) not drawn here")
+    elif cfg.imbalance is not None:   # after the split: validation stays balanced
+        train, note = long_tail(train, cfg.imbalance, seed, class_names)
+        notes.append(note)
     if cfg.train_classes is not None:
         train, val = keep_classes(train, class_names, cfg.train_classes), (
             None if val is None else keep_classes(val, class_names, cfg.train_classes))
@@ -239,7 +248,9 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
     info = DataInfo(name=cfg.data, input_shape=tuple(train.x.shape[1:]),
                     num_classes=None if class_names is None else len(class_names),
                     class_names=class_names, value_range=value_range, description=description,
-                    contrast=contrast, standardise=standardisation, label_draw=draw)
+                    contrast=contrast, standardise=standardisation, label_draw=draw,
+                    class_counts=None if test_only else class_counts(
+                        train, None if class_names is None else len(class_names)))
     return DataSplits(train=train, val=val, test=test, info=info)
 
 

@@ -1,5 +1,6 @@
 """Splitting one part of a data set in two: the held-out test part of a single file, the training
-samples kept by ``limit``, the validation part, and the classes kept by ``train_classes``.
+samples kept by ``limit``, the validation part, the classes kept by ``train_classes``, and the
+long-tailed cut of ``imbalance``.
 
 Every draw is scikit-learn's ``train_test_split`` with a fixed seed (``split_seed``), stratified
 when the samples are labelled, so a run and its evaluation (and runs with other training seeds)
@@ -103,3 +104,47 @@ def keep_classes(part: ArrayData, class_names: list[str] | None, keep: tuple[str
                              f"classes: {', '.join(class_names)}")
     wanted = torch.tensor([class_names.index(name) for name in keep])
     return part.subset(torch.isin(part.y, wanted).nonzero().flatten())
+
+
+def long_tail(part: ArrayData, ratio: float, seed: int,
+              class_names: list[str] | None) -> tuple[ArrayData, str]:
+    """The training part cut to an exponential long-tailed profile, as Cao et al. 2019 built
+    CIFAR-10-LT (``int(n_max * (1/ratio) ** (c / (K - 1)))`` samples of class c, in class-index
+    order, n_max the largest class count): a seeded random draw within each class (``seed``), the
+    kept samples in the file's order. A class the cut leaves empty is an error, not a silently
+    missing class. Returns the cut part and the protocol note (the counts per class)."""
+    if part.y is None or class_names is None:
+        raise NeuralzooError(f"{part.source}: imbalance needs labelled data")
+    classes = len(class_names)
+    if classes < 2:
+        raise NeuralzooError(f"{part.source}: imbalance needs at least two classes, got {classes}")
+    labelled = part.y >= 0   # unlabelled samples (label -1) are not part of any class's count
+    counts = torch.bincount(part.y[labelled], minlength=classes)
+    exponents = torch.arange(classes, dtype=torch.float64) / (classes - 1)
+    wanted = (float(counts.max()) * ratio ** -exponents).floor().long().clamp(max=counts)
+    empty = torch.nonzero(wanted == 0).flatten()
+    if len(empty):
+        name = class_names[int(empty[0])]
+        raise NeuralzooError(f"{part.source}: imbalance {ratio:g} leaves class {name!r} with no training "
+                             f"example ({int(counts[empty[0]])} before the cut, n_max {int(counts.max())}); "
+                             "use a smaller ratio or more data")
+    # rank of each sample inside its class in a seeded random order: keep ranks below the class's count
+    order = torch.randperm(len(part), generator=torch.Generator().manual_seed(seed))
+    shuffled = part.y[order]
+    by_class = torch.sort(shuffled, stable=True).indices
+    sorted_labels = shuffled[by_class]
+    first = torch.searchsorted(sorted_labels, sorted_labels, side="left")
+    rank = torch.arange(len(part)) - first
+    keep = (sorted_labels < 0) | (rank < wanted[sorted_labels.clamp(min=0)])
+    index = torch.sort(order[by_class[keep]]).values
+    note = (f"training part cut to a long tail (imbalance {ratio:g}, exponential profile as Cao et al. "
+            f"2019, split_seed {seed}): {int(wanted.sum())} of {int(labelled.sum())} samples, per class "
+            f"{', '.join(str(int(n)) for n in wanted)}")
+    return part.subset(index), note
+
+
+def class_counts(part: ArrayData, classes: int | None) -> list[int] | None:
+    """Samples per class of a labelled part (unlabelled samples, label -1, not counted)."""
+    if part.y is None or not classes or part.y.is_floating_point() or not len(part):
+        return None
+    return torch.bincount(part.y[part.y >= 0], minlength=classes).tolist()

@@ -58,9 +58,11 @@ class Headline:
     metric: str
     value: float
     higher_is_better: bool
+    note: str | None = None   # why this metric, where the choice depends on the run (one line)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "value": self.value, "higher_is_better": self.higher_is_better}
+        out = {"metric": self.metric, "value": self.value, "higher_is_better": self.higher_is_better}
+        return out if self.note is None else {**out, "note": self.note}
 
 
 class Reporter:

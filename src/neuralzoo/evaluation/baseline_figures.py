@@ -16,8 +16,9 @@ from ..data.labels import labelled_part
 from ..errors import NeuralzooError
 from ..models.base import Model
 from .base import EvaluationContext
-from .baselines import (compare, fit_pca, independent_nll, logistic_regression,
+from .baselines import (balanced_accuracy, compare, fit_pca, independent_nll, logistic_regression,
                         majority_accuracy, pca_squared_error, sample_cap, unigram_bits_per_char)
+from .classification import skewed
 
 
 def task_of(model: Model, data: DataSplits) -> str | None:
@@ -48,6 +49,8 @@ class FittedBaselines:
         cap = sample_cap(int(np.prod(train.x.shape[1:])))
         used = (f"all {n:,} training samples" if n <= cap else
                 f"{cap:,} of the {n:,} training samples ({{}} draw, seed {seed})")
+        # skewed training classes: balanced accuracy beside accuracy, and the comparison made on it
+        self.skewed = task == "classify" and skewed(model.info.class_counts)
         if task == "classify":
             self.train_y = train.y.numpy()
             self.regression = logistic_regression(_flat(train.x), self.train_y, seed)
@@ -72,10 +75,14 @@ class FittedBaselines:
     def score(self, part: ArrayData) -> dict[str, dict[str, float]]:
         if self.task == "classify":
             y = part.y.numpy()
-            out = {"majority_class": majority_accuracy(self.train_y, y)}
+            majority = np.full_like(y, np.bincount(self.train_y).argmax())
+            predictions = {"majority_class": majority}
             if self.regression is not None:
-                out["logistic_regression"] = float(self.regression.score(_flat(part.x), y))
-            return {"accuracy": out}
+                predictions["logistic_regression"] = self.regression.predict(_flat(part.x))
+            out = {"accuracy": {name: float(np.mean(p == y)) for name, p in predictions.items()}}
+            if self.skewed:
+                out["balanced_accuracy"] = {name: balanced_accuracy(y, p) for name, p in predictions.items()}
+            return out
         if self.task == "reconstruct":
             x = _flat(part.x)
             out = {"squared_error": {f"pca_{self.pca.n_components_}": pca_squared_error(self.pca, x)}}
@@ -116,16 +123,21 @@ def model_figures(model: Model, part: ArrayData, task: str, seed: int) -> dict[s
     if task == "classify":   # as the classification reporter computes it
         with model.autocast():
             predicted = model.predict_logits(part.x, lengths=part.lengths).argmax(1)
-        return {"accuracy": float((predicted == part.y).float().mean())}
+        out = {"accuracy": float((predicted == part.y).float().mean())}
+        if skewed(model.info.class_counts):
+            out["balanced_accuracy"] = balanced_accuracy(part.y.numpy(), predicted.numpy())
+        return out
     if task == "text":
         return {"bits_per_char": split_metrics(model, part)["bits_per_char"]}
     return {}
 
 
-def reported_figures(result: dict[str, Any], task: str) -> dict[str, float]:
-    """The model's figures on the evaluated split, read from the reporters' blocks."""
+def reported_figures(result: dict[str, Any], task: str, skewed: bool = False) -> dict[str, float]:
+    """The model's figures on the evaluated split, read from the reporters' blocks (``skewed``
+    training classes: balanced accuracy too)."""
     if task == "classify":
-        return {"accuracy": result["accuracy"]} if "accuracy" in result else {}
+        return {k: result[k] for k in ("accuracy", "balanced_accuracy")
+                if k in result and (k == "accuracy" or skewed)}
     if task == "text":
         return {"bits_per_char": result["text"]["bits_per_char"]} if "text" in result else {}
     if task == "reconstruct" and "squared_error" in result:
@@ -155,7 +167,7 @@ def baseline_report(ctx: EvaluationContext, result: dict[str, Any] | None = None
     fitted = FittedBaselines(ctx.model, ctx.data, task, ctx.seed)
     splits: dict[str, Any] = {}
     if result is not None:
-        splits[ctx.split] = _merge(reported_figures(result, task), fitted.score(ctx.part))
+        splits[ctx.split] = _merge(reported_figures(result, task, fitted.skewed), fitted.score(ctx.part))
     val = ctx.data.val
     compared = "val" if val is not None and len(val) else ctx.split
     if compared not in splits:

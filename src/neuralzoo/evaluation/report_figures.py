@@ -13,9 +13,10 @@ from typing import Any
 
 # shown elsewhere in the report (protocol, headline, baselines table, warnings) or not a figure
 SHOWN_ELSEWHERE = {"model", "checkpoint", "protocol", "headline", "baselines", "warnings", "reporters",
-                   "files"}
-FRACTIONS = {"accuracy", "macro_f1", "f1", "precision", "recall", "knn_accuracy", "auroc",
-             "average_precision", "flagged_fraction", "next_character_accuracy", "linear_error"}
+                   "files", "headline_note"}
+FRACTIONS = {"accuracy", "balanced_accuracy", "pr_auc", "macro_f1", "f1", "precision", "recall",
+             "knn_accuracy", "auroc", "average_precision", "flagged_fraction", "next_character_accuracy",
+             "linear_error"}
 COUNTS = {"errors", "support", "samples", "windows", "generated", "real", "k", "iw_samples",
           "latent_dim", "active_units", "characters", "vocabulary", "flagged", "anomalies", "draws"}
 NAMED = {"horizon": "steps", "period": "steps", "smape": "percent",

@@ -161,7 +161,7 @@ class Model(nn.Module):
 
     def prepare(self, cfg: "TrainConfig", train: "ArrayData") -> None:
         """Hook run once before training with the training data (e.g. class weights)."""
-        for flag_name, off in (("class_weights", "none"), ("label_smoothing", 0.0)):
+        for flag_name, off in (("class_balance", "none"), ("label_smoothing", 0.0)):
             if getattr(cfg, flag_name) != off:
                 raise NeuralzooError(f"{flag_name} applies to classifiers only, not to {self.name!r}")
 

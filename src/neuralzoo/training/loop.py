@@ -40,9 +40,19 @@ from .privacy import Privacy
 from .privacy_layers import private_layers
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The shuffled sample order of one epoch: identical on every rank and on every resume."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+def epoch_order(n: int, seed: int, epoch: int, balance_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The shuffled sample order of one epoch: identical on every rank and on every resume.
+    ``balance_labels`` (``--class-balance resample``): n draws with replacement, sample i with
+    probability proportional to 1 / count(its class), so each class fills about 1/K of the epoch
+    (the class-balanced sampling of Kang et al. 2020); unlabelled samples (label -1) are never drawn."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    if balance_labels is None:
+        return torch.randperm(n, generator=generator)
+    labels = balance_labels.cpu()
+    known = labels >= 0
+    counts = torch.bincount(labels[known])
+    weights = torch.where(known, 1.0 / counts[labels.clamp(min=0)].double(), 0.0)
+    return torch.multinomial(weights, n, replacement=True, generator=generator)
 
 
 # called after each epoch on the main process: (model, run_dir, completed epochs, the epoch's validation
@@ -188,7 +198,8 @@ class Trainer(Interruptions, Validation, Reporting):
         """The steps of one epoch (or of its rest, when resuming mid-epoch)."""
         cfg, world, state = self.cfg, self.world, self.state
         epoch = state["epoch"]
-        order = epoch_order(len(self.train), cfg.seed, epoch)
+        order = epoch_order(len(self.train), cfg.seed, epoch,
+                            self.train.y if cfg.class_balance == "resample" else None)
         sums = MetricSums()
         mark = time.perf_counter()   # training time is added up between marks (no validation)
         bar = tqdm(total=self.steps_per_epoch, initial=state["batch"],

@@ -94,10 +94,13 @@ def check_privacy(cfg: TrainConfig, model: nn.Module, train: Any, world_size: in
     name = getattr(model, "name", type(model).__name__)
     if world_size > 1:
         raise NeuralzooError("dp_epsilon: differentially private training runs in one process, not torchrun")
-    # a skipped or replayed step would spend privacy the accountant does not see; balanced class
-    # weights are counts of the training labels, published outside the accounting
+    # a skipped or replayed step would spend privacy the accountant does not see; class weights and
+    # the logit-adjustment prior are counts of the training labels, published outside the accounting
     for setting, value, fine in (("compile", cfg.compile, False), ("on_nonfinite", cfg.on_nonfinite, "stop"),
-                                 ("class_weights", cfg.class_weights, "none")):
+                                 ("class_balance", cfg.class_balance, "none")):
+        if value == "resample":   # a batch drawn by class: not the uniform Poisson sampling accounted for
+            raise NeuralzooError("class_balance 'resample' cannot be combined with dp_epsilon: DP-SGD's "
+                                 "accounting assumes uniform Poisson sampling of every batch")
         if value != fine:
             raise NeuralzooError(f"{setting} {value!r} cannot be combined with dp_epsilon (use {fine!r})")
     optimizers = model.optimizers(cfg)
