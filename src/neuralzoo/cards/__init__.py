@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import autoencoder, cnn, contrastive, dcgan, gan, inpaint, mlp, rotation, sequence, vae  # noqa: F401
+from . import autoencoder, cnn, contrastive, dcgan, gan, inpaint, mlp, rotation, semi_gan, sequence, vae  # noqa: F401
 from .base import ModelCard
 
 
