@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from ..cards.semi_gan import CARD
 from ..config import param
@@ -71,9 +72,23 @@ def unsupervised_terms(real_logits: torch.Tensor, fake_logits: torch.Tensor
     return F.softplus(real) - real, F.softplus(fake)
 
 
-def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor,
+                     batch: dict | None = None) -> torch.Tensor:
     """Mean squared difference of the batch means of D's features (the paper's code: a mean over units)."""
-    return (real_features.float().mean(0) - fake_features.float().mean(0)).square().mean()
+    return (global_mean(real_features, batch) - global_mean(fake_features, batch)).square().mean()
+
+
+def global_mean(h: torch.Tensor, batch: dict | None) -> torch.Tensor:
+    """The mean of ``h`` (B, F) over the global batch: under torchrun (a ``shard`` in the batch) the
+    sums are all-reduced with autograd, so the square of a difference of means (not a mean over
+    samples) is the one a single process computes, as batch norm's statistics (training/parallel.py)."""
+    # sums in float64: one process and the ranks' partial sums then round to the same float32 mean
+    totals = torch.cat([h.double().sum(0), h.new_full((1,), len(h), dtype=torch.float64)])
+    if batch is not None and "shard" in batch:
+        from torch.distributed.nn.functional import all_reduce
+
+        totals = all_reduce(totals)
+    return (totals[:-1] / totals[-1]).float()
 
 
 @register(CARD)
@@ -119,7 +134,7 @@ class SemiGAN(Classifier):
     def latent_draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.rand(n, self.config.latent_dim, generator=generator)   # (B, latent), U(0, 1)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
+    def from_noise(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z.to(self.device)) * self.data_span + self.data_low   # (B, *shape)
 
     @torch.no_grad()
@@ -131,7 +146,7 @@ class SemiGAN(Classifier):
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return self.generate(z).float()
+            return self.from_noise(z).float()
         finally:
             self.generator.train(was_training)
 
@@ -157,8 +172,9 @@ class SemiGAN(Classifier):
         x, y = batch["x"], batch["y"]
         unlabelled = batch.get("unlabelled_x", x)   # fully labelled training: x is both
         z = batch_noise(batch, len(unlabelled), self.latent_draw)
-        with ctx.autocast():   # discriminator step on a detached generated batch
-            fake = self.generate(z)
+        # parametrize.cached: each weight-normalised weight computed once per phase, not per pass
+        with ctx.autocast(), parametrize.cached():   # discriminator step on a detached generated batch
+            fake = self.from_noise(z)
             labelled_logits = self.discriminate(x, batch, 1)[0].float()
             real_logits = self.discriminate(unlabelled, batch, 2)[0]
             fake_logits = self.discriminate(fake.detach(), batch, 3)[0]
@@ -172,10 +188,10 @@ class SemiGAN(Classifier):
         trainable = [p for group in d_opt.param_groups for p in group["params"]]
         for p in trainable:   # the generator's gradient flows through D, D's own are not needed
             p.requires_grad_(False)
-        with ctx.autocast():   # generator step: feature matching against the updated D
+        with ctx.autocast(), parametrize.cached():   # generator step: feature matching, updated D
             with torch.no_grad():
                 real_features = self.discriminate(unlabelled, batch, 4)[1]
-            g_loss = feature_matching(real_features, self.discriminate(fake, batch, 5)[1])
+            g_loss = feature_matching(real_features, self.discriminate(fake, batch, 5)[1], batch)
         ctx.backward(g_loss)
         for p in trainable:
             p.requires_grad_(True)
