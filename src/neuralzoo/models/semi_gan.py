@@ -158,13 +158,15 @@ class SemiGAN(Classifier):
         return [make_optimizer(self.generator.parameters(), cfg, betas=betas),
                 make_optimizer(self.discriminator.parameters(), cfg, betas=betas)]
 
-    def discriminate(self, x: torch.Tensor, batch: dict, stream: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def discriminate(self, x: torch.Tensor, batch: dict, stream: int, labelled: bool = False
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
         """D's (logits, features) with its Gaussian noise drawn by ``batch_noise`` (stream 1-5), so a
-        resumed or data-parallel run draws what a single run draws."""
+        resumed or data-parallel run draws what a single run draws (``labelled``: the rows of the
+        labelled batch, whose shard under torchrun is ``labelled_shard``)."""
+        if labelled and "labelled_shard" in batch:
+            batch = {**batch, "shard": batch["labelled_shard"]}
         width = self.discriminator.noise_width
         noise = batch_noise(batch, len(x), lambda rows, g: torch.randn(rows, width, generator=g), stream)
-        if len(noise) != len(x):   # a shard of a batch of another size: this rank's own draws
-            noise = torch.randn(len(x), width)
         return self.discriminator(x, noise.to(x.device))
 
     def train_step(self, batch, optimizers, ctx) -> dict[str, torch.Tensor]:
@@ -175,7 +177,7 @@ class SemiGAN(Classifier):
         # parametrize.cached: each weight-normalised weight computed once per phase, not per pass
         with ctx.autocast(), parametrize.cached():   # discriminator step on a detached generated batch
             fake = self.from_noise(z)
-            labelled_logits = self.discriminate(x, batch, 1)[0].float()
+            labelled_logits = self.discriminate(x, batch, 1, labelled=True)[0].float()
             real_logits = self.discriminate(unlabelled, batch, 2)[0]
             fake_logits = self.discriminate(fake.detach(), batch, 3)[0]
             supervised = self.metrics_from_logits(labelled_logits, y)
