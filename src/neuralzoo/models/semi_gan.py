@@ -107,6 +107,11 @@ class SemiGAN(Classifier):
             norm.weight.requires_grad_(False)   # batch norm without a gain (their g=None), a bias only
             layers += [nn.Linear(fan_in, fan_out, bias=False), norm, nn.Softplus()]
         output = nn.utils.parametrizations.weight_norm(nn.Linear(config.generator_sizes[-1], pixels))
+        nn.init.ones_(output.parametrizations.weight.original0)   # their l2normalize: scale 1, bias 0
+        nn.init.zeros_(output.bias)
+        for linear in [*layers[0::3], output]:   # Lasagne's Glorot-uniform weights (v, for the output)
+            nn.init.xavier_uniform_(linear.weight if linear is not output else
+                                    output.parametrizations.weight.original1)
         self.generator = nn.Sequential(*layers, output, nn.Sigmoid(), nn.Unflatten(1, tuple(info.input_shape)))
         if config.average_decay > 0:
             self.averaged_discriminator = copy.deepcopy(self.discriminator).requires_grad_(False)
