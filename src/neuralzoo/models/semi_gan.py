@@ -91,6 +91,23 @@ def global_mean(h: torch.Tensor, batch: dict | None) -> torch.Tensor:
     return (totals[:-1] / totals[-1]).float()
 
 
+def build_generator(config: SemiGANConfig, pixels: int, shape: tuple[int, ...]) -> nn.Sequential:
+    """Noise -> [Linear, batch norm without a gain (their g=None), softplus] per width -> a
+    weight-normalised Linear to the pixels -> sigmoid, initialised as their Lasagne code: Glorot-uniform
+    weights (v, for the output), the output's scale 1 and bias 0."""
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip([config.latent_dim, *config.generator_sizes], config.generator_sizes):
+        linear, norm = nn.Linear(fan_in, fan_out, bias=False), nn.BatchNorm1d(fan_out)
+        nn.init.xavier_uniform_(linear.weight)
+        norm.weight.requires_grad_(False)   # a bias only
+        layers += [linear, norm, nn.Softplus()]
+    output = nn.utils.parametrizations.weight_norm(nn.Linear(config.generator_sizes[-1], pixels))
+    nn.init.xavier_uniform_(output.parametrizations.weight.original1)
+    nn.init.ones_(output.parametrizations.weight.original0)
+    nn.init.zeros_(output.bias)
+    return nn.Sequential(*layers, output, nn.Sigmoid(), nn.Unflatten(1, shape))
+
+
 @register(CARD)
 class SemiGAN(Classifier):
     Config = SemiGANConfig
@@ -101,18 +118,7 @@ class SemiGAN(Classifier):
         pixels = math.prod(info.input_shape)   # any image or vector input, flattened
         self.discriminator = NoisyWeightNormMLP([pixels, *config.hidden_sizes], self.num_classes,
                                                 config.input_noise, config.hidden_noise)
-        layers: list[nn.Module] = []
-        for fan_in, fan_out in zip([config.latent_dim, *config.generator_sizes], config.generator_sizes):
-            norm = nn.BatchNorm1d(fan_out)
-            norm.weight.requires_grad_(False)   # batch norm without a gain (their g=None), a bias only
-            layers += [nn.Linear(fan_in, fan_out, bias=False), norm, nn.Softplus()]
-        output = nn.utils.parametrizations.weight_norm(nn.Linear(config.generator_sizes[-1], pixels))
-        nn.init.ones_(output.parametrizations.weight.original0)   # their l2normalize: scale 1, bias 0
-        nn.init.zeros_(output.bias)
-        for linear in [*layers[0::3], output]:   # Lasagne's Glorot-uniform weights (v, for the output)
-            nn.init.xavier_uniform_(linear.weight if linear is not output else
-                                    output.parametrizations.weight.original1)
-        self.generator = nn.Sequential(*layers, output, nn.Sigmoid(), nn.Unflatten(1, tuple(info.input_shape)))
+        self.generator = build_generator(config, pixels, tuple(info.input_shape))
         if config.average_decay > 0:
             self.averaged_discriminator = copy.deepcopy(self.discriminator).requires_grad_(False)
         low, high = info.value_range   # sigmoid outputs mapped onto the data's range
