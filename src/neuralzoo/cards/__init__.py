@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from . import (autoencoder, cnn, contrastive, dcgan, fixmatch, gan, inpaint, mlp, rotation,  # noqa: F401
-               semi_vae, sequence, vae)
+               semi_gan, semi_vae, sequence, vae)
 from .base import ModelCard
 
 

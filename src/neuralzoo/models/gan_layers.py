@@ -1,6 +1,7 @@
 """Layers only the GANs use: the discriminator's minibatch standard deviation (Karras et al. 2018),
-the generator's class-conditional batch norm (de Vries et al. 2017; Miyato & Koyama 2018) and the
-differentiable augmentation of the discriminator's inputs (Zhao et al. 2020)."""
+the generator's class-conditional batch norm (de Vries et al. 2017; Miyato & Koyama 2018), the
+differentiable augmentation of the discriminator's inputs (Zhao et al. 2020) and the semi-supervised
+GAN's noisy weight-normalised discriminator (Salimans et al. 2016)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,61 @@ class LabelledSequential(nn.Sequential):
         for layer in self:
             x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
         return x
+
+
+class NoisyWeightNormMLP(nn.Module):
+    """The semi-supervised GAN's discriminator (Salimans et al. 2016, MNIST code: nn.DenseLayer and
+    GaussianNoiseLayer): weight-normalised ReLU layers (Salimans & Kingma 2016, w = g v / |v|) for the
+    widths ``sizes`` (flattened input first), Gaussian noise added to the input (std ``input_noise``)
+    and to every hidden output (``hidden_noise``), and a weight-normalised linear head of ``outputs``
+    logits. As in their code, the hidden layers' scales g are set by the data-dependent
+    initialisation and then fixed; the head's scale trains. Returns (logits, last hidden layer before
+    its noise): the features the generator matches (their ``layers[-3]``)."""
+
+    def __init__(self, sizes: list[int], outputs: int, input_noise: float, hidden_noise: float) -> None:
+        super().__init__()
+        weight_norm = nn.utils.parametrizations.weight_norm
+        self.hidden = nn.ModuleList(weight_norm(nn.Linear(a, b)) for a, b in zip(sizes[:-1], sizes[1:]))
+        for layer in self.hidden:
+            layer.parametrizations.weight.original0.requires_grad_(False)   # train_scale=False
+        self.head = weight_norm(nn.Linear(sizes[-1], outputs))
+        for layer in [*self.hidden, self.head]:   # their init: v ~ N(0, 0.1^2), g = 1, b = 0; the size
+            # of v sets how fast Adam turns the direction v / |v| (torch's default v is 3-5x shorter)
+            nn.init.normal_(layer.parametrizations.weight.original1, std=0.1)
+            nn.init.ones_(layer.parametrizations.weight.original0)
+            nn.init.zeros_(layer.bias)
+        self.widths = sizes   # where noise is added: the input and each hidden output
+        self.stds = [input_noise, *[hidden_noise] * (len(sizes) - 1)]
+        self.noise_width = sum(sizes)
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``noise``: (B, noise_width) standard normal draws (None: drawn here in training, none in
+        eval mode, like dropout)."""
+        h = x.flatten(1)  # (B, features)
+        if noise is None and self.training:
+            noise = torch.randn(len(h), self.noise_width, device=h.device)
+        draws = [None] * len(self.widths) if noise is None else noise.to(h.dtype).split(self.widths, 1)
+        for layer, draw, std in zip(self.hidden, draws, self.stds):
+            h = F.relu(layer(h if draw is None else h + std * draw))
+        features = h  # (B, last hidden width)
+        if draws[-1] is not None:
+            h = h + self.stds[-1] * draws[-1]
+        return self.head(h), features
+
+    @torch.no_grad()
+    def initialise_from_data(self, x: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Data-dependent initialisation (Salimans & Kingma 2016, Sec. 2.2; their ``init=True`` pass,
+        noise on): each layer's scale and bias set so that its pre-activations on ``x`` have zero mean
+        and unit variance per unit, layer by layer."""
+        h = x.flatten(1).float()
+        for i, (layer, std) in enumerate(zip([*self.hidden, self.head], self.stds)):
+            h = h + std * torch.randn(h.shape, generator=generator).to(h.device)
+            t = layer(h) - layer.bias  # (N, units)
+            mean, scale = t.mean(0), t.square().mean(0).sub(t.mean(0).square()).clamp(min=1e-12).sqrt()
+            layer.parametrizations.weight.original0.div_(scale[:, None])
+            layer.bias.copy_(-mean / scale)
+            h = F.relu((t - mean) / scale)
 
 
 AUGMENTATIONS = ("translation", "cutout")
