@@ -144,8 +144,8 @@ class SemiVAE(Classifier):
             unlabelled = (log_q.exp() * (bounds.view(k, n).T + log_q)).sum(1)   # sum_y q (L + log q)
             total, rows = total + unlabelled.sum(), rows + n
             out["unlabelled_loss"] = unlabelled.mean()
-        classification = F.cross_entropy(logits, y, weight=self.class_weights,
-                                         label_smoothing=self.label_smoothing)
+        # the classifier's own cross-entropy: class weights, label smoothing and logit adjustment
+        classification = self.metrics_from_logits(logits, y)["loss"]
         return {"loss": total / rows + self.config.classification_weight * classification,
                 "classification": classification, **out,
                 "accuracy": (logits.argmax(1) == y).float().mean()}
