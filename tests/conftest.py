@@ -83,6 +83,9 @@ NOT_IMPORTED = {"neuralzoo.__main__": "run by the subprocess tests",
                 "neuralzoo.evaluation.inception": "needs the FID weights file"}
 
 
+UNIMPORTED = pytest.StashKey[list]()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """A run of the whole tests/ folder (the full suite or `-m "not slow"`, no -k) that passed must have
     imported every module of the package but NOT_IMPORTED: the fast subset touches every module."""
@@ -97,8 +100,15 @@ def pytest_sessionfinish(session, exitstatus):
              for p in package.rglob("*.py")}
     missing = sorted(names - set(sys.modules) - set(NOT_IMPORTED))
     if missing:
-        print(f"\nno test imported {len(missing)} module(s): {', '.join(missing)}")
+        config.stash[UNIMPORTED] = missing
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    missing = config.stash.get(UNIMPORTED, [])
+    if missing:
+        terminalreporter.write_sep("=", "modules no test imported", red=True)
+        terminalreporter.write_line(f"{len(missing)}: {', '.join(missing)}")
 
 
 @pytest.fixture(scope="session", autouse=True)
