@@ -41,7 +41,7 @@ FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "test_self_supervised.py::test_the_probe_never_looks_at_test_labels":
         ("cross-validated logistic regressions on every label", None),
     "test_export.py::test_every_model_exports_and_onnx_runtime_matches_pytorch":
-        ("an ONNX export per model", ("mlp", "vae", "gan")),
+        ("an ONNX export per model", ("mlp", "gan")),
     "test_export.py::test_forecasters_and_language_models_export_with_their_state":
         ("a training and an export per family", None),
     "test_export.py::test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size":
@@ -50,8 +50,13 @@ FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
         ("a process importing torch and the exporter", None),
     "test_serve_browser.py::": ("a browser", None),
     "test_small_fixes.py::test_a_collapsed_vae_traversal_says_so": ("a VAE trained 20 epochs", None),
-    "test_explain.py::test_attribution_lands_on_the_region_that_decides":
-        ("a CNN trained per case", ("off",)),
+    "test_explain.py::test_attribution_lands_on_the_region_that_decides": ("a CNN trained per case", None),
+    "test_privacy.py::test_a_private_run_learns_the_digits_and_evaluates_with_its_epsilon":
+        ("10 epochs of DP-SGD to a useful accuracy", None),
+    "test_sequence_models.py::test_forecaster_beats_the_naive_forecast": ("a learning check", None),
+    "test_sequence_models.py::test_classifier_learns_variable_length_sequences": ("a learning check", None),
+    "test_latent.py::test_anomaly_scores_rank_an_obvious_outlier_first": ("a learning check", None),
+    "test_gan.py::test_dcgan_is_sized_from_the_data": ("a DCGAN per size", ("shape0", "shape1", "shape3")),
 }
 
 
@@ -71,6 +76,39 @@ def pytest_collection_modifyitems(config, items):
             if (type(estimator).__name__ != "NeuralZooClassifier" or estimator.model != "mlp"
                     or check_name == "check_classifiers_train"):
                 item.add_marker(pytest.mark.slow)
+
+
+# modules no in-process test imports, and why (the module check below allows these only)
+NOT_IMPORTED = {"neuralzoo.__main__": "run by the subprocess tests",
+                "neuralzoo.evaluation.inception": "needs the FID weights file"}
+
+
+UNIMPORTED = pytest.StashKey[list]()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A run of the whole tests/ folder (the full suite or `-m "not slow"`, no -k) that passed must have
+    imported every module of the package but NOT_IMPORTED: the fast subset touches every module."""
+    import sys
+
+    config = session.config
+    if (exitstatus != 0 or config.option.keyword or config.option.collectonly
+            or config.args_source != pytest.Config.ArgsSource.TESTPATHS):
+        return
+    package = Path(__file__).resolve().parents[1] / "src" / "neuralzoo"
+    names = {".".join(("neuralzoo", *p.relative_to(package).with_suffix("").parts)).removesuffix(".__init__")
+             for p in package.rglob("*.py")}
+    missing = sorted(names - set(sys.modules) - set(NOT_IMPORTED))
+    if missing:
+        config.stash[UNIMPORTED] = missing
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    missing = config.stash.get(UNIMPORTED, [])
+    if missing:
+        terminalreporter.write_sep("=", "modules no test imported", red=True)
+        terminalreporter.write_line(f"{len(missing)}: {', '.join(missing)}")
 
 
 @pytest.fixture(scope="session", autouse=True)

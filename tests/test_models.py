@@ -28,9 +28,13 @@ def inputs(model, batch: dict) -> torch.Tensor:
     return model.noise(len(batch["x"])) if hasattr(model, "noise") else batch["x"]
 
 
-def model_and_batch(name: str, n: int = 64, seed: int = 0):
+def model_and_batch(name: str, n: int = 64, seed: int = 0, demo_model: bool = False):
+    """The model on its demo data; ``demo_model``: with the demo's model settings too (the networks
+    ``neuralzoo demo`` trains: e.g. the GAN's 256-wide MLPs, not its default 1024-wide ones)."""
     settings = demo_settings(name)
-    config = resolve(name, overrides={k: v for k, v in settings.items() if k == "data"})
+    fields = set(MODELS[name].Config.__dataclass_fields__)
+    config = resolve(name, overrides={k: v for k, v in settings.items()
+                                      if k == "data" or (demo_model and k in fields)})
     data = load_dataset(DataConfig(**{"data": settings["data"]}))
     model = build_model(config, data.info, seed)
     batch = data.train.batch(torch.arange(n))
@@ -59,7 +63,7 @@ def test_loss_is_finite_scalar(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_train_steps_lower_loss_on_fixed_batch(name):
-    model, batch, _, _ = model_and_batch(name)
+    model, batch, _, _ = model_and_batch(name, demo_model=True)
     cfg = TrainConfig(lr=MODELS[name].card.train_defaults.get("lr", 3e-3), bf16="off")
     optimizers = model.optimizers(cfg)
     for opt in optimizers:

@@ -26,15 +26,27 @@ COMMON = dict(data="digits", epochs=15, batch_size=32, hidden_sizes=(128,), lr=3
 PGD = dict(method="pgd", steps=20, step_size=0.02, limit=None)
 
 
+RUNS = {"plain": COMMON, "robust": dict(COMMON, adversarial="fgsm-rs", adversarial_eps=0.1),
+        # 90 training samples, a wide net, many epochs, no regularisation: memorised
+        "overfit": dict(COMMON, epochs=60, hidden_sizes=(256,), limit=100)}
+
+
+class TrainedRuns:
+    """``runs / name``: the run of RUNS[name], trained the first time a test of the module asks for
+    it (the fast subset asks only for the plain one)."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def __truediv__(self, name: str):
+        if not (self.root / name).exists():
+            neuralzoo.train("mlp", out=self.root / name, **RUNS[name])
+        return self.root / name
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("robust")
-    neuralzoo.train("mlp", out=root / "plain", **COMMON)
-    neuralzoo.train("mlp", out=root / "robust", adversarial="fgsm-rs", adversarial_eps=0.1, **COMMON)
-    # 90 training samples, a wide net, many epochs, no regularisation: memorised
-    neuralzoo.train("mlp", out=root / "overfit", **{**COMMON, "epochs": 60, "hidden_sizes": (256,)},
-                    limit=100)
-    return root
+    return TrainedRuns(tmp_path_factory.mktemp("robust"))
 
 
 def eval_data(model):
@@ -154,7 +166,7 @@ def test_cli_attack_audit_and_evaluate(runs, capsys):
 
 def test_audit_reports_the_epsilon_a_private_run_spent(tmp_path, capsys):
     pytest.importorskip("opacus")
-    neuralzoo.train("mlp", out=tmp_path / "dp", dp_epsilon=3.0, **{**COMMON, "epochs": 2})
+    neuralzoo.train("mlp", out=tmp_path / "dp", dp_epsilon=3.0, **{**COMMON, "epochs": 2}, max_steps=10)
     assert run_cli(*["audit", tmp_path / "dp"]) == 0
     assert "-DP for each training sample" in capsys.readouterr().out
     saved = json.loads((tmp_path / "dp" / "audit.json").read_text())

@@ -3,6 +3,7 @@ GridSearchCV, labels of any type, pickling, run directories, and the outlier con
 
 from __future__ import annotations
 
+import os
 import pickle
 import warnings
 
@@ -142,6 +143,19 @@ def test_pickle_holds_safetensors_bytes_and_save_writes_a_run_directory(tmp_path
     assert main(["inspect", str(run)]) == 0
     assert main(["evaluate", str(run), "--data", "digits"]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_a_fit_syncs_nothing_to_disk_and_a_run_directory_does(tmp_path, monkeypatch):
+    """A fit's checkpoints live in a temporary folder deleted after it: written whole, never fsynced
+    (four syncs an epoch otherwise); a run of ``neuralzoo.train`` still syncs its files."""
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    x_train, _, y_train, _ = data_digits()
+    NeuralZooClassifier(epochs=2, random_state=0, model_params={"hidden_sizes": (8,)}).fit(x_train, y_train)
+    assert synced == []
+    neuralzoo.train("mlp", out=tmp_path / "run", data="digits", epochs=1, max_steps=2, hidden_sizes=(8,),
+                    progress=False, verbose=False, baselines=False)
+    assert len(synced) >= 3   # config.json, then each checkpoint file and its folder's entry
 
 
 def test_transformer_codes_decode_and_score():

@@ -85,10 +85,13 @@ def train(model: str | None = None, *, out: str | Path | None = None, preset: st
 
 
 def train_loaded(data: DataSplits, run_config: RunConfig | Mapping[str, Any], run_dir: str | Path,
-                 resume: bool = False, callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
+                 resume: bool = False, callbacks: Sequence[EpochCallback] = (),
+                 durable: bool = True) -> dict[str, Any]:
     """Train on data already in memory (``data.arrays_dataset``: the scikit-learn estimators) with a
     resolved run config (``resolve``, or its ``to_dict()``) into ``run_dir``; what ``train`` does once
-    it has loaded the data. The caller's run config is left as it was."""
+    it has loaded the data. The caller's run config is left as it was. ``durable=False``: ``run_dir``
+    is scratch (an estimator's temporary folder), so its checkpoints skip the fsync that lets a run's
+    files survive a power cut (two per checkpoint, two checkpoints per epoch)."""
     from .version import __version__
 
     run_dir = Path(run_dir)
@@ -105,9 +108,9 @@ def train_loaded(data: DataSplits, run_config: RunConfig | Mapping[str, Any], ru
     with RunLock(run_dir, "training") if main_process else contextlib.nullcontext():
         if main_process:
             atomic_write(run_dir / "config.json",
-                         (json.dumps(run_config.to_dict(), indent=2) + "\n").encode())
+                         (json.dumps(run_config.to_dict(), indent=2) + "\n").encode(), durable)
         summary = fit(net, data, run_config, run_dir, resume=resume,
-                      callbacks=[*epoch_callbacks(net, train_cfg), *callbacks])
+                      callbacks=[*epoch_callbacks(net, train_cfg), *callbacks], durable=durable)
     summary.update(run_dir=str(run_dir), model=run_config.model,
                    parameters=sum(p.numel() for p in net.parameters()))
     if train_cfg.baselines and main_process and summary["reason"] != "signal":

@@ -187,7 +187,7 @@ class NeuralZooEstimator(BaseEstimator):
         rows = torch.from_numpy(np.ascontiguousarray(x))
         data = arrays_dataset(rows, y, run_config.data, class_names)
         with tempfile.TemporaryDirectory(prefix="neuralzoo-fit-") as tmp:
-            summary = train_loaded(data, run_config, Path(tmp))
+            summary = train_loaded(data, run_config, Path(tmp), durable=False)   # a scratch folder: no fsync
             if summary["reason"] == "signal":   # Ctrl-C in fit: interrupt the caller as usual
                 raise KeyboardInterrupt(f"fit stopped by a signal at step {summary['steps']}")
             self.model_ = load(tmp)   # the best (validation) checkpoint, else the last

@@ -25,10 +25,11 @@ FORMAT = "neuralzoo-checkpoint"
 VERSION = "1"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
     """Write ``path`` whole or not at all: a temporary file beside it, fsynced, renamed over it. A
     failed write (a full disk, an I/O error, a read-only folder) removes the temporary file, leaves the
-    old ``path`` as it was and raises a one-line error naming the file."""
+    old ``path`` as it was and raises a one-line error naming the file. ``sync=False``: no fsync (a
+    scratch folder that no power cut needs to find intact; the rename still makes the write whole)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -36,7 +37,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -45,6 +47,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:   # a second stop signal mid-write: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+    if not sync:
+        return
     try:  # persist the rename itself
         fd = os.open(path.parent, os.O_RDONLY)
         os.fsync(fd)
@@ -66,7 +70,7 @@ def _optimizer_tensors(i: int, opt: torch.optim.Optimizer) -> tuple[dict[str, to
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizers: list[torch.optim.Optimizer],
-                    config: dict[str, Any], state: dict[str, Any]) -> None:
+                    config: dict[str, Any], state: dict[str, Any], sync: bool = True) -> None:
     tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model.state_dict().items()}
     optim_meta = []
     for i, opt in enumerate(optimizers):
@@ -81,7 +85,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizers: list[torch.o
     tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
     metadata = {"format": FORMAT, "version": VERSION, "config": json.dumps(config),
                 "state": json.dumps({**state, "optimizers": optim_meta})}
-    atomic_write(Path(path), st_save(tensors, metadata=metadata))
+    atomic_write(Path(path), st_save(tensors, metadata=metadata), sync)
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:

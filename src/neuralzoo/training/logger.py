@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +28,11 @@ class RunLogger:
         if resume_step is not None:
             self.truncate_after(resume_step)
         if tensorboard:
+            # event files need no TensorFlow: TensorBoard's own switch to its stub API
+            # ("tensorboard.compat.notf") keeps an installed TensorFlow from being imported just to
+            # write them (5 s of CPU and TensorFlow's start-up lines on stderr), unless already loaded
+            if "tensorflow" not in sys.modules:
+                sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:

@@ -67,8 +67,9 @@ class Trainer(Interruptions, Validation, Reporting):
     end-of-run summary. Everything a step needs lives on ``self``; models see only ``train_step``."""
 
     def __init__(self, model: Model, data: DataSplits, run_config: RunConfig, run_dir: Path,
-                 callbacks: Sequence[EpochCallback] = ()) -> None:
+                 callbacks: Sequence[EpochCallback] = (), durable: bool = True) -> None:
         self.model, self.run_config, self.callbacks = model, run_config, callbacks
+        self.durable = durable   # False: a scratch run directory, checkpoints not fsynced
         self.cfg = cfg = run_config.train
         self.saved_config = run_config.to_dict()   # what every checkpoint's metadata holds
         self.run_dir = Path(run_dir)
@@ -254,8 +255,9 @@ class Trainer(Interruptions, Validation, Reporting):
 
 
 def fit(model: Model, data: DataSplits, run_config: RunConfig, run_dir: Path, resume: bool = False,
-        callbacks: Sequence[EpochCallback] = ()) -> dict[str, Any]:
+        callbacks: Sequence[EpochCallback] = (), durable: bool = True) -> dict[str, Any]:
     """Train ``model`` on ``data`` as ``run_config.train`` says; writes metrics.jsonl and
     checkpoints/{last,best}.safetensors (``run_config`` in their metadata). ``callbacks`` run after
-    each epoch on the main process (see ``EpochCallback``)."""
-    return Trainer(model, data, run_config, run_dir, callbacks).fit(resume)
+    each epoch on the main process (see ``EpochCallback``); ``durable=False`` for a scratch run
+    directory: its checkpoints are written whole but not fsynced."""
+    return Trainer(model, data, run_config, run_dir, callbacks, durable).fit(resume)

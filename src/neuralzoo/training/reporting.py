@@ -32,6 +32,7 @@ class Reporting:
     world: Distributed
     logger: RunLogger
     run_dir: Path
+    durable: bool
     steps_per_epoch: int
     lr: float
     callbacks: Sequence[Any]
@@ -89,7 +90,8 @@ class Reporting:
         if self.world.is_main:
             save_checkpoint(self.run_dir / "checkpoints" / f"{name}.safetensors", self.model, self.optimizers,
                             self.saved_config, {**self.state, "monitor": self.monitor, "mode": self.mode,
-                                                "last_val": self.last_val, **privacy_state(self.privacy)})
+                                                "last_val": self.last_val, **privacy_state(self.privacy)},
+                            sync=self.durable)
 
     def finish(self, reason: str) -> dict[str, Any]:
         state, cfg = self.state, self.cfg
