@@ -308,7 +308,8 @@ def test_inspect_shows_a_checkpoint_without_building_it(tmp_path, monkeypatch):
     monkeypatch.setattr(MLP, "__init__", lambda *a, **k: pytest.fail("inspect built the model"))
     info = checkpoint_module.describe(tmp_path / "run" / "checkpoints" / "last.safetensors")
     assert info["model"] == "mlp" and info["format_version"] == 1 and info["state"]["step"] == 21
-    assert info["values"] == 64 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10 + 10   # + class weights
+    # + class weights + the prediction-time logit offset (--logit-adjust-at prediction)
+    assert info["values"] == 64 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10 + 10 + 10
     assert info["weights"]["net.1.weight"] == "F32[256, 64]"
     assert main(["inspect", str(tmp_path / "run"), "--json"]) == 0
     legacy = Path(__file__).parent / "fixtures" / "checkpoints_v0_1" / "gru.safetensors"

@@ -179,7 +179,8 @@ def test_distribution_alignment_moves_pseudo_labels_off_the_favoured_class():
     from neuralzoo.models.fixmatch import FixMatch, FixMatchConfig
 
     info = DataInfo(name="toy", input_shape=(1, 8, 8), num_classes=4)
-    model = FixMatch(FixMatchConfig(channels=(4,), pool_after=(1,), dense_sizes=(8,)), info)
+    model = FixMatch(FixMatchConfig(channels=(4,), pool_after=(1,), dense_sizes=(8,),
+                                    distribution_alignment=True), info)
     probs = torch.tensor([[0.5, 0.4, 0.05, 0.05]])
     before = model.prediction_mean.clone()
     torch.testing.assert_close(model.aligned(torch.full((3, 4), 0.25)), torch.full((3, 4), 0.25))

@@ -273,13 +273,15 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_flags(parser: argparse.ArgumentParser | Any, cls: type, title: str) -> list[str]:
-    """Add one ``--kebab-case`` flag per field; returns the field names. Defaults are SUPPRESSed so the
-    caller can tell explicit flags apart (explicit flags beat config files and presets)."""
+def add_flags(parser: argparse.ArgumentParser | Any, cls: type, title: str,
+              exclude: tuple[str, ...] = ()) -> list[str]:
+    """Add one ``--kebab-case`` flag per field (but those in ``exclude``: a command whose own flag
+    means something else); returns the field names. Defaults are SUPPRESSed so the caller can tell
+    explicit flags apart (explicit flags beat config files and presets)."""
     group = parser.add_argument_group(title)
     names = []
     defaults = cls()  # validated defaults, shown in --help
-    for f in dataclasses.fields(cls):
+    for f in (f for f in dataclasses.fields(cls) if f.name not in exclude):
         tp, _ = _unwrap_optional(field_types(cls)[f.name])
         default = getattr(defaults, f.name)
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default

@@ -66,7 +66,9 @@ def probe_command(argv: list[str]) -> int:
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--output", metavar="PATH", help="probe.json path (default: RUN_DIR/probe.json, "
                         "or probe-SOURCE.json here); the plot beside it")
-    add_flags(parser, DataConfig, "data (default: the run's own data set; baselines: digits)")
+    # --labels here is the probes' label budgets, not the semi-supervised draw of training
+    data_flags = add_flags(parser, DataConfig, "data (default: the run's own data set; baselines: "
+                           "digits)", exclude=("labels", "label_seed"))
     args = parser.parse_args(argv)
     if args.draws < 1:
         raise NeuralzooError(f"--draws must be positive, got {args.draws}")
@@ -78,8 +80,7 @@ def probe_command(argv: list[str]) -> int:
     from ..plots import save_probe_curve
     from ..runs import load, run_dir_of
 
-    overrides = {f: v for f, v in vars(args).items()
-                 if f in DataConfig.__dataclass_fields__ and v is not None}
+    overrides = {f: v for f, v in vars(args).items() if f in data_flags and v is not None}
     overrides["val_fraction"] = 0.0   # the whole training split is the label pool: none held out
     if args.source in BASELINES:
         from ..config import build
