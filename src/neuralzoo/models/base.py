@@ -84,6 +84,15 @@ def batch_noise(batch: dict[str, torch.Tensor], n: int,
     return draw(rows, generator)[rank::world]
 
 
+def labelled_part(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The keys ``batch_noise`` reads, for draws over the labelled rows ``x`` of a semi-supervised batch
+    (training.semi): under torchrun those rows form a global batch of their own, ``labelled_shard``."""
+    part = {k: batch[k] for k in ("noise_seed", "shard") if k in batch}
+    if "labelled_shard" in batch:
+        part["shard"] = batch["labelled_shard"]
+    return part
+
+
 @torch.no_grad()
 def batched(fn: Callable[..., Outputs], *inputs: torch.Tensor | None, batch_size: int = 256,
             device: torch.device | str = "cpu", module: nn.Module | None = None,

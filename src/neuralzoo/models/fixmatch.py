@@ -23,7 +23,7 @@ from ..cards.fixmatch import CARD
 from ..config import param
 from ..errors import NeuralzooError
 from ..registry import register
-from .base import batch_noise
+from .base import batch_noise, labelled_part
 from .cnn import CNN, CNNConfig
 from .views import DRAWS, StrongView, strong_view, weak_view
 
@@ -83,12 +83,8 @@ class FixMatch(CNN):
         if "unlabelled_x" not in batch:   # validation, evaluation, a labelled batch: the CNN's loss
             return super().loss(batch)
         x, y, unlabelled = batch["x"], batch["y"], batch["unlabelled_x"]   # (B_l, C, H, W), (B_u, ...)
-        # the labelled rows' draws: under torchrun the labelled global batch has its own size
-        labelled_part = {k: batch[k] for k in ("noise_seed",) if k in batch}
-        if "labelled_shard" in batch:
-            labelled_part["shard"] = batch["labelled_shard"]
         shift = self.config.weak_shift
-        weak_labelled = weak_view(x, batch_noise(labelled_part, len(x), _uniform, stream=1), shift)
+        weak_labelled = weak_view(x, batch_noise(labelled_part(batch), len(x), _uniform, stream=1), shift)
         draws = batch_noise(batch, len(unlabelled), _uniform, stream=2)
         weak = weak_view(unlabelled, draws, shift)
         # the strong view's draws are their own: shifts unrelated to the weak view's

@@ -27,7 +27,7 @@ from ..cards.semi_gan import CARD
 from ..config import param
 from ..errors import NeuralzooError
 from ..registry import register
-from .base import batch_noise, check_temperature
+from .base import batch_noise, check_temperature, labelled_part
 from .classifier import Classifier
 from .gan_layers import NoisyWeightNormMLP
 
@@ -174,8 +174,8 @@ class SemiGAN(Classifier):
         """D's (logits, features) with its Gaussian noise drawn by ``batch_noise`` (stream 1-5), so a
         resumed or data-parallel run draws what a single run draws (``labelled``: the rows of the
         labelled batch, whose shard under torchrun is ``labelled_shard``)."""
-        if labelled and "labelled_shard" in batch:
-            batch = {**batch, "shard": batch["labelled_shard"]}
+        if labelled:
+            batch = labelled_part(batch)
         width = self.discriminator.noise_width
         noise = batch_noise(batch, len(x), lambda rows, g: torch.randn(rows, width, generator=g), stream)
         return self.discriminator(x, noise.to(x.device))

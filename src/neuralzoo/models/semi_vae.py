@@ -30,7 +30,7 @@ from ..cards.semi_vae import CARD
 from ..config import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
-from .base import batch_noise, check_temperature
+from .base import batch_noise, check_temperature, labelled_part
 from .classifier import Classifier
 from .latent import LatentConfig, LatentModel, build_decoder, build_encoder
 from .semi_vae_m1 import load_encoder_run
@@ -130,7 +130,7 @@ class SemiVAE(Classifier):
         # the KL weight ramps from 0 to 1 with the global step, as the VAE's (evaluation: no step, 1)
         weight = (batch["step"].float() / warmup).clamp(max=1) if warmup and "step" in batch else 1.0
         logits = self.classifier(x).float()   # (B_l, K)
-        labelled, exact = self.bound(x, y, self.gaussian_noise(batch, len(x), 1, 0)[:, 0], weight)
+        labelled, exact = self.bound(x, y, self.gaussian_noise(labelled_part(batch), len(x), 1, 0)[:, 0], weight)
         total, rows, out = labelled.sum(), len(x), {"labelled_nelbo": exact.mean()}
         if "unlabelled_x" in batch:
             u = self.features(batch["unlabelled_x"])
