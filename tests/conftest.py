@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-import torch
 from hypothesis import settings
 
 # fuzzing (tests/test_fuzz.py): a fixed seed and example count in CI; `--hypothesis-profile thorough`
@@ -17,10 +16,18 @@ settings.register_profile("thorough", max_examples=1000, deadline=None, print_bl
 settings.load_profile("ci")
 
 os.environ.setdefault("NEURALZOO_OFFLINE", "1")  # never try a download from the test suite
-# one thread: tiny models gain nothing from intra-op threads, and on a busy machine threads that
-# wait on each other made a test file ten times slower (test_scratch.py, imported by every full
-# collection, set it already; a single file run alone now behaves the same)
-torch.set_num_threads(1)
+
+
+def pytest_configure(config):
+    """One torch thread in each process that runs tests: tiny models gain nothing from intra-op
+    threads, and on a busy machine threads that wait on each other made a test file ten times slower.
+    A pytest-xdist controller runs no tests and never imports torch (a second of its start-up)."""
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None) \
+            and not hasattr(config, "workerinput"):
+        return
+    import torch
+
+    torch.set_num_threads(1)
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
@@ -41,11 +48,15 @@ FULL_SUITE_ONLY: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "test_self_supervised.py::test_the_probe_never_looks_at_test_labels":
         ("cross-validated logistic regressions on every label", None),
     "test_export.py::test_every_model_exports_and_onnx_runtime_matches_pytorch":
-        ("an ONNX export per model", ("mlp", "gan")),
+        ("an ONNX export per model (the generators' inputs: a fast test of their own)", ("mlp",)),
     "test_export.py::test_forecasters_and_language_models_export_with_their_state":
         ("a training and an export per family", None),
     "test_export.py::test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size":
         ("a training to a useful accuracy", None),
+    "test_export.py::test_int8_calibrates_on_mnist_training_files": ("a CNN on all of MNIST, exported", None),
+    "test_export.py::test_int8_is_skipped_where_nothing_is_quantized": ("a recurrent export and quantization", None),
+    "test_self_supervised.py::test_probe_label_pool_is_the_whole_mnist_training_split":
+        ("probes on all of MNIST", None),
     "test_export.py::test_export_prints_nothing_from_the_libraries_it_uses":
         ("a process importing torch and the exporter", None),
     "test_serve_browser.py::": ("a browser", None),
@@ -84,21 +95,37 @@ NOT_IMPORTED = {"neuralzoo.__main__": "run by the subprocess tests",
 
 
 UNIMPORTED = pytest.StashKey[list]()
+IMPORTED_BY_WORKERS = pytest.StashKey[set]()
+
+
+def package_modules() -> set[str]:
+    package = Path(__file__).resolve().parents[1] / "src" / "neuralzoo"
+    return {".".join(("neuralzoo", *p.relative_to(package).with_suffix("").parts)).removesuffix(".__init__")
+            for p in package.rglob("*.py")}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: each worker imports what its share of the tests needs; the check takes the union."""
+    imported = getattr(node, "workeroutput", {}).get("neuralzoo_modules", [])
+    node.config.stash.setdefault(IMPORTED_BY_WORKERS, set()).update(imported)
 
 
 def pytest_sessionfinish(session, exitstatus):
     """A run of the whole tests/ folder (the full suite or `-m "not slow"`, no -k) that passed must have
-    imported every module of the package but NOT_IMPORTED: the fast subset touches every module."""
+    imported every module of the package but NOT_IMPORTED: the fast subset touches every module. Under
+    pytest-xdist the workers report their imports and the controller checks their union."""
     import sys
 
     config = session.config
+    if hasattr(config, "workeroutput"):   # an xdist worker: report, the controller decides
+        config.workeroutput["neuralzoo_modules"] = sorted(package_modules() & set(sys.modules))
+        return
     if (exitstatus != 0 or config.option.keyword or config.option.collectonly
             or config.args_source != pytest.Config.ArgsSource.TESTPATHS):
         return
-    package = Path(__file__).resolve().parents[1] / "src" / "neuralzoo"
-    names = {".".join(("neuralzoo", *p.relative_to(package).with_suffix("").parts)).removesuffix(".__init__")
-             for p in package.rglob("*.py")}
-    missing = sorted(names - set(sys.modules) - set(NOT_IMPORTED))
+    imported = set(sys.modules) | config.stash.get(IMPORTED_BY_WORKERS, set())
+    missing = sorted(package_modules() - imported - set(NOT_IMPORTED))
     if missing:
         config.stash[UNIMPORTED] = missing
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

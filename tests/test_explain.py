@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("captum")
+from extras import requires  # noqa: E402
+
+pytestmark = requires("captum", extra="explain")
 
 import neuralzoo  # noqa: E402
 from neuralzoo.errors import NeuralzooError  # noqa: E402

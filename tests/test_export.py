@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-onnx = pytest.importorskip("onnx")
-onnxruntime = pytest.importorskip("onnxruntime")
-pytest.importorskip("onnxscript")
+from extras import requires  # noqa: E402
+
+pytestmark = requires("onnx", "onnxruntime", "onnxscript", extra="onnx")
 
 import neuralzoo  # noqa: E402
 from neuralzoo.cli import main  # noqa: E402
@@ -49,9 +49,11 @@ def runs(tmp_path_factory):
     return TwoStepRuns(tmp_path_factory.mktemp("export"))
 
 
-def session(path) -> "onnxruntime.InferenceSession":
+def session(path) -> "onnxruntime.InferenceSession":  # noqa: F821 (imported below)
     """A session that logs ONNX Runtime's warnings whatever the process default (the exporter must
     not lower it to pass these tests)."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 2
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -79,6 +81,8 @@ def reference(model, graph: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 @pytest.mark.parametrize("name", model_names())
 def test_every_model_exports_and_onnx_runtime_matches_pytorch(runs, name, tmp_path, capfd):
+    import onnx
+
     model = neuralzoo.load(runs / name)
     files = export_model(model, tmp_path / "onnx")
     capfd.readouterr()
@@ -124,6 +128,8 @@ def test_cli_exports_checks_and_refuses_clearly(runs, tmp_path, capsys, monkeypa
 
 @pytest.mark.parametrize("name, data", [("gru", "sunspots"), ("lstm", "fable"), ("rnn", "fable")])
 def test_forecasters_and_language_models_export_with_their_state(name, data, tmp_path, capfd):
+    import onnx
+
     run = tmp_path / "run"
     neuralzoo.train(name, out=run, data=data, max_steps=2, progress=False, verbose=False)
     model = neuralzoo.load(run)
@@ -163,6 +169,8 @@ def test_forecasters_and_language_models_export_with_their_state(name, data, tmp
 
 
 def test_int8_models_keep_their_accuracy_at_a_fraction_of_the_size(tmp_path, capsys, monkeypatch):
+    import onnxruntime
+
     from neuralzoo.data import DataConfig, load_dataset
 
     test = load_dataset(DataConfig(data="digits", val_fraction=0)).test
@@ -197,7 +205,7 @@ def test_int8_calibrates_on_mnist_training_files(tmp_path, mnist_dir):
     # MNIST's training files are read for calibration (test-only loading would leave nothing to calibrate)
     run = tmp_path / "cnn"
     neuralzoo.train("cnn", out=run, data="mnist", data_dir=str(mnist_dir), max_steps=2, progress=False,
-                    verbose=False)
+                    verbose=False, baselines=False)
     assert main(["export", str(run), "--quantize", "int8", "--calibration", "64"]) == 0
     assert "calibrated on 64 training samples" in (run / "onnx" / "README.txt").read_text()
 
@@ -235,6 +243,8 @@ def test_int8_is_skipped_where_nothing_is_quantized(runs, tmp_path, capsys):
 
 
 def test_generator_inputs_are_described_so_another_runtime_can_sample(runs, tmp_path):
+    import onnx
+
     model = neuralzoo.load(runs / "dcgan")
     (path,) = export_model(model, tmp_path)
     layout = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["neuralzoo"])["noise"]

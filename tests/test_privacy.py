@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-pytest.importorskip("opacus")
+from extras import requires  # noqa: E402
+
+pytestmark = requires("opacus", extra="privacy")
 
 import neuralzoo  # noqa: E402
 from neuralzoo.config import TrainConfig  # noqa: E402

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("fastapi")
 pytest.importorskip("fastapi.testclient")   # Starlette 1.x imports httpx2, older ones httpx
-pytest.importorskip("captum")
+from extras import requires  # noqa: E402
+
+pytestmark = requires("captum", extra="serve")
 
 from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
