@@ -10,7 +10,8 @@ Protocol (also in the JSON): MNIST IDX files through neuralzoo's loader (the off
 split, pixels / 255 in [0, 1]), ``val_fraction=0`` (the test set is used once, at the end),
 ``--train-limit`` training samples (all by default); training through ``neuralzoo.train`` with
 ``--adversarial`` (``pgd``: Madry et al. 2018, the default, 10 steps of 2.5 eps / 10; ``fgsm-rs``:
-Wong et al. 2020, one step of 1.25 eps from a uniform start), a Madry-sized CNN (conv 32-64 with 5x5
+Wong et al. 2020, one step of 1.25 eps from a uniform start; ``trades``: Zhang et al. 2019, clean
+cross-entropy plus ``--beta`` times the KL term of the same PGD), a Madry-sized CNN (conv 32-64 with 5x5
 kernels, pooling, a dense layer of 1024), Wong et al.'s MNIST schedule (Adam, batch 100, the learning
 rate rising to 5e-3 and back: here neuralzoo's one-cycle; 15 epochs of PGD-10 by default), bf16
 autocast where the CPU computes it natively, stopped at ``--max-minutes`` of training steps. Clean
@@ -48,7 +49,9 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(DATA_DIR))
     # fgsm-rs overfitted catastrophically at eps 0.3 in every pilot (README.md, "Robustness")
-    parser.add_argument("--method", choices=("fgsm-rs", "pgd"), default="pgd")
+    parser.add_argument("--method", choices=("fgsm-rs", "pgd", "trades"), default="pgd")
+    parser.add_argument("--beta", type=float, default=6.0, help="trades: the KL term's weight (Zhang et "
+                        "al. 2019: 6)")
     parser.add_argument("--eps", type=float, default=0.3)
     parser.add_argument("--step-size", type=float, default=None, help="default: fgsm-rs 1.25 eps (Wong et "
                         "al. 2020); pgd 2.5 eps / steps (Madry et al.'s rule: the ball's far side reachable "
@@ -70,7 +73,7 @@ def arguments() -> argparse.Namespace:
                         "2 epochs, 100 attacked images; its figures show the pipeline, not the target")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
-    if args.step_size is None and args.method == "pgd":
+    if args.step_size is None and args.method in ("pgd", "trades"):
         args.step_size = 2.5 * args.eps / args.steps
     if args.pilot:
         args.train_limit, args.epochs, args.attack_limit, args.baseline_epochs = 6000, 2, 100, 1
@@ -113,7 +116,8 @@ def main() -> None:
         runs = {"undefended": dict(epochs=args.baseline_epochs),
                 "adversarial": dict(epochs=args.epochs, max_minutes=args.max_minutes,
                                     adversarial=args.method, adversarial_eps=args.eps,
-                                    adversarial_steps=args.steps, adversarial_step_size=args.step_size)}
+                                    adversarial_steps=args.steps, adversarial_step_size=args.step_size,
+                                    adversarial_beta=args.beta)}
         if args.no_undefended:
             del runs["undefended"]
         for name, settings in runs.items():

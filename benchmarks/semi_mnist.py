@@ -98,6 +98,7 @@ def main() -> None:
                         "model with uses_unlabelled, then cnn)")
     parser.add_argument("--labels", default="100,600,1000,3000")
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--first-draw", type=int, default=0, help="draws first-draw .. first-draw + draws - 1")
     parser.add_argument("--max-minutes", type=float, default=60.0, help="training time cap per run")
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     parser.add_argument("--threads", type=int, default=2)
@@ -120,7 +121,7 @@ def main() -> None:
     for model in models:
         results[model] = {}
         for labels in (int(n) for n in args.labels.split(",")):
-            runs = [run_one(model, labels, draw, args, root) for draw in range(args.draws)]
+            runs = [run_one(model, labels, draw, args, root) for draw in range(args.first_draw, args.first_draw + args.draws)]
             errors = spread([r["test_error_percent"] for r in runs])
             results[model][str(labels)] = {"test_error_percent": errors,
                                            "train_seconds": spread([r["train_seconds"] for r in runs]),
@@ -132,7 +133,7 @@ def main() -> None:
     protocol = {"data": "MNIST IDX, official split", "training_samples": 60000, "test_samples": 10000,
                 "validation": "none (val_fraction 0; Oliver et al. 2018)", "pixels": "/ 255 in [0, 1]",
                 "labels": "class-balanced draw (data/labels.py), label_seed = seed = draw index",
-                "draws": args.draws, "scored": "last checkpoint, once, on the 10,000 test images",
+                "draws": list(range(args.first_draw, args.first_draw + args.draws)), "scored": "last checkpoint, once, on the 10,000 test images",
                 "threads": args.threads, "max_minutes_per_run": args.max_minutes, "epochs_override": args.epochs,
                 "target_test_error_percent_at_100": TARGET_100, "anchors_test_error_percent_at_100": ANCHORS_100,
                 "pilot": "100 labels, 1 draw, few epochs: the speed and a first figure, not the recipe's"

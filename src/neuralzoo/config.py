@@ -64,9 +64,11 @@ class TrainConfig:
     augment: Literal["none", "shift", "affine"] = param("none", "batched image augmentation: "
                                                         "random shifts, or rotation/scale/shift")
     # adversarial training (training/adversarial.py): the batch's inputs perturbed before the loss
-    adversarial: Literal["none", "pgd", "fgsm-rs"] = param(
-        "none", "classifiers: train on L-infinity adversarial inputs: pgd (Madry et al. 2018) or "
-                "fgsm-rs, FGSM from a random start (Wong et al. 2020), about steps+1 times cheaper")
+    adversarial: Literal["none", "pgd", "fgsm-rs", "trades"] = param(
+        "none", "classifiers: train on L-infinity adversarial inputs: pgd (Madry et al. 2018), "
+                "fgsm-rs, FGSM from a random start (Wong et al. 2020), about steps+1 times cheaper, or "
+                "trades: clean cross-entropy plus adversarial_beta times the KL divergence of the PGD "
+                "inputs' predictions from the clean ones (Zhang et al. 2019)")
     adversarial_eps: float | None = param(None, "--adversarial: the L-infinity radius in the model's "
                                           "input units (pixels in [0, 1]; MNIST: 0.3) (default: none, "
                                           "required with --adversarial)")
@@ -74,6 +76,8 @@ class TrainConfig:
     adversarial_step_size: float | None = param(None, "--adversarial: attack step size (default: pgd "
                                                 "0.01 as Madry et al. 2018; fgsm-rs 1.25 eps as Wong "
                                                 "et al. 2020)")
+    adversarial_beta: float = param(6.0, "--adversarial trades: weight of the KL term, 1/lambda (Zhang "
+                                    "et al. 2019: 6 for MNIST and CIFAR-10)")
     label_smoothing: float = param(0.0, "label smoothing for classifiers")
     class_balance: Literal["none", "weights", "resample", "logit-adjust"] = param(
         "none", "classifiers on skewed classes: weights (the loss weighted by inverse class frequency, "
@@ -161,6 +165,8 @@ class TrainConfig:
                                           and not self.adversarial_step_size > 0):
             raise NeuralzooError("adversarial_steps must be >= 1 and adversarial_step_size positive, got "
                                  f"{self.adversarial_steps} and {self.adversarial_step_size}")
+        if not 0 < self.adversarial_beta < float("inf"):
+            raise NeuralzooError(f"adversarial_beta must be a positive number, got {self.adversarial_beta}")
         if self.adversarial != "none" and self.dp_epsilon is not None:
             raise NeuralzooError("adversarial and dp_epsilon: one or the other; adversarial training's "
                                  "extra passes are not accounted for by DP-SGD's per-sample clipping")

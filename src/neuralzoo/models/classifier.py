@@ -104,7 +104,14 @@ class Classifier(Model):
         lengths = batch.get("lengths") if self.reads_lengths else None
         inputs = (batch["x"],) if lengths is None else (batch["x"], lengths)
         logits = self(*inputs).float()  # (B, K); variable-length sequences also take their lengths
-        return self.metrics_from_logits(logits, batch["y"])
+        out = self.metrics_from_logits(logits, batch["y"])
+        if "adversarial_x" in batch:
+            # TRADES (Zhang et al. 2019, eq. 5): + beta KL(f(x) || f(x')) for the batch's PGD inputs x'
+            # (training.adversarial), averaged over the batch
+            log_q = F.log_softmax(self(batch["adversarial_x"], *inputs[1:]).float(), 1)   # (B, K)
+            out["robust_kl"] = F.kl_div(log_q, F.softmax(logits, 1), reduction="batchmean")
+            out["loss"] = out["loss"] + batch["adversarial_weight"] * out["robust_kl"]
+        return out
 
     def metrics_from_logits(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """``loss``'s metrics from logits (N, K) already computed: the evaluation's single pass

@@ -23,7 +23,7 @@ def step_batch(train: ArrayData, local: torch.Tensor, global_size: int, cfg: Tra
         batch["x"] = augment_images(batch["x"], cfg.augment)
     batch = to_device(batch, ctx)
     if adversary is not None:   # like augmentation: the model's own step sees the perturbed batch
-        batch["x"] = adversary(batch, ctx)
+        batch = adversary(batch, ctx)
     # the global step rides along, so schedules inside a loss (the VAE's KL warm-up) are pure
     # functions of it, like the learning rate, and replay exactly on resume; a CPU scalar,
     # so reading it (the GAN's d_steps) never waits for a GPU, and it mixes with GPU tensors
