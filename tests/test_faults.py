@@ -22,6 +22,8 @@ from neuralzoo.training import checkpoint as checkpoint_module
 from neuralzoo.training.checkpoint import read_checkpoint
 from neuralzoo.training.logger import read_metrics
 
+from run_helpers import crash_at_step_call
+
 RUN = dict(data="digits", epochs=3, batch_size=64, dropout=0.3, schedule="one-cycle", lr=3e-3,
            progress=False, log_every=1)   # 21 steps per epoch (1,293 training images)
 
@@ -322,24 +324,10 @@ def test_inspect_shows_a_checkpoint_without_building_it(tmp_path, monkeypatch):
 ])
 def test_a_crashed_run_resumes_to_every_tensor_of_the_reference(tmp_path, monkeypatch, name, settings):
     """Weights, optimizer state and RNG state of ``last`` equal bit for bit after a crash and resume."""
-    from neuralzoo.registry import get_model_class
-
-    cls = get_model_class(name)
     run = dict(data="digits", epochs=2, batch_size=64, progress=False, checkpoint_every=5, bf16="off",
                **settings)
     neuralzoo.train(name, out=tmp_path / "ref", **run)
-    original, calls = cls.train_step, {"n": 0}
-
-    def crashing(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 28:   # three steps after the checkpoint at step 25
-            raise RuntimeError("simulated crash")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(cls, "train_step", crashing)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        neuralzoo.train(name, out=tmp_path / "run", **run)
-    monkeypatch.undo()
+    crash_at_step_call(monkeypatch, name, 28, tmp_path / "run", **run)   # 3 steps after the one at 25
     neuralzoo.train(resume=tmp_path / "run")
     reference, resumed = (read_checkpoint(tmp_path / r / "checkpoints" / "last.safetensors")[0]
                           for r in ("ref", "run"))

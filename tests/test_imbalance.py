@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 import neuralzoo
 from neuralzoo.config import TrainConfig, build
@@ -23,6 +22,7 @@ from neuralzoo.models.mlp import MLP, MLPConfig
 from neuralzoo.training.loop import epoch_order
 
 from cli_helpers import one_line_error
+from run_helpers import crash_at_step_call
 
 QUIET = dict(progress=False, verbose=False, baselines=False)
 
@@ -106,18 +106,8 @@ def test_a_resampled_run_resumes_exactly(tmp_path, monkeypatch):
     run = dict(data="digits", imbalance=5, class_balance="resample", epochs=3, batch_size=64, dropout=0.3,
                lr=3e-3, checkpoint_every=5, progress=False, verbose=False, baselines=False)
     reference = neuralzoo.train("mlp", out=tmp_path / "reference", **run)
-    original, calls = MLP.train_step, {"n": 0}
-
-    def crashing(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 18:   # mid-epoch 2, three steps after the checkpoint at step 15
-            raise RuntimeError("simulated crash")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(MLP, "train_step", crashing)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        neuralzoo.train("mlp", out=tmp_path / "run", **run)
-    monkeypatch.setattr(MLP, "train_step", original)
+    # mid-epoch 2, three steps after the checkpoint at step 15
+    crash_at_step_call(monkeypatch, "mlp", 18, tmp_path / "run", **run)
     resumed = neuralzoo.train(resume=tmp_path / "run")
     assert resumed["final"] == reference["final"] and resumed["steps"] == reference["steps"]
 

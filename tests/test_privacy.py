@@ -19,9 +19,10 @@ import neuralzoo  # noqa: E402
 from neuralzoo.config import TrainConfig  # noqa: E402
 from neuralzoo.errors import NeuralzooError  # noqa: E402
 from neuralzoo.evaluation import evaluate_run  # noqa: E402
-from neuralzoo.models.mlp import MLP  # noqa: E402
 from neuralzoo.training.checkpoint import read_checkpoint  # noqa: E402
 from neuralzoo.training.privacy import Privacy, default_delta  # noqa: E402
+
+from run_helpers import crash_at_step_call  # noqa: E402
 
 QUIET = dict(progress=False, verbose=False, baselines=False)
 # 1,293 training digits; SGD with a large step and tanh, the recipe of Papernot et al. 2021
@@ -91,18 +92,7 @@ def test_a_resumed_private_run_ends_bit_identical(tmp_path, monkeypatch):
     """Crash mid-epoch, resume: weights, optimizer state, RNG and the accountant's history match."""
     run = dict(RECIPE, epochs=2, dp_epsilon=4.0, checkpoint_every=5, dropout=0.2)
     reference = neuralzoo.train("mlp", out=tmp_path / "ref", **run)
-    original, calls = MLP.train_step, {"n": 0}
-
-    def crashing(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 13:   # three steps after the checkpoint at step 10
-            raise RuntimeError("simulated crash")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(MLP, "train_step", crashing)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        neuralzoo.train("mlp", out=tmp_path / "run", **run)
-    monkeypatch.undo()
+    crash_at_step_call(monkeypatch, "mlp", 13, tmp_path / "run", **run)   # 3 steps after the one at 10
     resumed = neuralzoo.train(resume=tmp_path / "run", **QUIET)
     assert resumed["privacy"] == reference["privacy"] and resumed["final"] == reference["final"]
     (ref, _, ref_state), (res, _, res_state) = (read_checkpoint(tmp_path / r / "checkpoints" / "last.safetensors")

@@ -14,10 +14,10 @@ from neuralzoo.errors import NeuralzooError
 from neuralzoo.evaluation import eval_data_config, load_eval_data
 from neuralzoo.evaluation.membership import audit_data, membership_inference
 from neuralzoo.evaluation.robustness import AttackSettings, robust_accuracy
-from neuralzoo.models.mlp import MLP
 from neuralzoo.training.adversarial import linf_pgd
 
 from cli_helpers import one_line_error
+from run_helpers import crash_at_step_call
 from neuralzoo.cli import main
 
 # 15 epochs of batch 32 on the 1,437 8x8 digits: ~95% test accuracy in a few seconds
@@ -111,18 +111,8 @@ def test_adversarial_training_resumes_exactly(tmp_path, monkeypatch):
     run = dict(COMMON, epochs=2, batch_size=64, checkpoint_every=5, adversarial="pgd",
                adversarial_eps=0.1, adversarial_steps=3, adversarial_step_size=0.05)
     neuralzoo.train("mlp", out=tmp_path / "ref", **run)
-    original, calls = MLP.train_step, {"n": 0}
-
-    def crashing(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 28:   # mid-epoch 2, three steps after the checkpoint at step 25
-            raise RuntimeError("simulated crash")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(MLP, "train_step", crashing)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        neuralzoo.train("mlp", out=tmp_path / "run", **run)
-    monkeypatch.setattr(MLP, "train_step", original)
+    # mid-epoch 2, three steps after the checkpoint at step 25
+    crash_at_step_call(monkeypatch, "mlp", 28, tmp_path / "run", **run)
     neuralzoo.train(resume=tmp_path / "run")
     a, b = neuralzoo.load(tmp_path / "ref", "last"), neuralzoo.load(tmp_path / "run", "last")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

@@ -17,6 +17,7 @@ from neuralzoo.models.fixmatch import FixMatch
 from neuralzoo.training.semi import LabelledStream
 
 from cli_helpers import one_line_error
+from run_helpers import crash_at_step_call
 
 # a small semi-supervised run: 20 steps of 64 unlabelled + 16 labelled 8x8 digits
 SEMI = dict(data="digits", labels=30, epochs=1, batch_size=64, labelled_batch_size=16, lr=3e-3,
@@ -138,18 +139,8 @@ def test_the_unlabelled_part_never_sees_its_labels(tmp_path):
 def test_a_semi_supervised_run_resumes_bit_identical(tmp_path, monkeypatch):
     settings = {**SEMI, "checkpoint_every": 4, "epochs": 2}
     reference = neuralzoo.train("fixmatch", out=tmp_path / "ref", **settings)
-    original, calls = FixMatch.train_step, {"n": 0}
-
-    def crashing(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 27:   # mid-epoch 2, three steps after the checkpoint at step 24
-            raise RuntimeError("simulated crash")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(FixMatch, "train_step", crashing)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        neuralzoo.train("fixmatch", out=tmp_path / "run", **settings)
-    monkeypatch.setattr(FixMatch, "train_step", original)
+    # mid-epoch 2, three steps after the checkpoint at step 24
+    crash_at_step_call(monkeypatch, "fixmatch", 27, tmp_path / "run", **settings)
     resumed = neuralzoo.train(resume=tmp_path / "run")
     assert resumed["final"] == reference["final"]
     a, b = neuralzoo.load(tmp_path / "ref", "last"), neuralzoo.load(tmp_path / "run", "last")
