@@ -71,8 +71,7 @@ def run_one(epsilon: float, args: argparse.Namespace) -> dict:
     run = neuralzoo.train("cnn", out=Path(tempfile.mkdtemp()) / f"dp{epsilon:g}", data="mnist",
                           data_dir=str(args.data_dir), limit=args.limit, val_fraction=0, seed=args.seed,
                           threads=args.threads, max_minutes=args.max_minutes, dp_epsilon=epsilon,
-                          dp_delta=DELTA, contrast=args.contrast, progress=False, baselines=False,
-                          **NETWORK, **recipe)
+                          dp_delta=DELTA, progress=False, baselines=False, **NETWORK, **recipe)
     wall = time.perf_counter() - start
     test = evaluate_run(run["run_dir"], "test", baselines=False)
     spent = run["privacy"]
@@ -103,8 +102,6 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=30.0)
     parser.add_argument("--limit", type=int, default=None, help="training samples (default: all 60,000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--contrast", choices=("none", "gcn"), default="none", help="gcn: each image "
-                        "centred and scaled to unit deviation (tanh networks want centred inputs)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--output", type=Path, default=None, help="default: results/dp_mnist.json "
                         "(results/dp_mnist_pilot.json with --pilot)")
@@ -125,8 +122,7 @@ def main() -> None:
               f"{result['train_seconds']:.0f} s training, {result['wall_seconds']:.0f} s in all "
               f"({result['train_samples_per_s']} samples/s)", flush=True)
     protocol = {"data": "MNIST IDX, official split", "training_samples": args.limit or 60000,
-                "test_samples": 10000, "validation": "none (val_fraction 0)",
-                "pixels": "/ 255 in [0, 1]" + (", then per-image GCN" if args.contrast == "gcn" else ""),
+                "test_samples": 10000, "validation": "none (val_fraction 0)", "pixels": "/ 255 in [0, 1]",
                 "seed": args.seed, "threads": args.threads, "delta": DELTA, "sampling": "Poisson",
                 "max_minutes": args.max_minutes,
                 "pilot": "stopped early by --max-minutes: noise calibrated for the planned epochs, so the "
