@@ -20,6 +20,7 @@ APGD-CE, APGD-T, FAB-T, Square; torchattacks, the authors' 100 iterations and 50
 first ``--attack-limit`` test images, seed 0.
 
     OMP_NUM_THREADS=2 python benchmarks/robust_mnist.py                  # the full benchmark (~1 h)
+    python benchmarks/robust_mnist.py --method trades --attack-limit 600 # TRADES: the target's run
     nice -n 10 python benchmarks/robust_mnist.py --pilot                 # minutes: shows it works
 """
 
