@@ -121,7 +121,8 @@ def main() -> None:
     for model in models:
         results[model] = {}
         for labels in (int(n) for n in args.labels.split(",")):
-            runs = [run_one(model, labels, draw, args, root) for draw in range(args.first_draw, args.first_draw + args.draws)]
+            draws = range(args.first_draw, args.first_draw + args.draws)
+            runs = [run_one(model, labels, draw, args, root) for draw in draws]
             errors = spread([r["test_error_percent"] for r in runs])
             results[model][str(labels)] = {"test_error_percent": errors,
                                            "train_seconds": spread([r["train_seconds"] for r in runs]),

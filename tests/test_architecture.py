@@ -19,8 +19,8 @@ PACKAGE = Path(neuralzoo.__file__).parent
 ALLOWED = {("neuralzoo.registry", "neuralzoo.models")}
 # lowest first; a module may import its own layer or any lower one
 LAYERS = [
-    ("foundation", ("neuralzoo.errors", "neuralzoo.version", "neuralzoo.config", "neuralzoo.registry",
-                    "neuralzoo.cards", "neuralzoo.images", "neuralzoo.plots", "neuralzoo.scratch")),
+    ("foundation", ("neuralzoo.errors", "neuralzoo.version", "neuralzoo.fields", "neuralzoo.config",
+                    "neuralzoo.registry", "neuralzoo.cards", "neuralzoo.images", "neuralzoo.plots", "neuralzoo.scratch")),
     ("data", ("neuralzoo.data",)),
     ("models", ("neuralzoo.models", "neuralzoo.run_config")),
     ("training", ("neuralzoo.training", "neuralzoo.runs")),

@@ -16,7 +16,7 @@ import test_model_cards as card_checks
 import test_models as registry_checks
 from neuralzoo.cards import CARDS, ModelCard
 from neuralzoo.cli import main
-from neuralzoo.config import param
+from neuralzoo.fields import param
 from neuralzoo.data.base import DataInfo
 from neuralzoo.errors import NeuralzooError
 from neuralzoo.models.classifier import Classifier

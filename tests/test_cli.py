@@ -16,7 +16,8 @@ from PIL import Image
 
 import neuralzoo
 from neuralzoo.cli import main
-from neuralzoo.config import TrainConfig, field_types, flag
+from neuralzoo.config import TrainConfig
+from neuralzoo.fields import field_types, flag
 from neuralzoo.data import DataConfig
 from neuralzoo.registry import MODELS, model_names
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import neuralzoo
-from neuralzoo.config import TrainConfig, build
+from neuralzoo.config import TrainConfig
+from neuralzoo.fields import build
 from neuralzoo.data import DataConfig, load_dataset
 from neuralzoo.data.base import DataInfo
 from neuralzoo.errors import NeuralzooError

@@ -20,7 +20,8 @@ from neuralzoo.config import TrainConfig  # noqa: E402
 from neuralzoo.errors import NeuralzooError  # noqa: E402
 from neuralzoo.evaluation import evaluate_run  # noqa: E402
 from neuralzoo.training.checkpoint import read_checkpoint  # noqa: E402
-from neuralzoo.training.privacy import Privacy, default_delta  # noqa: E402
+from neuralzoo.training.privacy import Privacy  # noqa: E402
+from neuralzoo.training.privacy_checks import default_delta  # noqa: E402
 
 from run_helpers import crash_at_step_call  # noqa: E402
 

@@ -28,7 +28,7 @@ from .runs import load, read_run_config  # noqa: F401  (load: neuralzoo.load)
 from .training.checkpoint import atomic_write
 from .training.faults import RunLock
 from .training.loop import EpochCallback, fit
-from .training.privacy import check_privacy
+from .training.privacy_checks import check_privacy
 from .training.semi import check_semi_supervised
 
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import TrainConfig, build, read_config_file, to_dict, updated
+from .config import TrainConfig
+
+from .fields import build, read_config_file, to_dict, updated
 from .data.base import DataInfo
 from .data.config import DataConfig
 from .errors import NeuralzooError

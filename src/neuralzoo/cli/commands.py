@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import add_flags
+from ..fields import add_flags
 from ..data.config import DataConfig
 from ..errors import NeuralzooError
 from .base import IMAGE_SUFFIXES, add_run_flags, command, output_paths

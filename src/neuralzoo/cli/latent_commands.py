@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import add_flags
+from ..fields import add_flags
 from ..data.config import DataConfig
 from ..errors import NeuralzooError
 from .base import IMAGE_SUFFIXES, add_run_flags, command, inference, output_paths

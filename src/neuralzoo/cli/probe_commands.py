@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import add_flags
+from ..fields import add_flags
 from ..data.config import DataConfig
 from ..errors import NeuralzooError
 from .base import command
@@ -83,7 +83,7 @@ def probe_command(argv: list[str]) -> int:
     overrides = {f: v for f, v in vars(args).items() if f in data_flags and v is not None}
     overrides["val_fraction"] = 0.0   # the whole training split is the label pool: none held out
     if args.source in BASELINES:
-        from ..config import build
+        from ..fields import build
 
         data = load_dataset(build(DataConfig, {"data": "digits", **overrides}, "data config"))
         describe = f"{args.source} (baseline)"

@@ -7,7 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from ..config import TrainConfig, add_flags
+from ..config import TrainConfig
+
+from ..fields import add_flags
 from ..data.config import DataConfig
 from .base import command
 
@@ -40,7 +42,7 @@ def train_parser(model_cls: type | None = None, prog: str = "neuralzoo train") -
 def _model_name(argv: list[str]) -> str | None:
     """The model named on the command line, in the resumed run, or in the config file."""
     from ..runs import read_run_config
-    from ..config import read_config_file
+    from ..fields import read_config_file
 
     if argv and not argv[0].startswith("-"):
         return argv[0]

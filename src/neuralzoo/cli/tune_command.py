@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import TrainConfig, add_flags
+from ..config import TrainConfig
+
+from ..fields import add_flags
 from ..data.config import DataConfig
 from .base import command
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..config import build, to_dict
+from ..fields import build, to_dict
 from ..data import DataConfig, DataInfo, DataSplits, load_dataset
 from ..errors import NeuralzooError
 from ..models.base import Model

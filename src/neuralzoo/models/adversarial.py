@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import param
+from ..fields import param
 from ..errors import NeuralzooError
 from .base import Model, batch_noise, check_temperature
 from .gan_layers import check_policy, diff_augment

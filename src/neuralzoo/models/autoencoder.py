@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal
 import torch
 
 from ..cards.autoencoder import CARD
-from ..config import check_choices, param
+from ..fields import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
 from .base import batch_noise

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..cards.cnn import CARD
-from ..config import check_choices, param
+from ..fields import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
 from .classifier import Classifier

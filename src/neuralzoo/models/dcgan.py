@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..cards.dcgan import CARD
-from ..config import check_choices, param
+from ..fields import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
 from .adversarial import Adversarial, AdversarialConfig

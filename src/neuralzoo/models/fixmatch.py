@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..cards.fixmatch import CARD
-from ..config import param
+from ..fields import param
 from ..errors import NeuralzooError
 from ..registry import register
 from .base import batch_noise, labelled_part

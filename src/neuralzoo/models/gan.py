@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..cards.gan import CARD
-from ..config import check_choices, param
+from ..fields import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
 from .adversarial import Adversarial, AdversarialConfig

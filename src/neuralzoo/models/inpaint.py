@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cards.inpaint import CARD
-from ..config import check_choices, param
+from ..fields import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
 from .base import batch_noise

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import param
+from ..fields import param
 from ..errors import NeuralzooError
 from .base import Model
 from .mlp import ACTIVATIONS, dense_stack

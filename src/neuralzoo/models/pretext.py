@@ -24,7 +24,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..config import param
+from ..fields import param
 from ..errors import NeuralzooError
 from .base import Model
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cards.rotation import CARD
-from ..config import check_choices
+from ..fields import check_choices
 from ..errors import NeuralzooError
 from ..registry import register
 from .pretext import PretextConfig, PretextModel

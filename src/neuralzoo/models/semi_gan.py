@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ..cards.semi_gan import CARD
-from ..config import param
+from ..fields import param
 from ..errors import NeuralzooError
 from ..registry import register
 from .base import batch_noise, check_temperature, labelled_part

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cards.semi_vae import CARD
-from ..config import check_choices, param
+from ..fields import check_choices, param
 from ..errors import NeuralzooError
 from ..registry import register
 from .base import batch_noise, check_temperature, labelled_part
@@ -130,7 +130,8 @@ class SemiVAE(Classifier):
         # the KL weight ramps from 0 to 1 with the global step, as the VAE's (evaluation: no step, 1)
         weight = (batch["step"].float() / warmup).clamp(max=1) if warmup and "step" in batch else 1.0
         logits = self.classifier(x).float()   # (B_l, K)
-        labelled, exact = self.bound(x, y, self.gaussian_noise(labelled_part(batch), len(x), 1, 0)[:, 0], weight)
+        eps = self.gaussian_noise(labelled_part(batch), len(x), 1, 0)[:, 0]   # (B_l, L)
+        labelled, exact = self.bound(x, y, eps, weight)
         total, rows, out = labelled.sum(), len(x), {"labelled_nelbo": exact.mean()}
         if "unlabelled_x" in batch:
             u = self.features(batch["unlabelled_x"])

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..cards.sequence import GRU_CARD, LSTM_CARD, RNN_CARD
-from ..config import param
+from ..fields import param
 from ..errors import NeuralzooError
 from ..registry import register
 from .base import Model

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import check_choices, param
+from ..fields import check_choices, param
 from ..errors import NeuralzooError
 
 

@@ -10,7 +10,9 @@ from typing import Any, Callable
 
 import torch
 
-from ..config import TrainConfig, to_dict
+from ..config import TrainConfig
+
+from ..fields import to_dict
 from ..errors import NeuralzooError
 from ..models.base import Model
 from .checkpoint import restore

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .privacy import import_opacus
+from .privacy_checks import import_opacus
 
 
 def private_layers(model: nn.Module) -> list[str]:

@@ -10,7 +10,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..config import TrainConfig, to_dict
+from ..config import TrainConfig
+
+from ..fields import to_dict
 from ..models.base import Model
 from .budget import Budget, stop_reason
 from .checkpoint import save_checkpoint

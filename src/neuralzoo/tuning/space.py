@@ -112,7 +112,7 @@ def build_space(model_cls: type, space: str | dict[str, Any] | None) -> dict[str
     default (``TRAINING_SPACE`` and the model card's ``search_space``). Names are checked against the
     settings."""
     from ..run_config import split_values
-    from ..config import read_config_file
+    from ..fields import read_config_file
 
     if space is None:
         entries = {**TRAINING_SPACE, **model_cls.card.search_space}
