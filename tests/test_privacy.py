@@ -89,6 +89,45 @@ def test_clipping_bounds_each_sample_gradient(bf16):
     assert privacy.steps == batch + 1   # every update counted
 
 
+def test_a_private_cnns_per_sample_gradients_are_each_samples_own(tmp_path, monkeypatch):
+    """The per-sample gradients of a private run's first step, every layer of a CNN whose second
+    convolution reads 4 channels, equal each sample's gradient computed alone. (Opacus unfolds a
+    convolution's input for them, which on a channels-last input with several channels gives wrong
+    values, so private runs keep image batches in the contiguous layout.)"""
+    from neuralzoo.models.cnn import CNN
+    from neuralzoo.training.privacy import Privacy as Accounting
+
+    seen: dict = {}
+    count_step, loss = Accounting.count_step, CNN.loss
+
+    def recording_count_step(self, optimizer):
+        seen.setdefault("grad_samples", [p.grad_sample.detach().clone() for p in optimizer.params])
+        return count_step(self, optimizer)
+
+    def recording_loss(self, batch):
+        if "x" not in seen and self.training and torch.is_grad_enabled():   # the first training step
+            seen.update(x=batch["x"].clone(), y=batch["y"].clone(),
+                        state={k: v.detach().clone() for k, v in self.state_dict().items()})
+        return loss(self, batch)
+
+    monkeypatch.setattr(Accounting, "count_step", recording_count_step)
+    monkeypatch.setattr(CNN, "loss", recording_loss)
+    run = neuralzoo.train("cnn", out=tmp_path / "dp", data="digits", dp_epsilon=5.0, epochs=1, max_steps=1,
+                          channels=(4, 8), pool_after=(1,), dense_sizes=(16,), batch_size=16, bf16="off",
+                          label_smoothing=0.0,
+                          progress=False, baselines=False)
+    model = neuralzoo.load(run["run_dir"])
+    model.load_state_dict(seen["state"])
+    model.train()
+    x, y = seen["x"], seen["y"]
+    assert len(x) > 4 and len(seen["grad_samples"]) == len(list(model.parameters()))
+    for i in range(len(x)):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[i:i + 1].contiguous()), y[i:i + 1]).backward()
+        for p, per_sample in zip(model.parameters(), seen["grad_samples"]):
+            torch.testing.assert_close(per_sample[i], p.grad, atol=1e-6, rtol=1e-4)
+
+
 def test_a_resumed_private_run_ends_bit_identical(tmp_path, monkeypatch):
     """Crash mid-epoch, resume: weights, optimizer state, RNG and the accountant's history match."""
     run = dict(RECIPE, epochs=2, dp_epsilon=4.0, checkpoint_every=5, dropout=0.2)
