@@ -148,6 +148,9 @@ class ArrayData:
     # training is a fresh Bernoulli draw with the stored values as probabilities (global RNG, which
     # checkpoints carry, so resumed runs draw the same pixels)
     binarize: bool = False
+    # images whose pixels were standardised: each channel's value of a raw 0 pixel, which
+    # augmentation fills uncovered pixels with (torchvision's order: pad, then Normalize); None: 0
+    background: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
@@ -169,11 +172,12 @@ class ArrayData:
 
     def subset(self, index: torch.Tensor) -> "ArrayData":
         return ArrayData(self.x[index], None if self.y is None else self.y[index], self.source,
-                         None if self.lengths is None else self.lengths[index], self.binarize)
+                         None if self.lengths is None else self.lengths[index], self.binarize, self.background)
 
     def to(self, device: torch.device | str) -> "ArrayData":
         return ArrayData(self.x.to(device), None if self.y is None else self.y.to(device), self.source,
-                         None if self.lengths is None else self.lengths.to(device), self.binarize)
+                         None if self.lengths is None else self.lengths.to(device), self.binarize,
+                         self.background)
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """The batch dict every model's ``loss`` takes: ``{"x": ..., "y": ...[, "lengths": ...]}``."""

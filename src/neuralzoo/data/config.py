@@ -84,7 +84,8 @@ class DataConfig:
     standardise: Literal["auto", "on", "off"] = field(default="auto", metadata={
         "help": "standardise each feature of vector inputs (CSV columns, .npz vectors) to zero mean and "
                 "unit variance with the training part's statistics, which the model keeps and applies to "
-                "every input; auto: unless the values already lie in [0, 1]; images, sequences never"})
+                "every input; auto: unless the values already lie in [0, 1]; on: also images, one mean and "
+                "std per channel (torchvision's Normalize); sequences never"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:

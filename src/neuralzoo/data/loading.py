@@ -226,10 +226,13 @@ def _assemble(cfg: DataConfig, source: SourceArrays, contrast: dict[str, Any] | 
             cfg.contrast != "none" or cfg.binarize != "none")):
         standardisation = fit_standardise(train.x, train.source)
     if standardisation is not None:
+        background = (tuple(-m / s for m, s in zip(standardisation.mean, standardisation.std))
+                      if train.x.dim() == 4 else None)   # a raw 0 pixel, per channel
         train, val, test = (None if part is None else replace(
-            part, x=apply_standardise(part.x, standardisation)) for part in (train, val, test))
+            part, x=apply_standardise(part.x, standardisation), background=background)
+            for part in (train, val, test))
         notes.append(describe(standardisation))
-    present = [part for part in (train, val, test) if part is not None]
+    present = [part for part in (train, val, test) if part is not None and len(part)]   # test_only: no train
     value_range = (0.0, 1.0) if (source.scaled_to_unit or contrast) and not standardisation else (
         min(float(p.x.min()) for p in present), max(float(p.x.max()) for p in present))
     if cfg.binarize != "none":

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 
 
 def augment_images(x: torch.Tensor, kind: str, max_degrees: float = 10.0, max_scale: float = 0.1,
-                   max_shift_pixels: float = 2.0) -> torch.Tensor:
+                   max_shift_pixels: float = 2.0, fill: tuple[float, ...] | None = None) -> torch.Tensor:
     """Random rotation (+-max_degrees), zoom (+-max_scale) and shift (+-max_shift_pixels) of a batch
-    ``x`` (B, C, H, W); ``kind="shift"`` only shifts. Out-of-image pixels are filled with 0."""
+    ``x`` (B, C, H, W); ``kind="shift"`` only shifts. Out-of-image pixels are filled with 0, or with
+    ``fill`` per channel (standardised images: where a raw 0 pixel lies, ``ArrayData.background``)."""
     if kind == "none":
         return x
     batch, _, height, width = x.shape
@@ -31,5 +32,7 @@ def augment_images(x: torch.Tensor, kind: str, max_degrees: float = 10.0, max_sc
         theta[:, 0, 0] = theta[:, 1, 1] = 1.0
     theta[:, :, 2] = shift
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False).to(x.dtype)
+    offset = 0.0 if fill is None else torch.tensor(fill, device=device).view(1, -1, 1, 1)
+    # sampled around the fill value, so the zeros grid_sample pads with land on it
+    return (F.grid_sample(x.float() - offset, grid, mode="bilinear", padding_mode="zeros",
+                          align_corners=False) + offset).to(x.dtype)

@@ -20,7 +20,7 @@ def step_batch(train: ArrayData, local: torch.Tensor, global_size: int, cfg: Tra
     dict ``Model.train_step`` receives at optimizer step ``step``."""
     batch = train.batch(local.to(train.x.device))
     if cfg.augment != "none" and batch["x"].dim() == 4:
-        batch["x"] = augment_images(batch["x"], cfg.augment)
+        batch["x"] = augment_images(batch["x"], cfg.augment, fill=train.background)
     batch = to_device(batch, ctx)
     if adversary is not None:   # like augmentation: the model's own step sees the perturbed batch
         batch = adversary(batch, ctx)

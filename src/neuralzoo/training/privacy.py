@@ -103,7 +103,7 @@ class Privacy:
         self.cfg, self.samples, self.planned_steps = cfg, samples, planned_steps
         # statistics the data loader fitted on the training part: published beside the weights, and
         # not covered by the accounting
-        fitted = (("per-feature standardisation (--standardise off)", "standardise"),
+        fitted = (("the standardisation's means and standard deviations (--standardise off)", "standardise"),
                   ("contrast normalisation", "contrast"), ("the series' scaling and preprocessing", "series"))
         self.fitted = [what for what, field in fitted if getattr(info, field, None) is not None]
         self.delta = delta_of(cfg, samples)
