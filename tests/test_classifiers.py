@@ -58,7 +58,40 @@ def test_mlp_config_validation_names_the_field(field, value, message):
         MLPConfig(**{field: value})
 
 
+def test_private_preset_is_tramer_and_bonehs_strided_tanh_network():
+    from neuralzoo.api import resolve
+
+    config = resolve("cnn", "private")
+    model = CNN(config.model_config, MNIST_INFO)
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride, c.padding) for c in convs] == [((8, 8), (2, 2), (2, 2)),
+                                                                      ((4, 4), (2, 2), (0, 0))]
+    assert [m.stride for m in model.features if isinstance(m, torch.nn.MaxPool2d)] == [1, 1]
+    # 28 -> 13 -> 12 -> 5 -> 4: 32 * 4 * 4 features, 26,010 parameters as in their paper's Table 9
+    assert model.head[1].in_features == 512 and sum(p.numel() for p in model.parameters()) == 26010
+    assert config.train.dp_epsilon == 3.0 and config.data.standardise == "on"
+
+
+def test_per_block_kernels_strides_and_paddings_set_each_block():
+    config = CNNConfig(channels=(8, 16, 16), kernel_sizes=(5, 3, 3), strides=(2, 1, 2), padding="same",
+                       pool_after=(2,))
+    model = CNN(config, MNIST_INFO)
+    x = torch.zeros(2, 1, 28, 28)
+    sizes = []
+    for layer in model.features:
+        x = layer(x)
+        sizes.append(x.shape[-1]) if isinstance(layer, torch.nn.Conv2d) else None
+    # 'same' keeps the size at stride 1 and halves it (rounding up) at stride 2: 14, 14, pool 7, 4
+    assert sizes == [14, 14, 4] and model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
 def test_cnn_config_validation_names_the_field():
+    with pytest.raises(NeuralzooError, match="strides must hold one integer >= 1 per block"):
+        CNNConfig(channels=(8, 16), strides=(2,))
+    with pytest.raises(NeuralzooError, match="paddings"):
+        CNNConfig(channels=(8, 16), paddings=(-1, 0))
+    with pytest.raises(NeuralzooError, match="pool_stride"):
+        CNNConfig(pool_stride=3)
     with pytest.raises(NeuralzooError, match="pool_after"):
         CNNConfig(pool_after=(4,))
     with pytest.raises(NeuralzooError, match="channels"):

@@ -33,7 +33,15 @@ class CNNConfig:
     kernel_size: int = param(3, "convolution kernel size")
     padding: Literal["auto", "valid", "same"] = param("auto", "auto: 'valid' unless the input is too "
                                                       "small for it, then 'same'")
+    kernel_sizes: tuple[int, ...] = param((), "kernel size of each block, one per block (empty: "
+                                             "kernel_size for every block)")
+    strides: tuple[int, ...] = param((), "stride of each block's first convolution, one per block "
+                                         "(empty: 1)")
+    paddings: tuple[int, ...] = param((), "zero padding of each block's convolutions in pixels, one per "
+                                          "block (empty: the padding setting)")
     pool_after: tuple[int, ...] = param((1, 2), "1-based block numbers followed by 2x2 max pooling")
+    pool_stride: int = param(2, "stride of the 2x2 max pooling (1: overlapping windows that keep the "
+                                "resolution, as the DP-SGD networks of Papernot et al. 2021)")
     dense_sizes: tuple[int, ...] = param((64,), "hidden widths of the dense head")
     batch_norm: bool = param(False, "batch normalisation after each convolution / dense layer")
     dropout: float = param(0.0, "dropout after each pooled block and each dense hidden layer")
@@ -44,6 +52,13 @@ class CNNConfig:
             raise NeuralzooError(f"channels must be positive integers, got {self.channels}")
         if self.convs_per_block < 1 or self.kernel_size < 1:
             raise NeuralzooError("convs_per_block and kernel_size must be positive")
+        for name in ("kernel_sizes", "strides", "paddings"):
+            values, lowest = getattr(self, name), 0 if name == "paddings" else 1
+            if values and (len(values) != len(self.channels) or min(values) < lowest):
+                raise NeuralzooError(f"{name} must hold one integer >= {lowest} per block "
+                                     f"({len(self.channels)} blocks), got {values}")
+        if self.pool_stride not in (1, 2):
+            raise NeuralzooError(f"pool_stride must be 1 or 2, got {self.pool_stride}")
         bad = [p for p in self.pool_after if not 1 <= p <= len(self.channels)]
         if bad:
             raise NeuralzooError(f"pool_after: block numbers {bad} outside 1..{len(self.channels)}")
@@ -52,17 +67,24 @@ class CNNConfig:
         check_choices(self)
 
 
-def pooling_plan(size: int, cfg: CNNConfig, padding: str) -> list[bool] | None:
-    """For an input of ``size`` pixels (the smaller side), whether each block is followed by 2x2
-    pooling (requested, and the map still at least 2 pixels); None once the map would vanish."""
-    shrink = 0 if padding == "same" else cfg.kernel_size - 1
+def block_plan(size: int, cfg: CNNConfig, padding: str) -> list[tuple[int, int, int | str, bool]] | None:
+    """For an input of ``size`` pixels (the smaller side), each block's (kernel, stride, padding,
+    pooled): pooled when requested and the map is still at least 2 pixels; None once the map would
+    vanish. Padding 'same' is torch's at stride 1 and (k - 1) // 2 pixels at larger strides."""
     plan = []
-    for block in range(1, len(cfg.channels) + 1):
-        size -= shrink * cfg.convs_per_block
-        if size < 1:
-            return None
-        plan.append(block in cfg.pool_after and size >= 2)
-        size //= 2 if plan[-1] else 1
+    for block in range(len(cfg.channels)):
+        kernel = cfg.kernel_sizes[block] if cfg.kernel_sizes else cfg.kernel_size
+        stride = cfg.strides[block] if cfg.strides else 1
+        pad: int | str = cfg.paddings[block] if cfg.paddings else 0 if padding == "valid" else (
+            "same" if stride == 1 else (kernel - 1) // 2)
+        for conv in range(cfg.convs_per_block):
+            step = stride if conv == 0 else 1
+            size = size if pad == "same" else (size + 2 * pad - kernel) // step + 1
+            if size < 1:
+                return None
+        pooled = block + 1 in cfg.pool_after and size >= 2
+        plan.append((kernel, stride, pad, pooled))
+        size = (size - 2) // cfg.pool_stride + 1 if pooled else size
     return plan
 
 
@@ -82,19 +104,20 @@ class CNN(Classifier):
         in_channels, height, width = info.input_shape
         padding = config.padding
         if padding == "auto":
-            padding = "valid" if pooling_plan(min(height, width), config, "valid") else "same"
-        plan = pooling_plan(min(height, width), config, padding)
+            padding = "valid" if block_plan(min(height, width), config, "valid") else "same"
+        plan = block_plan(min(height, width), config, padding)
         if plan is None:
+            fix = "smaller kernel_sizes / strides" if config.paddings else "--padding same"
             raise NeuralzooError(f"input of {height}x{width} is too small for this conv stack with "
-                                 f"padding={padding!r}; use --padding same or fewer blocks")
+                                 f"padding={config.paddings or padding!r}; use {fix} or fewer blocks")
         self.padding = padding
         act = ACTIVATIONS[config.activation]
         layers: list[nn.Module] = []
         channels = in_channels
-        for out_channels, pooled in zip(config.channels, plan):
-            for _ in range(config.convs_per_block):
-                layers.append(nn.Conv2d(channels, out_channels, config.kernel_size, padding=padding,
-                                        bias=not config.batch_norm))
+        for out_channels, (kernel, stride, pad, pooled) in zip(config.channels, plan):
+            for conv in range(config.convs_per_block):
+                layers.append(nn.Conv2d(channels, out_channels, kernel, stride=stride if conv == 0 else 1,
+                                        padding=pad, bias=not config.batch_norm))
                 if config.batch_norm:
                     layers.append(nn.BatchNorm2d(out_channels))
                 layers.append(act())
@@ -104,7 +127,7 @@ class CNN(Classifier):
                 # outputs and gradients with the activation on 4x fewer values (~10% faster steps
                 # for the classic CNN). Both are parameter-free: checkpoint keys do not move.
                 at = len(layers) - 1 if config.activation in MONOTONE else len(layers)
-                layers.insert(at, nn.MaxPool2d(2))
+                layers.insert(at, nn.MaxPool2d(2, config.pool_stride))
                 if config.dropout > 0:
                     layers.append(nn.Dropout(config.dropout))
         self.features = nn.Sequential(*layers)
