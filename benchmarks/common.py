@@ -66,6 +66,12 @@ def environment() -> dict[str, Any]:
     }
 
 
+def machine(env: dict[str, Any]) -> str:
+    """The machine in words, from ``environment()``'s record: CPUs, model and vector extensions."""
+    return (f"{env['logical_cpus']} logical CPUs, {env['cpu_model']} "
+            f"({', '.join(env['cpu_flags']) or 'no AVX2'}); load at start {env['load_average_1_5_15min_at_start']}")
+
+
 def max_rss_mib() -> float:
     """Peak resident set size of this process so far (Linux reports ru_maxrss in KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -48,7 +48,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import neuralzoo  # noqa: E402
-from common import environment, max_rss_mib, write_json  # noqa: E402
+from common import environment, machine, max_rss_mib, write_json  # noqa: E402
 from neuralzoo.data import DataConfig, load_dataset  # noqa: E402
 from neuralzoo.evaluation import evaluate_run  # noqa: E402
 
@@ -180,7 +180,7 @@ def main() -> None:
                 "batch 128)", "epochs": args.epochs, "max_minutes": args.max_minutes,
                 "peer_iterations": args.peer_iterations, "trees": args.trees,
                 "pilot": "short runs: figures not the recipe's" if args.pilot else None,
-                "machine": "2-core Intel Xeon (AVX512-BF16, AMX), shared with other jobs; see environment"}
+                "machine": machine(env)}
     output = args.output or RESULTS / ("imbalance_mnist_pilot.json" if args.pilot else "imbalance_mnist.json")
     write_json(output, {"protocol": protocol, "target": TARGET, "verdict": verdict, "environment": env,
                         "tables": tables, "peak_rss_mib": max_rss_mib()})

@@ -33,7 +33,7 @@ import neuralzoo
 from neuralzoo.evaluation import evaluate_run
 from neuralzoo.registry import MODELS, get_model_class
 
-from common import environment, max_rss_mib, write_json
+from common import environment, machine, max_rss_mib, write_json
 
 RESULTS = Path(__file__).parent / "results"
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -139,7 +139,7 @@ def main() -> None:
                 "target_test_error_percent_at_100": TARGET_100, "anchors_test_error_percent_at_100": ANCHORS_100,
                 "pilot": "100 labels, 1 draw, few epochs: the speed and a first figure, not the recipe's"
                          if args.pilot else None,
-                "machine": "2-core Intel Xeon (AVX512-BF16, AMX), shared with other jobs; see environment"}
+                "machine": machine(env)}
     output = args.output or RESULTS / ("semi_mnist_pilot.json" if args.pilot else "semi_mnist.json")
     write_json(output, {"protocol": protocol, "environment": env, "results": results,
                         "peak_rss_mib": max_rss_mib()})
