@@ -15,7 +15,10 @@ spent (and the RDP accountant's figure for the same schedule, the accountant of 
 noise multiplier, epochs, steps, training seconds (the loop alone) and the wall clock of the whole call
 (calibration, training, checkpoints). ``--max-minutes`` stops training after that many minutes of
 training steps (30 by default: the target's budget); the noise stays calibrated for the planned epochs,
-so a run stopped early has spent less than E.
+so a run stopped early has spent less than E. Beside each: the loss-threshold membership attack
+(``neuralzoo audit``; Yeom et al. 2018) on the first 10,000 training images against the 10,000 test
+images, AUC and advantage, and the same for the same network and recipe trained without DP-SGD
+(``--no-non-private`` skips that run).
 
 The recipe is the literature's (Papernot et al. 2021; Tramer & Boneh 2021), neuralzoo's ``cnn --preset
 private``: their end-to-end CNN, Conv16(8x8, stride 2, pad 2)-MaxPool(2, stride 1)-Conv32(4x4, stride
@@ -68,6 +71,32 @@ def rdp_epsilon(noise: float, sample_rate: float, steps: int) -> float:
         return accountant.get_epsilon(delta=DELTA)
 
 
+def membership(run_dir: str) -> dict:
+    """The loss-threshold membership attack (``neuralzoo audit``): AUC and advantage on the first
+    10,000 training images against the 10,000 test images."""
+    from neuralzoo.evaluation.membership import audit_data, membership_inference
+
+    model = neuralzoo.load(run_dir, "last")
+    found = membership_inference(model, *audit_data(model))
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in found.items()
+            if k in ("attack", "samples_each", "auc", "advantage", "mean_loss_members", "mean_loss_non_members")}
+
+
+def non_private(args: argparse.Namespace) -> dict:
+    """The same network and recipe without DP-SGD (uniform shuffling, no clipping or noise): the
+    membership attack's reference."""
+    start = time.perf_counter()
+    run = neuralzoo.train("cnn", out=Path(tempfile.mkdtemp()) / "non_private", preset=PRESET, data="mnist",
+                          data_dir=str(args.data_dir), limit=args.limit, val_fraction=0, seed=args.seed,
+                          threads=args.threads, max_minutes=args.max_minutes, dp_epsilon=None,
+                          progress=False, baselines=False)
+    wall = time.perf_counter() - start
+    test = evaluate_run(run["run_dir"], "test", which="last", baselines=False)
+    return {"dp": None, "test_accuracy": round(test["metrics"]["accuracy"], 4), "steps": run["steps"],
+            "train_seconds": round(run["train_seconds"], 1), "wall_seconds": round(wall, 1),
+            "membership": membership(run["run_dir"])}
+
+
 def run_one(epsilon: float, args: argparse.Namespace) -> dict:
     recipe = RECIPES[epsilon]
     start = time.perf_counter()
@@ -100,7 +129,8 @@ def run_one(epsilon: float, args: argparse.Namespace) -> dict:
             "wall_seconds": round(wall, 1),
             "train_samples_per_s": round(run["steps"] * spent["sample_rate"] * samples / run["train_seconds"]),
             "preset": PRESET, "recipe": settings, "data": saved["data_info"]["description"],
-            "parameters": run["parameters"], "training_samples": samples, "test_samples": test["protocol"]["samples"]}
+            "parameters": run["parameters"], "training_samples": samples, "test_samples": test["protocol"]["samples"],
+            "membership": membership(run["run_dir"])}
 
 
 def main() -> None:
@@ -115,6 +145,8 @@ def main() -> None:
                         "(results/dp_mnist_pilot.json with --pilot)")
     parser.add_argument("--pilot", action="store_true", help="stop each run after --max-minutes 2 (default "
                         "then 2), write results/dp_mnist_pilot.json")
+    parser.add_argument("--no-non-private", action="store_true", help="skip the run without DP-SGD (the "
+                        "membership attack's reference)")
     args = parser.parse_args()
     if args.pilot and args.max_minutes == 30.0:
         args.max_minutes = 2.0
@@ -128,7 +160,13 @@ def main() -> None:
               f"{result['test_accuracy']:.4f} (target {result['target_accuracy']:.3f}) after "
               f"{result['epochs_done']:g}/{result['epochs_planned']} epochs, {result['steps']} steps, "
               f"{result['train_seconds']:.0f} s training, {result['wall_seconds']:.0f} s in all "
-              f"({result['train_samples_per_s']} samples/s)", flush=True)
+              f"({result['train_samples_per_s']} samples/s); membership attack AUC "
+              f"{result['membership']['auc']:.3f}, advantage {result['membership']['advantage']:.3f}", flush=True)
+    reference = None if args.no_non_private else non_private(args)
+    if reference:
+        print(f"without DP: test accuracy {reference['test_accuracy']:.4f}, {reference['train_seconds']:.0f} s "
+              f"training; membership attack AUC {reference['membership']['auc']:.3f}, advantage "
+              f"{reference['membership']['advantage']:.3f}", flush=True)
     protocol = {"data": "MNIST IDX, official split", "training_samples": args.limit or 60000,
                 "test_samples": 10000, "validation": "none (val_fraction 0)", "pixels": "/ 255, then (x - mean) / std with the training "
                 "images' mean and std (standardise on)",
@@ -138,8 +176,8 @@ def main() -> None:
                          "epsilon spent is below the target and the accuracy is not the recipe's" if args.pilot else None,
                 "machine": machine(env)}
     output = args.output or RESULTS / ("dp_mnist_pilot.json" if args.pilot else "dp_mnist.json")
-    write_json(output, {"protocol": protocol, "environment": env, "runs": runs,
-                                "peak_rss_mib": max_rss_mib()})
+    write_json(output, {"protocol": protocol, "environment": env, "runs": runs, "non_private": reference,
+                        "peak_rss_mib": max_rss_mib()})
 
 
 if __name__ == "__main__":
