@@ -4,8 +4,9 @@ eps in each value.
 
 eps is in the model's input units: pixels scaled to [0, 1] for images (the 8x8 digits are /16, MNIST
 /255, so eps 0.3 is 0.3 * 255 grey levels), the clamp keeps adversarial inputs inside the data's
-value range (``DataInfo.value_range``). Standardised feature vectors are attacked in standardised
-units (standard deviations of the training part), as the model reads them.
+value range (``DataInfo.value_range``). Standardised inputs (feature vectors; images with
+``--standardise on``) are attacked in standardised units (standard deviations of the training part),
+as the model reads them: eps 0.3 on MNIST standardised by 0.3081 is 0.09 in pixels.
 
 Methods: ``fgsm`` (one step; Goodfellow et al. 2015), ``pgd`` (Madry et al. 2018: 100 steps of 0.01
 from a uniform start, the worst of ``restarts``), both ``training/adversarial.linf_pgd``, and
