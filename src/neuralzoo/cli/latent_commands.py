@@ -90,7 +90,7 @@ def sample_command(argv: list[str]) -> int:
     labels = {} if args.label is None else {"labels": args.label}
     with model.autocast():
         x = model.sample(args.n, temperature=args.temperature, **labels).float().cpu()
-    x = invert_standardise(x, model.info.standardise)   # standardised vectors: in the data's units
+    x = invert_standardise(x, model.info.standardise)   # standardised inputs: in the data's units
     out = _outputs(args, "samples.png", picture=IMAGE_SUFFIXES, arrays=(".npz",))
     np.savez_compressed(out["arrays"], samples=x.numpy())
     if model.info.is_image:
