@@ -71,6 +71,17 @@ def rdp_epsilon(noise: float, sample_rate: float, steps: int) -> float:
         return accountant.get_epsilon(delta=DELTA)
 
 
+def train(args: argparse.Namespace, name: str, **settings) -> tuple[dict, float]:
+    """The preset on the MNIST training split with ``settings`` on top: (the run's summary, its wall
+    clock in seconds: calibration, training and checkpoints)."""
+    start = time.perf_counter()
+    run = neuralzoo.train("cnn", out=Path(tempfile.mkdtemp()) / name, preset=PRESET, data="mnist",
+                          data_dir=str(args.data_dir), limit=args.limit, val_fraction=0, seed=args.seed,
+                          threads=args.threads, max_minutes=args.max_minutes, progress=False, baselines=False,
+                          **settings)
+    return run, time.perf_counter() - start
+
+
 def membership(run_dir: str) -> dict:
     """The loss-threshold membership attack (``neuralzoo audit``): AUC and advantage on the first
     10,000 training images against the 10,000 test images."""
@@ -85,12 +96,7 @@ def membership(run_dir: str) -> dict:
 def non_private(args: argparse.Namespace) -> dict:
     """The same network and recipe without DP-SGD (uniform shuffling, no clipping or noise): the
     membership attack's reference."""
-    start = time.perf_counter()
-    run = neuralzoo.train("cnn", out=Path(tempfile.mkdtemp()) / "non_private", preset=PRESET, data="mnist",
-                          data_dir=str(args.data_dir), limit=args.limit, val_fraction=0, seed=args.seed,
-                          threads=args.threads, max_minutes=args.max_minutes, dp_epsilon=None,
-                          progress=False, baselines=False)
-    wall = time.perf_counter() - start
+    run, wall = train(args, "non_private", dp_epsilon=None)
     test = evaluate_run(run["run_dir"], "test", which="last", baselines=False)
     return {"dp": None, "test_accuracy": round(test["metrics"]["accuracy"], 4), "steps": run["steps"],
             "train_seconds": round(run["train_seconds"], 1), "wall_seconds": round(wall, 1),
@@ -98,17 +104,11 @@ def non_private(args: argparse.Namespace) -> dict:
 
 
 def run_one(epsilon: float, args: argparse.Namespace) -> dict:
-    recipe = RECIPES[epsilon]
-    start = time.perf_counter()
-    run = neuralzoo.train("cnn", out=Path(tempfile.mkdtemp()) / f"dp{epsilon:g}", preset=PRESET, data="mnist",
-                          data_dir=str(args.data_dir), limit=args.limit, val_fraction=0, seed=args.seed,
-                          threads=args.threads, max_minutes=args.max_minutes, dp_epsilon=epsilon,
-                          dp_delta=DELTA, progress=False, baselines=False, **recipe)
-    wall = time.perf_counter() - start
+    run, wall = train(args, f"dp{epsilon:g}", dp_epsilon=epsilon, dp_delta=DELTA, **RECIPES[epsilon])
     test = evaluate_run(run["run_dir"], "test", baselines=False)
     saved = json.loads((Path(run["run_dir"]) / "config.json").read_text())   # the preset, resolved
-    train = saved["train"]
-    settings = {**{k: train[k] for k in ("optimizer", "momentum", "lr", "batch_size", "epochs", "schedule",
+    resolved = saved["train"]
+    settings = {**{k: resolved[k] for k in ("optimizer", "momentum", "lr", "batch_size", "epochs", "schedule",
                                           "label_smoothing", "dp_max_grad_norm")},
                 "network": saved["model_config"], "standardise": saved["data"]["standardise"]}
     spent = run["privacy"]
@@ -123,8 +123,8 @@ def run_one(epsilon: float, args: argparse.Namespace) -> dict:
                                                            spent["steps"]), 4),
             "noise_multiplier": round(spent["noise_multiplier"], 4), "sample_rate": spent["sample_rate"],
             "max_grad_norm": spent["max_grad_norm"], "planned_steps": spent["planned_steps"],
-            "steps": run["steps"], "epochs_planned": train["epochs"],
-            "epochs_done": round(run["steps"] / spent["planned_steps"] * train["epochs"], 2),
+            "steps": run["steps"], "epochs_planned": resolved["epochs"],
+            "epochs_done": round(run["steps"] / spent["planned_steps"] * resolved["epochs"], 2),
             "stopped": run["reason"], "train_seconds": round(run["train_seconds"], 1),
             "wall_seconds": round(wall, 1),
             "train_samples_per_s": round(run["steps"] * spent["sample_rate"] * samples / run["train_seconds"]),

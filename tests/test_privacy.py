@@ -95,10 +95,9 @@ def test_a_private_cnns_per_sample_gradients_are_each_samples_own(tmp_path, monk
     convolution's input for them, which on a channels-last input with several channels gives wrong
     values, so private runs keep image batches in the contiguous layout.)"""
     from neuralzoo.models.cnn import CNN
-    from neuralzoo.training.privacy import Privacy as Accounting
 
     seen: dict = {}
-    count_step, loss = Accounting.count_step, CNN.loss
+    count_step, loss = Privacy.count_step, CNN.loss
 
     def recording_count_step(self, optimizer):
         seen.setdefault("grad_samples", [p.grad_sample.detach().clone() for p in optimizer.params])
@@ -110,12 +109,11 @@ def test_a_private_cnns_per_sample_gradients_are_each_samples_own(tmp_path, monk
                         state={k: v.detach().clone() for k, v in self.state_dict().items()})
         return loss(self, batch)
 
-    monkeypatch.setattr(Accounting, "count_step", recording_count_step)
+    monkeypatch.setattr(Privacy, "count_step", recording_count_step)
     monkeypatch.setattr(CNN, "loss", recording_loss)
     run = neuralzoo.train("cnn", out=tmp_path / "dp", data="digits", dp_epsilon=5.0, epochs=1, max_steps=1,
                           channels=(4, 8), pool_after=(1,), dense_sizes=(16,), batch_size=16, bf16="off",
-                          label_smoothing=0.0,
-                          progress=False, baselines=False)
+                          label_smoothing=0.0, progress=False, baselines=False)
     model = neuralzoo.load(run["run_dir"])
     model.load_state_dict(seen["state"])
     model.train()

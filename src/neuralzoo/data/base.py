@@ -153,6 +153,12 @@ class ArrayData:
     background: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.x.dim() == 4 and self.x.stride() != torch.empty(self.x.shape, device="meta").stride():
+            # images read channels-last and transposed ((N, 1, H, W) with strides (HW, 1, W, 1)) are
+            # 'contiguous' to torch, yet convolutions then pick, and hand on, the channels-last layout,
+            # which channels-first runs must not get (DP-SGD: Opacus's per-sample convolution gradients
+            # are wrong on it); one copy here rather than one per batch
+            self.x = self.x.clone(memory_format=torch.contiguous_format)
         if self.y is not None and len(self.y) != len(self.x):
             raise NeuralzooError(f"{self.source or 'data'}: {len(self.x)} samples but "
                                  f"{len(self.y)} labels")

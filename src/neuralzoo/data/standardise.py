@@ -71,12 +71,9 @@ def fit_standardise(train_x: torch.Tensor, source: str) -> Standardisation:
     """Mean and (population) standard deviation of each feature (vectors) or channel (images, over
     every pixel) of the training samples, in float64 so that large offsets (years, prices) and
     sums over millions of pixels lose no precision."""
-    if train_x.dim() == 4:
-        values = torch.stack([channel.double().flatten() for channel in train_x.unbind(1)], 1)  # (N*H*W, C)
-    else:
-        values = train_x.double()
-    mean = values.mean(0)
-    std = values.std(0, correction=0)
+    values, over = train_x.double(), (0, 2, 3) if train_x.dim() == 4 else 0   # images: N, H and W
+    mean = values.mean(over)
+    std = values.std(over, correction=0)
     std = torch.where(std > 1e-12 * mean.abs().clamp_min(1.0), std, torch.ones_like(std))
     where = f"{len(train_x)} training samples of {source}"
     return Standardisation(mean=mean.tolist(), std=std.tolist(), fitted_on=(

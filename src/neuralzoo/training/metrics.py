@@ -55,12 +55,6 @@ def evaluate_metrics(model: Model, data: ArrayData, batch_size: int, ctx: StepCo
 
 def to_device(batch: dict[str, torch.Tensor], ctx: StepContext) -> dict[str, torch.Tensor]:
     out = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
-    x = out["x"]
-    if ctx.channels_last and x.dim() == 4:
-        out["x"] = x.contiguous(memory_format=torch.channels_last)
-    elif x.dim() == 4 and x.stride() != torch.empty(x.shape, device="meta").stride():
-        # one-channel images read channels-last, (N, 1, H, W) with strides (HW, 1, W, 1): contiguous to
-        # torch, yet convolutions then run, and hand on, the channels-last layout, which the
-        # channels-first runs (DP-SGD: Opacus's per-sample gradients) must not get
-        out["x"] = x.clone(memory_format=torch.contiguous_format)
+    if ctx.channels_last and out["x"].dim() == 4:
+        out["x"] = out["x"].contiguous(memory_format=torch.channels_last)
     return out
